@@ -1,0 +1,130 @@
+/**
+ * The engine assembled: settings, the check loop, the choice policy and the log. The Electron
+ * shell, the CLI and the web bridge all start this same object.
+ */
+import type { AppSettings, FleetStatus, LogLevel, LogLine } from '../../shared/types'
+import { systemClock, type Clock } from './clock'
+import type { HttpTransport } from './comfy/transport'
+import { Emitter } from './events'
+import { FleetMonitor } from './fleet/monitor'
+import { leastQueuePolicy, roundRobinPolicy, type Choice, type Policy } from './fleet/policy'
+import { conciseLines, LogBuffer, verboseLines } from './log'
+import { parseSettings, type SettingsProblem } from './settings'
+
+export interface BalancerCoreOptions {
+  settings: AppSettings
+  clock?: Clock
+  transportFactory?: (server: AppSettings['servers'][number]) => HttpTransport | undefined
+  /** Overrides the policy chosen by `queueWeightEnabled` (benchmarks, experiments). */
+  policy?: Policy
+}
+
+export interface CoreEvents {
+  status: FleetStatus
+  log: LogLine
+  settings: AppSettings
+}
+
+export function policyFor(settings: Pick<AppSettings, 'queueWeightEnabled'>): Policy {
+  return settings.queueWeightEnabled ? leastQueuePolicy : roundRobinPolicy
+}
+
+export class BalancerCore {
+  readonly events = new Emitter<CoreEvents>()
+  readonly logs = new LogBuffer(2000)
+  private settingsValue: AppSettings
+  private readonly monitor: FleetMonitor
+  private readonly clock: Clock
+  private readonly fixedPolicy?: Policy
+  private prevStatus: FleetStatus | null = null
+
+  constructor(opts: BalancerCoreOptions) {
+    this.clock = opts.clock ?? systemClock
+    this.settingsValue = opts.settings
+    this.fixedPolicy = opts.policy
+    this.monitor = new FleetMonitor({
+      servers: opts.settings.servers,
+      intervalMs: opts.settings.healthCheckInterval,
+      timeoutMs: opts.settings.timeout,
+      policy: opts.policy ?? policyFor(opts.settings),
+      clock: this.clock,
+      transportFactory: opts.transportFactory
+    })
+    this.monitor.events.on('status', (s) => this.events.emit('status', s))
+    this.monitor.events.on('round', (s) => this.onRound(s))
+  }
+
+  get settings(): AppSettings {
+    return this.settingsValue
+  }
+
+  start(): void {
+    this.monitor.start()
+  }
+
+  stop(): Promise<void> {
+    return this.monitor.stop()
+  }
+
+  /** Cached status; never waits for a check. */
+  status(): FleetStatus {
+    return this.monitor.status()
+  }
+
+  /** Cached best server and the reason; never waits for a check. */
+  best(): Choice {
+    return this.monitor.best()
+  }
+
+  /** A round now (or the one already running). */
+  checkNow(): Promise<FleetStatus> {
+    return this.monitor.checkNow()
+  }
+
+  setPaused(paused: boolean): void {
+    this.monitor.setPaused(paused)
+    this.log('info', paused ? '[LoadBalancer] Checks paused' : '[LoadBalancer] Checks resumed')
+  }
+
+  setVerbose(verbose: boolean): void {
+    this.updateSettings({ verboseLogging: verbose })
+  }
+
+  /**
+   * Applies a settings change from an untrusted source. Bad values are refused with their
+   * problems and the current values stay; good values take effect at once.
+   */
+  updateSettings(patch: unknown): { settings: AppSettings; problems: SettingsProblem[] } {
+    const { settings, problems } = parseSettings(patch, this.settingsValue)
+    const prev = this.settingsValue
+    this.settingsValue = settings
+    if (settings.healthCheckInterval !== prev.healthCheckInterval) {
+      this.monitor.setIntervalMs(settings.healthCheckInterval)
+    }
+    if (settings.timeout !== prev.timeout) this.monitor.setTimeoutMs(settings.timeout)
+    if (settings.queueWeightEnabled !== prev.queueWeightEnabled && !this.fixedPolicy) {
+      this.monitor.setPolicy(policyFor(settings))
+    }
+    if (settings.servers !== prev.servers) this.monitor.setServers(settings.servers)
+    if (settings.verboseLogging !== prev.verboseLogging) {
+      this.log('info', `[LoadBalancer] Verbose logging ${settings.verboseLogging ? 'on' : 'off'}`)
+    }
+    for (const p of problems) this.log('warn', `[Settings] ${p.message}`)
+    this.events.emit('settings', settings)
+    return { settings, problems }
+  }
+
+  log(level: LogLevel, message: string): void {
+    const line: LogLine = { time: this.clock.now(), level, message }
+    this.logs.push(line)
+    this.events.emit('log', line)
+  }
+
+  private onRound(status: FleetStatus): void {
+    for (const l of conciseLines(this.prevStatus, status)) this.log(l.level, l.message)
+    if (this.settingsValue.verboseLogging) {
+      for (const l of verboseLines(status)) this.log(l.level, l.message)
+    }
+    this.prevStatus = status
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * One ComfyUI server over HTTP: queue, system stats, with `/api` routes first and the plain
+ * routes for servers older than mid-2024.
+ */
+import type { QueueCounts, ServerConfig, SystemInfo } from '../../../shared/types'
+import { ComfyRequestError, classifyError, httpError } from './errors'
+import { parseQueue, parseSystemStats, ShapeError } from './schemas'
+import { createAxiosTransport, type HttpTransport } from './transport'
+
+export interface ComfyClientOptions {
+  server: Pick<ServerConfig, 'url' | 'headers'>
+  /** ms per request. */
+  timeoutMs: number
+  transport?: HttpTransport
+  /** Monotonic-ish clock for latency; defaults to performance.now. */
+  now?: () => number
+}
+
+export interface Timed<T> {
+  value: T
+  latencyMs: number
+}
+
+export class ComfyClient {
+  readonly url: string
+  private readonly headers: Record<string, string>
+  private timeoutMs: number
+  private readonly transport: HttpTransport
+  private readonly ownsTransport: boolean
+  private readonly now: () => number
+  /** Set once a `/api/...` route answered 404 and its plain route did not. */
+  private legacy = false
+
+  constructor(opts: ComfyClientOptions) {
+    this.url = opts.server.url.replace(/\/+$/, '')
+    this.headers = { Accept: 'application/json', ...(opts.server.headers ?? {}) }
+    this.timeoutMs = opts.timeoutMs
+    this.ownsTransport = !opts.transport
+    this.transport = opts.transport ?? createAxiosTransport()
+    this.now = opts.now ?? (() => performance.now())
+  }
+
+  /** True when the server only answers the plain routes. */
+  get legacyRoutes(): boolean {
+    return this.legacy
+  }
+
+  setTimeout(ms: number): void {
+    this.timeoutMs = ms
+  }
+
+  /**
+   * GETs a JSON route, `/api` first. A 404 there (an old server) is retried once on the plain
+   * route and remembered. `deadlineMs` caps the total time of both attempts.
+   */
+  async getJson(route: string, deadlineMs = this.timeoutMs): Promise<Timed<unknown>> {
+    const start = this.now()
+    const attempt = async (path: string) => {
+      const left = Math.max(1, Math.round(deadlineMs - (this.now() - start)))
+      try {
+        return await this.transport.request({
+          method: 'GET',
+          url: this.url + path,
+          headers: this.headers,
+          timeoutMs: left
+        })
+      } catch (err) {
+        throw classifyError(err, this.timeoutMs)
+      }
+    }
+    let res = await attempt(this.legacy ? route : `/api${route}`)
+    if (res.status === 404 && !this.legacy) {
+      const plain = await attempt(route)
+      if (plain.status !== 404) this.legacy = true
+      res = plain
+    }
+    const latencyMs = this.now() - start
+    if (res.status < 200 || res.status >= 300) throw httpError(res.status, res.contentType)
+    let value: unknown
+    try {
+      value = JSON.parse(res.text)
+    } catch {
+      const html = /^\s*</.test(res.text) || res.contentType?.includes('text/html')
+      throw new ComfyRequestError(
+        'not-json',
+        html ? 'Answered with a web page instead of JSON (a proxy or login page?)' : 'Answered with something that is not JSON'
+      )
+    }
+    return { value, latencyMs }
+  }
+
+  async getQueue(deadlineMs?: number): Promise<Timed<QueueCounts>> {
+    const r = await this.getJson('/queue', deadlineMs)
+    try {
+      return { value: parseQueue(r.value), latencyMs: r.latencyMs }
+    } catch (err) {
+      throw shape(err, 'queue')
+    }
+  }
+
+  async getSystemStats(deadlineMs?: number): Promise<Timed<SystemInfo>> {
+    const r = await this.getJson('/system_stats', deadlineMs)
+    try {
+      return { value: parseSystemStats(r.value), latencyMs: r.latencyMs }
+    } catch (err) {
+      throw shape(err, 'system_stats')
+    }
+  }
+
+  /** Closes keep-alive connections if this client made its own transport. */
+  close(): void {
+    if (this.ownsTransport) this.transport.close()
+  }
+}
+
+function shape(err: unknown, what: string): ComfyRequestError {
+  if (err instanceof ShapeError) {
+    return new ComfyRequestError('bad-shape', `Unexpected ${what} answer: ${err.message}`)
+  }
+  return classifyError(err, 0)
+}

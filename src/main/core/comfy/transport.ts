@@ -1,0 +1,76 @@
+/**
+ * The HTTP transport the core talks through. The default is axios with one keep-alive agent
+ * per server, so checks reuse one TCP connection round after round. Tests and simulators can
+ * hand in their own transport.
+ */
+import http from 'node:http'
+import https from 'node:https'
+import axios, { type AxiosInstance } from 'axios'
+
+export interface HttpRequest {
+  method: 'GET' | 'POST'
+  /** Absolute URL. */
+  url: string
+  headers?: Record<string, string>
+  /** JSON-serialisable body for POST. */
+  body?: unknown
+  /** Hard deadline for the whole request in ms. */
+  timeoutMs: number
+}
+
+export interface HttpResponse {
+  status: number
+  contentType: string | undefined
+  /** Raw body text; parsing is the caller's job so a non-JSON answer can be reported as such. */
+  text: string
+}
+
+export interface HttpTransport {
+  request(req: HttpRequest): Promise<HttpResponse>
+  /** Closes idle keep-alive connections. Safe to call twice. */
+  close(): void
+}
+
+/** Largest body accepted from a server (a full /queue can carry many workflows). */
+export const MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+
+/** How long an idle keep-alive connection is kept open between check rounds. */
+const KEEP_ALIVE_MS = 60_000
+
+export function createAxiosTransport(): HttpTransport {
+  const httpAgent = new http.Agent({ keepAlive: true, keepAliveMsecs: KEEP_ALIVE_MS, maxSockets: 6 })
+  const httpsAgent = new https.Agent({ keepAlive: true, keepAliveMsecs: KEEP_ALIVE_MS, maxSockets: 6 })
+  const ax: AxiosInstance = axios.create({
+    httpAgent,
+    httpsAgent,
+    proxy: false,
+    maxRedirects: 3,
+    maxContentLength: MAX_RESPONSE_BYTES,
+    responseType: 'text',
+    // Keep the raw text: JSON is parsed by the caller so "not JSON" is its own failure.
+    transformResponse: [(d: unknown) => d],
+    validateStatus: () => true
+  })
+  return {
+    async request(req) {
+      const res = await ax.request<string>({
+        method: req.method,
+        url: req.url,
+        headers: req.body === undefined ? req.headers : { 'Content-Type': 'application/json', ...req.headers },
+        data: req.body === undefined ? undefined : JSON.stringify(req.body),
+        timeout: req.timeoutMs,
+        signal: AbortSignal.timeout(req.timeoutMs + 50)
+      })
+      const ct = res.headers['content-type']
+      return {
+        status: res.status,
+        contentType: typeof ct === 'string' ? ct : undefined,
+        text: typeof res.data === 'string' ? res.data : res.data == null ? '' : String(res.data)
+      }
+    },
+    close() {
+      httpAgent.destroy()
+      httpsAgent.destroy()
+    }
+  }
+}

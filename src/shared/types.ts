@@ -1,0 +1,122 @@
+/**
+ * Types shared by the core, the Electron shell, the preload bridge, the renderer and the CLI.
+ * No runtime code lives here.
+ */
+
+/** One ComfyUI server as the user configured it. */
+export interface ServerConfig {
+  /** Stable id (kebab-case, unique within the list). */
+  id: string
+  /** Display name; defaults to the URL's host. */
+  name: string
+  /** Base URL, e.g. `http://192.168.1.20:8188` (no trailing slash). */
+  url: string
+  /** When false the server is kept in the list but never checked or chosen. */
+  enabled: boolean
+  /** Extra HTTP headers sent with every request (for example `Authorization`). */
+  headers?: Record<string, string>
+}
+
+export interface QueueCounts {
+  running: number
+  pending: number
+  /** running + pending */
+  total: number
+}
+
+export interface DeviceInfo {
+  name: string
+  type: string
+  vramTotal: number | null
+  vramFree: number | null
+}
+
+export interface SystemInfo {
+  comfyuiVersion: string | null
+  pythonVersion: string | null
+  pytorchVersion: string | null
+  os: string | null
+  ramTotal: number | null
+  ramFree: number | null
+  devices: DeviceInfo[]
+}
+
+/** The kind of failure, for code; `error` carries the words for people. */
+export type FailureKind =
+  | 'refused'
+  | 'timeout'
+  | 'http'
+  | 'not-json'
+  | 'bad-shape'
+  | 'network'
+  | 'disabled'
+
+/** The live state of one server as of its last check. */
+export interface ServerStatus {
+  id: string
+  name: string
+  url: string
+  enabled: boolean
+  healthy: boolean
+  queue: QueueCounts
+  /** Round-trip time of the last queue request in ms, or null before the first answer. */
+  latencyMs: number | null
+  system: SystemInfo | null
+  /** Why the server is unhealthy, in words a user understands; null when healthy. */
+  error: string | null
+  errorKind: FailureKind | null
+  /** Epoch ms of the last completed check of this server, or null. */
+  lastCheck: number | null
+  /** Consecutive failed checks (0 when healthy). */
+  consecutiveFailures: number
+  /** True when the server only answers the plain routes (no `/api` prefix). */
+  legacyRoutes: boolean
+  /** Checks so far and how many of them succeeded (for the success rate). */
+  checks: number
+  successes: number
+}
+
+/** The fleet as a whole. */
+export interface FleetStatus {
+  total: number
+  healthy: number
+  /** Name of the best server, or null when none is healthy. */
+  bestServer: string | null
+  /** Id of the best server, or null. */
+  bestServerId: string | null
+  /** Why the best server is best, or why there is none. */
+  reason: string
+  /** Epoch ms of the end of the last check round, or null before the first. */
+  lastHealthCheck: number | null
+  /** True while checks are paused. */
+  paused: boolean
+  servers: ServerStatus[]
+}
+
+/** Settings with the original design's option names. */
+export interface BalancerSettings {
+  /** ms between check rounds. @default 30000 */
+  healthCheckInterval: number
+  /** ms per request. @default 10000 */
+  timeout: number
+  /** @default 3 */
+  retryAttempts: number
+  /** @default false */
+  verboseLogging: boolean
+  /** Use queue length in the choice (otherwise round-robin among healthy servers). @default true */
+  queueWeightEnabled: boolean
+  /** @default true */
+  failoverEnabled: boolean
+}
+
+export interface AppSettings extends BalancerSettings {
+  servers: ServerConfig[]
+}
+
+export type LogLevel = 'info' | 'verbose' | 'warn' | 'error'
+
+export interface LogLine {
+  time: number
+  level: LogLevel
+  message: string
+}
