@@ -32,17 +32,30 @@ export default ts.config(
   },
   {
     // The engine runs under plain Node: never let Electron leak into it.
-    files: ['src/main/core/**/*.ts', 'src/cli/**/*.ts', 'src/fake-comfy/**/*.ts', 'src/shared/**/*.ts'],
+    files: [
+      'src/main/core/**/*.ts',
+      'src/cli/**/*.ts',
+      'src/fake-comfy/**/*.ts',
+      'src/shared/**/*.ts'
+    ],
     rules: {
       'no-restricted-imports': [
         'error',
-        { paths: [{ name: 'electron', message: 'The core must not import electron.' }, { name: 'electron-store', message: 'The core must not import electron.' }] }
+        {
+          paths: [
+            { name: 'electron', message: 'The core must not import electron.' },
+            { name: 'electron-store', message: 'The core must not import electron.' }
+          ]
+        }
       ]
     }
   },
   {
     rules: {
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }]
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }
+      ]
     }
   }
 )

@@ -43,13 +43,7 @@ export interface SystemInfo {
 
 /** The kind of failure, for code; `error` carries the words for people. */
 export type FailureKind =
-  | 'refused'
-  | 'timeout'
-  | 'http'
-  | 'not-json'
-  | 'bad-shape'
-  | 'network'
-  | 'disabled'
+  'refused' | 'timeout' | 'http' | 'not-json' | 'bad-shape' | 'network' | 'disabled'
 
 /** The live state of one server as of its last check. */
 export interface ServerStatus {

@@ -20,7 +20,10 @@ export interface BalancerCoreOptions {
 }
 
 export interface CoreEvents {
+  /** Any change of the cached status. */
   status: FleetStatus
+  /** The end of a check round (after its log lines). */
+  round: FleetStatus
   log: LogLine
   settings: AppSettings
 }
@@ -76,6 +79,16 @@ export class BalancerCore {
     return this.monitor.best()
   }
 
+  /**
+   * The best server for a caller that is about to send work. Between rounds this is the cached
+   * answer and never starts a check; only before the very first round do callers wait, all on
+   * that one round.
+   */
+  async getBest(): Promise<Choice> {
+    if (this.monitor.status().lastHealthCheck === null) await this.monitor.checkNow()
+    return this.monitor.best()
+  }
+
   /** A round now (or the one already running). */
   checkNow(): Promise<FleetStatus> {
     return this.monitor.checkNow()
@@ -126,5 +139,6 @@ export class BalancerCore {
       for (const l of verboseLines(status)) this.log(l.level, l.message)
     }
     this.prevStatus = status
+    this.events.emit('round', status)
   }
 }

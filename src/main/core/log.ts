@@ -34,7 +34,9 @@ function enabledCount(status: FleetStatus): number {
 export function availabilityLine(status: FleetStatus): string {
   const b = best(status)
   const head = `${LOG_PREFIX} Available servers: ${status.healthy}/${enabledCount(status)}`
-  return b ? `${head}, best: ${b.name} (queue: ${b.queue.total})` : `${head}, best: none (${status.reason})`
+  return b
+    ? `${head}, best: ${b.name} (queue: ${b.queue.total})`
+    : `${head}, best: none (${status.reason})`
 }
 
 /** Why the best server changed, from the previous and the new state. */
@@ -64,13 +66,20 @@ export function conciseLines(prev: FleetStatus | null, next: FleetStatus): LogEn
     if (s.healthy && wasHealthy === false && p?.lastCheck !== null) {
       out.push({ level: 'info', message: `${LOG_PREFIX} Server up: ${s.name}` })
     } else if (!s.healthy && wasHealthy !== false) {
-      out.push({ level: 'warn', message: `${LOG_PREFIX} Server down: ${s.name} - ${s.error ?? 'unknown error'}` })
+      out.push({
+        level: 'warn',
+        message: `${LOG_PREFIX} Server down: ${s.name} - ${s.error ?? 'unknown error'}`
+      })
     } else if (!s.healthy && p && p.error !== s.error) {
-      out.push({ level: 'warn', message: `${LOG_PREFIX} Server still down: ${s.name} - ${s.error ?? 'unknown error'}` })
+      out.push({
+        level: 'warn',
+        message: `${LOG_PREFIX} Server still down: ${s.name} - ${s.error ?? 'unknown error'}`
+      })
     }
   }
   const firstRound = !prev || prev.lastHealthCheck === null
-  const countChanged = !prev || prev.healthy !== next.healthy || enabledCount(prev) !== enabledCount(next)
+  const countChanged =
+    !prev || prev.healthy !== next.healthy || enabledCount(prev) !== enabledCount(next)
   const bestChanged = !prev || prev.bestServerId !== next.bestServerId
   const nb = best(next)
   if (!firstRound && bestChanged && prev.bestServerId && nb) {

@@ -71,7 +71,8 @@ export function normalizeServerUrl(input: string): { url: string } | { error: st
     return { error: `Only http:// and https:// servers are supported, got ${quote(input)}` }
   }
   if (!u.hostname) return { error: `The URL has no host: ${quote(input)}` }
-  if (u.search || u.hash) return { error: `The URL must not have ?query or #fragment: ${quote(input)}` }
+  if (u.search || u.hash)
+    return { error: `The URL must not have ?query or #fragment: ${quote(input)}` }
   const path = u.pathname.replace(/\/+$/, '')
   return { url: `${u.protocol}//${u.host}${path}` }
 }
@@ -126,7 +127,9 @@ function slug(s: string): string {
 }
 
 /** Gives every server a unique id, deriving it from the name or URL when missing. */
-export function assignIds(servers: Array<Omit<ServerConfig, 'id'> & { id?: string }>): ServerConfig[] {
+export function assignIds(
+  servers: Array<Omit<ServerConfig, 'id'> & { id?: string }>
+): ServerConfig[] {
   const used = new Set<string>()
   return servers.map((s) => {
     let base = slug(s.id ?? s.name ?? nameFromUrl(s.url))
@@ -141,7 +144,9 @@ export function assignIds(servers: Array<Omit<ServerConfig, 'id'> & { id?: strin
 /**
  * Parses one server entry (untrusted). Returns the cleaned server or the reason it was refused.
  */
-export function parseServer(raw: unknown): { server: Omit<ServerConfig, 'id'> & { id?: string } } | { error: string } {
+export function parseServer(
+  raw: unknown
+): { server: Omit<ServerConfig, 'id'> & { id?: string } } | { error: string } {
   if (typeof raw === 'string') raw = { url: raw }
   const r = serverSchema.safeParse(raw)
   if (!r.success) {
@@ -200,7 +205,10 @@ export function parseSettings(raw: unknown, fallback?: AppSettings): ParsedSetti
   }
   if ('servers' in obj && obj.servers !== undefined) {
     if (!Array.isArray(obj.servers)) {
-      problems.push({ path: 'servers', message: `servers must be a list, got ${quote(obj.servers)}` })
+      problems.push({
+        path: 'servers',
+        message: `servers must be a list, got ${quote(obj.servers)}`
+      })
     } else {
       const good: Array<Omit<ServerConfig, 'id'> & { id?: string }> = []
       obj.servers.forEach((s, i) => {
@@ -219,14 +227,22 @@ export function parseSettings(raw: unknown, fallback?: AppSettings): ParsedSetti
  * `comfyui.backup_servers`. Accepts the flat dotted keys, a nested `{comfyui: {...}}` object, or
  * a plain list of URLs (one per line, or separated by commas/whitespace). Duplicates are dropped.
  */
-export function importLegacyServers(input: unknown): { servers: ServerConfig[]; problems: SettingsProblem[] } {
+export function importLegacyServers(input: unknown): {
+  servers: ServerConfig[]
+  problems: SettingsProblem[]
+} {
   const urls: string[] = []
   const problems: SettingsProblem[] = []
+  // Commas, semicolons and line breaks separate entries; spaces only between full URLs.
   const split = (s: string) =>
     s
-      .split(/[\s,;]+/)
+      .split(/[,;\r\n]+/)
       .map((x) => x.trim())
       .filter(Boolean)
+      .flatMap((x) => {
+        const words = x.split(/\s+/)
+        return words.length > 1 && words.every((w) => w.includes('://')) ? words : [x]
+      })
   if (typeof input === 'string') {
     const text = input.trim()
     let parsed: unknown
@@ -243,14 +259,21 @@ export function importLegacyServers(input: unknown): { servers: ServerConfig[]; 
     for (const item of input) if (typeof item === 'string') urls.push(...split(item))
   } else if (input && typeof input === 'object') {
     const o = input as Record<string, unknown>
-    const nested = (o.comfyui && typeof o.comfyui === 'object' ? o.comfyui : {}) as Record<string, unknown>
+    const nested = (o.comfyui && typeof o.comfyui === 'object' ? o.comfyui : {}) as Record<
+      string,
+      unknown
+    >
     const primary = o['comfyui.server_url'] ?? nested.server_url
     const backups = o['comfyui.backup_servers'] ?? nested.backup_servers
     if (typeof primary === 'string') urls.push(...split(primary))
     else if (primary !== undefined)
-      problems.push({ path: 'comfyui.server_url', message: `Expected a URL, got ${quote(primary)}` })
+      problems.push({
+        path: 'comfyui.server_url',
+        message: `Expected a URL, got ${quote(primary)}`
+      })
     if (typeof backups === 'string') urls.push(...split(backups))
-    else if (Array.isArray(backups)) urls.push(...backups.filter((b): b is string => typeof b === 'string'))
+    else if (Array.isArray(backups))
+      urls.push(...backups.filter((b): b is string => typeof b === 'string'))
     else if (backups !== undefined)
       problems.push({
         path: 'comfyui.backup_servers',
@@ -275,6 +298,9 @@ export function importLegacyServers(input: unknown): { servers: ServerConfig[]; 
 }
 
 /** Builds a server list from plain URLs (CLI `--servers`). */
-export function serversFromUrls(urls: string[]): { servers: ServerConfig[]; problems: SettingsProblem[] } {
+export function serversFromUrls(urls: string[]): {
+  servers: ServerConfig[]
+  problems: SettingsProblem[]
+} {
   return importLegacyServers(urls)
 }

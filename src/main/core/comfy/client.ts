@@ -83,7 +83,9 @@ export class ComfyClient {
       const html = /^\s*</.test(res.text) || res.contentType?.includes('text/html')
       throw new ComfyRequestError(
         'not-json',
-        html ? 'Answered with a web page instead of JSON (a proxy or login page?)' : 'Answered with something that is not JSON'
+        html
+          ? 'Answered with a web page instead of JSON (a proxy or login page?)'
+          : 'Answered with something that is not JSON'
       )
     }
     return { value, latencyMs }

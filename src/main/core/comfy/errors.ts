@@ -64,10 +64,16 @@ export function classifyError(err: unknown, timeoutMs: number): ComfyRequestErro
   }
   switch (code) {
     case 'ECONNREFUSED':
-      return new ComfyRequestError('refused', 'Connection refused (is ComfyUI running on that port?)')
+      return new ComfyRequestError(
+        'refused',
+        'Connection refused (is ComfyUI running on that port?)'
+      )
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
-      return new ComfyRequestError('network', `Host not found${e.hostname ? `: ${e.hostname}` : ''}`)
+      return new ComfyRequestError(
+        'network',
+        `Host not found${e.hostname ? `: ${e.hostname}` : ''}`
+      )
     case 'ECONNRESET':
     case 'EPIPE':
       return new ComfyRequestError('network', 'The connection was closed by the server')

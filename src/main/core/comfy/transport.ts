@@ -38,8 +38,16 @@ export const MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 const KEEP_ALIVE_MS = 60_000
 
 export function createAxiosTransport(): HttpTransport {
-  const httpAgent = new http.Agent({ keepAlive: true, keepAliveMsecs: KEEP_ALIVE_MS, maxSockets: 6 })
-  const httpsAgent = new https.Agent({ keepAlive: true, keepAliveMsecs: KEEP_ALIVE_MS, maxSockets: 6 })
+  const httpAgent = new http.Agent({
+    keepAlive: true,
+    keepAliveMsecs: KEEP_ALIVE_MS,
+    maxSockets: 6
+  })
+  const httpsAgent = new https.Agent({
+    keepAlive: true,
+    keepAliveMsecs: KEEP_ALIVE_MS,
+    maxSockets: 6
+  })
   const ax: AxiosInstance = axios.create({
     httpAgent,
     httpsAgent,
@@ -56,7 +64,10 @@ export function createAxiosTransport(): HttpTransport {
       const res = await ax.request<string>({
         method: req.method,
         url: req.url,
-        headers: req.body === undefined ? req.headers : { 'Content-Type': 'application/json', ...req.headers },
+        headers:
+          req.body === undefined
+            ? req.headers
+            : { 'Content-Type': 'application/json', ...req.headers },
         data: req.body === undefined ? undefined : JSON.stringify(req.body),
         timeout: req.timeoutMs,
         signal: AbortSignal.timeout(req.timeoutMs + 50)

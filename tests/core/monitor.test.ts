@@ -1,0 +1,136 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { FleetMonitor } from '../../src/main/core/fleet/monitor'
+import type { HttpRequest, HttpResponse, HttpTransport } from '../../src/main/core/comfy/transport'
+import { systemClock } from '../../src/main/core/clock'
+import type { ServerConfig } from '../../src/shared/types'
+
+/** A transport whose answers the test scripts; resolves after `delayMs` of (fake) time. */
+class ScriptedTransport implements HttpTransport {
+  calls: HttpRequest[] = []
+  answer: (req: HttpRequest) => HttpResponse | Error = () =>
+    json({ queue_running: [], queue_pending: [] })
+  delayMs = 10
+  async request(req: HttpRequest): Promise<HttpResponse> {
+    this.calls.push(req)
+    await new Promise((r) => setTimeout(r, this.delayMs))
+    const a = this.answer(req)
+    if (a instanceof Error) throw a
+    return a
+  }
+  close() {}
+}
+
+function json(body: unknown, status = 200): HttpResponse {
+  return { status, contentType: 'application/json', text: JSON.stringify(body) }
+}
+
+const servers: ServerConfig[] = ['a', 'b'].map((id) => ({
+  id,
+  name: id,
+  url: `http://${id}:8188`,
+  enabled: true
+}))
+
+describe('check loop (fake timers)', () => {
+  let transports: Map<string, ScriptedTransport>
+  let monitor: FleetMonitor
+
+  beforeEach(() => {
+    vi.useFakeTimers()
+    transports = new Map(servers.map((s) => [s.id, new ScriptedTransport()]))
+    monitor = new FleetMonitor({
+      servers,
+      intervalMs: 1000,
+      timeoutMs: 500,
+      clock: systemClock,
+      transportFactory: (s) => transports.get(s.id)
+    })
+  })
+  afterEach(async () => {
+    await monitor.stop()
+    vi.useRealTimers()
+  })
+
+  const queueCalls = () =>
+    [...transports.values()].map((t) => t.calls.filter((c) => c.url.endsWith('/queue')).length)
+
+  it('runs a round at start and then one per interval after the previous ends', async () => {
+    monitor.start()
+    await vi.advanceTimersByTimeAsync(50)
+    expect(queueCalls()).toEqual([1, 1])
+    expect(monitor.status().lastHealthCheck).not.toBeNull()
+    await vi.advanceTimersByTimeAsync(900)
+    expect(queueCalls()).toEqual([1, 1])
+    await vi.advanceTimersByTimeAsync(200)
+    expect(queueCalls()).toEqual([2, 2])
+    expect(monitor.rounds).toBe(2)
+  })
+
+  it('never overlaps rounds: a check asked during a round joins it', async () => {
+    for (const t of transports.values()) t.delayMs = 400
+    monitor.start()
+    const joined = [monitor.checkNow(), monitor.checkNow(), monitor.checkNow()]
+    await vi.advanceTimersByTimeAsync(850)
+    const results = await Promise.all(joined)
+    expect(new Set(results).size).toBe(1)
+    expect(queueCalls()).toEqual([1, 1])
+    expect(monitor.rounds).toBe(1)
+  })
+
+  it('answers status and best from the cache without any request', async () => {
+    monitor.start()
+    await vi.advanceTimersByTimeAsync(50)
+    const before = queueCalls()
+    for (let i = 0; i < 1000; i++) {
+      expect(monitor.best().server?.id).toBe('a')
+      expect(monitor.status().bestServerId).toBe('a')
+    }
+    expect(queueCalls()).toEqual(before)
+  })
+
+  it('asks system stats on the same round only after a good queue, and reuses them', async () => {
+    const t = transports.get('a')!
+    t.answer = (req) =>
+      req.url.endsWith('/system_stats')
+        ? json({ system: { comfyui_version: '0.3.64', os: 'posix' }, devices: [] })
+        : json({ queue_running: [[1]], queue_pending: [] })
+    monitor.start()
+    await vi.advanceTimersByTimeAsync(50)
+    expect(t.calls.map((c) => c.url)).toEqual([
+      'http://a:8188/api/queue',
+      'http://a:8188/api/system_stats'
+    ])
+    const a = monitor.status().servers[0]!
+    expect(a.queue).toEqual({ running: 1, pending: 0, total: 1 })
+    expect(a.system?.comfyuiVersion).toBe('0.3.64')
+    await vi.advanceTimersByTimeAsync(1100)
+    expect(t.calls.filter((c) => c.url.endsWith('/system_stats'))).toHaveLength(1)
+  })
+
+  it('pause stops the loop; resume checks at once', async () => {
+    monitor.start()
+    await vi.advanceTimersByTimeAsync(50)
+    monitor.setPaused(true)
+    expect(monitor.status().paused).toBe(true)
+    await vi.advanceTimersByTimeAsync(5000)
+    expect(queueCalls()).toEqual([1, 1])
+    monitor.setPaused(false)
+    await vi.advanceTimersByTimeAsync(50)
+    expect(queueCalls()).toEqual([2, 2])
+  })
+
+  it('keeps state for unchanged servers when the list changes, and drops removed ones', async () => {
+    transports.get('b')!.answer = () => json({ queue_running: [], queue_pending: [] })
+    transports.get('a')!.answer = () => json({ queue_running: [[1]], queue_pending: [[2]] })
+    monitor.start()
+    await vi.advanceTimersByTimeAsync(50)
+    expect(monitor.best().server?.id).toBe('b')
+    monitor.setServers([servers[0]!, { ...servers[1]!, enabled: false }])
+    const st = monitor.status()
+    expect(st.servers[0]!.queue.total).toBe(2)
+    expect(st.servers[1]!.error).toBe('Disabled')
+    expect(st.bestServerId).toBe('a')
+    monitor.setServers([servers[0]!])
+    expect(monitor.status().total).toBe(1)
+  })
+})
