@@ -1,0 +1,214 @@
+/**
+ * Loading a workflow the user hands us: API-format JSON (optionally wrapped as `{prompt}`), or
+ * a PNG saved by ComfyUI (its `prompt` text chunk). A UI-format workflow (`nodes`/`links`) is
+ * recognised and refused with what to do instead. Every problem names the file.
+ */
+import { isPng, PngError, readPngText } from './png-text'
+
+/** Largest workflow file accepted. */
+export const MAX_WORKFLOW_BYTES = 50 * 1024 * 1024
+
+export interface ApiNode {
+  class_type: string
+  inputs: Record<string, unknown>
+  _meta?: { title?: string }
+}
+
+/** API format: node id -> node. */
+export type ApiPrompt = Record<string, ApiNode>
+
+export interface ModelRef {
+  nodeId: string
+  /** ComfyUI model folder, e.g. `checkpoints`, `loras`. */
+  folder: string
+  name: string
+}
+
+export interface ImageRef {
+  nodeId: string
+  input: string
+  /** The value in the workflow, e.g. `photo.png` or `sub/photo.png [input]`. */
+  name: string
+}
+
+export interface WorkflowSummary {
+  nodeCount: number
+  /** Distinct node classes, sorted. */
+  classes: string[]
+  models: ModelRef[]
+  images: ImageRef[]
+}
+
+export interface LoadedWorkflow {
+  /** Where it came from (file name), for messages. */
+  source: string
+  format: 'json' | 'png'
+  prompt: ApiPrompt
+  summary: WorkflowSummary
+}
+
+export class WorkflowError extends Error {
+  constructor(
+    readonly source: string,
+    readonly problem: string
+  ) {
+    super(`${source}: ${problem}`)
+    this.name = 'WorkflowError'
+  }
+}
+
+/** Loader inputs whose values are model files, by input name (class-specific ones below). */
+const MODEL_INPUTS: Record<string, string> = {
+  ckpt_name: 'checkpoints',
+  lora_name: 'loras',
+  vae_name: 'vae',
+  unet_name: 'diffusion_models',
+  control_net_name: 'controlnet',
+  upscale_model_name: 'upscale_models',
+  style_model_name: 'style_models',
+  gligen_name: 'gligen',
+  hypernetwork_name: 'hypernetworks',
+  config_name: 'configs',
+  clip_name: 'text_encoders',
+  clip_name1: 'text_encoders',
+  clip_name2: 'text_encoders',
+  clip_name3: 'text_encoders',
+  clip_name4: 'text_encoders',
+  photomaker_model_name: 'photomaker'
+}
+
+const CLASS_MODEL_INPUTS: Record<string, Record<string, string>> = {
+  CLIPVisionLoader: { clip_name: 'clip_vision' },
+  UpscaleModelLoader: { model_name: 'upscale_models' },
+  DiffusersLoader: { model_path: 'diffusers' }
+}
+
+/** Inputs that name an image file in ComfyUI's input folder. */
+const IMAGE_INPUTS: Record<string, string[]> = {
+  LoadImage: ['image'],
+  LoadImageMask: ['image'],
+  LoadImageOutput: ['image']
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+}
+
+/** Validates an API-format prompt from untrusted JSON. */
+export function parseApiPrompt(raw: unknown, source: string): ApiPrompt {
+  let value = raw
+  if (isRecord(value) && isRecord(value.prompt) && !('class_type' in value.prompt))
+    value = value.prompt
+  if (
+    isRecord(value) &&
+    Array.isArray(value.nodes) &&
+    ('links' in value || 'last_node_id' in value)
+  ) {
+    throw new WorkflowError(
+      source,
+      'this is a UI-format workflow (nodes and links), which the server cannot run directly. ' +
+        'In ComfyUI use "Save (API)" (Workflow menu > Export (API)), or use a PNG image saved by ComfyUI.'
+    )
+  }
+  if (!isRecord(value)) {
+    throw new WorkflowError(source, 'expected a workflow object of nodes (API format)')
+  }
+  const ids = Object.keys(value)
+  if (ids.length === 0) throw new WorkflowError(source, 'the workflow has no nodes')
+  const prompt: ApiPrompt = {}
+  for (const id of ids) {
+    const node = value[id]
+    if (!isRecord(node)) {
+      throw new WorkflowError(
+        source,
+        `node "${id}" is not an object; is this an API-format workflow?`
+      )
+    }
+    if (typeof node.class_type !== 'string' || !node.class_type) {
+      throw new WorkflowError(
+        source,
+        `node "${id}" has no class_type; is this an API-format workflow?`
+      )
+    }
+    if (node.inputs !== undefined && !isRecord(node.inputs)) {
+      throw new WorkflowError(
+        source,
+        `node "${id}" (${node.class_type}) has inputs that are not an object`
+      )
+    }
+    prompt[id] = {
+      ...(node as object),
+      class_type: node.class_type,
+      inputs: (node.inputs ?? {}) as Record<string, unknown>
+    }
+  }
+  return prompt
+}
+
+/** What the workflow needs: node classes, model files, input images. */
+export function summarize(prompt: ApiPrompt): WorkflowSummary {
+  const classes = new Set<string>()
+  const models: ModelRef[] = []
+  const images: ImageRef[] = []
+  for (const [nodeId, node] of Object.entries(prompt)) {
+    classes.add(node.class_type)
+    const special = CLASS_MODEL_INPUTS[node.class_type] ?? {}
+    for (const [input, value] of Object.entries(node.inputs)) {
+      if (typeof value !== 'string' || !value) continue
+      const folder = special[input] ?? MODEL_INPUTS[input]
+      if (folder) models.push({ nodeId, folder, name: value })
+      if (IMAGE_INPUTS[node.class_type]?.includes(input))
+        images.push({ nodeId, input, name: value })
+    }
+  }
+  return { nodeCount: Object.keys(prompt).length, classes: [...classes].sort(), models, images }
+}
+
+/** Loads a workflow from the bytes of a `.json` or `.png` file. */
+export function loadWorkflowBytes(bytes: Uint8Array, source: string): LoadedWorkflow {
+  if (bytes.byteLength > MAX_WORKFLOW_BYTES) {
+    throw new WorkflowError(
+      source,
+      `the file is too large (${(bytes.byteLength / 1024 / 1024).toFixed(1)} MB; the limit is ${MAX_WORKFLOW_BYTES / 1024 / 1024} MB)`
+    )
+  }
+  if (isPng(bytes)) {
+    let text: Map<string, string>
+    try {
+      text = readPngText(bytes)
+    } catch (err) {
+      throw new WorkflowError(source, `the PNG could not be read: ${(err as PngError).message}`)
+    }
+    const promptText = text.get('prompt')
+    if (promptText === undefined) {
+      throw new WorkflowError(
+        source,
+        text.has('workflow')
+          ? 'this PNG holds only a UI workflow, not the API-format prompt ComfyUI needs'
+          : 'this PNG holds no ComfyUI workflow (it was not saved by ComfyUI, or its metadata was stripped)'
+      )
+    }
+    let raw: unknown
+    try {
+      raw = JSON.parse(promptText)
+    } catch {
+      throw new WorkflowError(source, 'the workflow inside this PNG is not valid JSON')
+    }
+    const prompt = parseApiPrompt(raw, source)
+    return { source, format: 'png', prompt, summary: summarize(prompt) }
+  }
+  let text = Buffer.from(bytes).toString('utf8')
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1)
+  let raw: unknown
+  try {
+    raw = JSON.parse(text)
+  } catch (err) {
+    const where = /position (\d+)/.exec((err as Error).message)?.[1]
+    throw new WorkflowError(
+      source,
+      `not valid JSON${where ? ` (error near character ${where})` : ''}; expected an API-format workflow (.json) or a ComfyUI PNG`
+    )
+  }
+  const prompt = parseApiPrompt(raw, source)
+  return { source, format: 'json', prompt, summary: summarize(prompt) }
+}
