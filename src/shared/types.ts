@@ -107,10 +107,98 @@ export interface AppSettings extends BalancerSettings {
   servers: ServerConfig[]
 }
 
+/** One rejected settings value; its previous value (or the default) was kept instead. */
+export interface SettingsProblem {
+  /** Dotted path of the bad value, e.g. `servers.1.url` or `timeout`. */
+  path: string
+  message: string
+}
+
 export type LogLevel = 'info' | 'verbose' | 'warn' | 'error'
 
 export interface LogLine {
   time: number
   level: LogLevel
   message: string
+}
+
+/** Where a job is in its life. */
+export type JobState =
+  | 'pending' // in our journal, not yet accepted by a server
+  | 'queued' // accepted by a server, waiting in its queue
+  | 'running'
+  | 'done'
+  | 'failed'
+  | 'interrupted'
+  | 'cancelled'
+  | 'lost' // the server forgot it (restart) and it could not be re-sent
+
+export const FINISHED_JOB_STATES: readonly JobState[] = [
+  'done',
+  'failed',
+  'interrupted',
+  'cancelled',
+  'lost'
+]
+
+export interface JobAttempt {
+  serverId: string
+  serverUrl: string
+  at: number
+  /** What happened, in words: "accepted", "Connection refused", "missing node Foo", ... */
+  result: string
+}
+
+export interface JobProgress {
+  /** Node being executed, or null. */
+  node: string | null
+  /** Step within the node (KSampler steps). */
+  value: number
+  max: number
+  /** Nodes finished (executed or cached) out of all nodes. */
+  nodesDone: number
+  nodesTotal: number
+}
+
+export interface JobOutput {
+  nodeId: string
+  /** Absolute path of the saved file. */
+  path: string
+  /** Name as ComfyUI reported it. */
+  filename: string
+  type: string
+}
+
+export interface JobError {
+  message: string
+  nodeId?: string
+  nodeType?: string
+  /** Per-node validation messages from a 400, one line each. */
+  details?: string[]
+}
+
+export interface JobRecord {
+  /** Equals the prompt_id sent to ComfyUI (a lowercase hyphenated UUID chosen by us). */
+  id: string
+  clientId: string
+  /** The workflow's file name or a label. */
+  source: string
+  state: JobState
+  createdAt: number
+  updatedAt: number
+  startedAt: number | null
+  finishedAt: number | null
+  /** Pinned by the user to this server id, or null for auto. */
+  pinnedServerId: string | null
+  serverId: string | null
+  serverUrl: string | null
+  attempts: JobAttempt[]
+  /** How many times the job was moved off a dead or forgetful server. */
+  reroutes: number
+  queuePosition: number | null
+  progress: JobProgress | null
+  error: JobError | null
+  outputs: JobOutput[]
+  /** Human-readable notes on what happened (re-routes, duplicates removed). */
+  notes: string[]
 }
