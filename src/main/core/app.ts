@@ -2,7 +2,9 @@
  * The engine assembled: settings, the check loop, the choice policy and the log. The Electron
  * shell, the CLI and the web bridge all start this same object.
  */
-import type { AppSettings, FleetStatus, LogLevel, LogLine } from '../../shared/types'
+import type { AppSettings, FleetStatus, JobRecord, LogLevel, LogLine } from '../../shared/types'
+import { JobEngine } from './jobs/engine'
+import { Journal, type JournalLoadReport } from './jobs/journal'
 import { systemClock, type Clock } from './clock'
 import type { HttpTransport } from './comfy/transport'
 import { Emitter } from './events'
@@ -17,6 +19,16 @@ export interface BalancerCoreOptions {
   transportFactory?: (server: AppSettings['servers'][number]) => HttpTransport | undefined
   /** Overrides the policy chosen by `queueWeightEnabled` (benchmarks, experiments). */
   policy?: Policy
+  /** Enables the job engine: where the journal and the outputs live. */
+  jobs?: {
+    journalFile: string
+    outputDir: string
+    /** Stable WebSocket identity across restarts. */
+    clientId?: string
+    /** Finished jobs kept in the journal. @default 500 */
+    historyLimit?: number
+    pollIntervalMs?: number
+  }
 }
 
 export interface CoreEvents {
@@ -26,6 +38,7 @@ export interface CoreEvents {
   round: FleetStatus
   log: LogLine
   settings: AppSettings
+  job: JobRecord
 }
 
 export function policyFor(settings: Pick<AppSettings, 'queueWeightEnabled'>): Policy {
@@ -40,6 +53,9 @@ export class BalancerCore {
   private readonly clock: Clock
   private readonly fixedPolicy?: Policy
   private prevStatus: FleetStatus | null = null
+  private readonly journal: Journal | null = null
+  /** The job engine, when the core was given `jobs` options. */
+  readonly jobs: JobEngine | null = null
 
   constructor(opts: BalancerCoreOptions) {
     this.clock = opts.clock ?? systemClock
@@ -55,18 +71,51 @@ export class BalancerCore {
     })
     this.monitor.events.on('status', (s) => this.events.emit('status', s))
     this.monitor.events.on('round', (s) => this.onRound(s))
+    if (opts.jobs) {
+      this.journal = new Journal({
+        file: opts.jobs.journalFile,
+        historyLimit: opts.jobs.historyLimit
+      })
+      this.jobs = new JobEngine({
+        journal: this.journal,
+        monitor: this.monitor,
+        settings: () => this.settingsValue,
+        outputDir: opts.jobs.outputDir,
+        clientId: opts.jobs.clientId,
+        clock: this.clock,
+        pollIntervalMs: opts.jobs.pollIntervalMs,
+        log: (level, message) => this.log(level, message)
+      })
+      this.jobs.events.on('job', (j) => this.events.emit('job', j))
+    }
   }
 
   get settings(): AppSettings {
     return this.settingsValue
   }
 
-  start(): void {
+  /** Starts the check loop and, with jobs enabled, opens the journal and resumes its jobs. */
+  start(): JournalLoadReport | null {
+    let report: JournalLoadReport | null = null
+    if (this.journal && this.jobs) {
+      report = this.journal.open()
+      if (report.badLines) {
+        this.log(
+          'warn',
+          `[Jobs] ${report.badLines} unreadable line(s) in the job journal were skipped`
+        )
+      }
+      this.jobs.start()
+    }
     this.monitor.start()
+    return report
   }
 
-  stop(): Promise<void> {
-    return this.monitor.stop()
+  /** Stops the loop and the job engine, flushes and closes the journal. Safe to call twice. */
+  async stop(): Promise<void> {
+    await this.jobs?.stop()
+    await this.monitor.stop()
+    this.journal?.close()
   }
 
   /** Cached status; never waits for a check. */

@@ -5,7 +5,7 @@
 import type { QueueCounts, ServerConfig, SystemInfo } from '../../../shared/types'
 import { ComfyRequestError, classifyError, httpError } from './errors'
 import { parseQueue, parseSystemStats, ShapeError } from './schemas'
-import { createAxiosTransport, type HttpTransport } from './transport'
+import { createAxiosTransport, type HttpResponse, type HttpTransport } from './transport'
 
 export interface ComfyClientOptions {
   server: Pick<ServerConfig, 'url' | 'headers'>
@@ -50,45 +50,47 @@ export class ComfyClient {
   }
 
   /**
-   * GETs a JSON route, `/api` first. A 404 there (an old server) is retried once on the plain
-   * route and remembered. `deadlineMs` caps the total time of both attempts.
+   * Sends a request, `/api` route first. A 404 there (a server older than mid-2024) is retried
+   * once on the plain route and remembered. `deadlineMs` caps the total time of both attempts.
+   * Throws a ComfyRequestError for transport failures; any HTTP status is returned.
    */
-  async getJson(route: string, deadlineMs = this.timeoutMs): Promise<Timed<unknown>> {
+  async send(
+    method: 'GET' | 'POST',
+    route: string,
+    opts: { body?: unknown; form?: FormData; binary?: boolean; deadlineMs?: number } = {}
+  ): Promise<HttpResponse & { latencyMs: number }> {
+    const deadlineMs = opts.deadlineMs ?? this.timeoutMs
     const start = this.now()
     const attempt = async (path: string) => {
       const left = Math.max(1, Math.round(deadlineMs - (this.now() - start)))
       try {
         return await this.transport.request({
-          method: 'GET',
+          method,
           url: this.url + path,
           headers: this.headers,
+          body: opts.body,
+          form: opts.form,
+          binary: opts.binary,
           timeoutMs: left
         })
       } catch (err) {
-        throw classifyError(err, this.timeoutMs)
+        throw classifyError(err, deadlineMs)
       }
     }
     let res = await attempt(this.legacy ? route : `/api${route}`)
-    if (res.status === 404 && !this.legacy) {
+    if (res.status === 404 && !this.legacy && !route.startsWith('/view')) {
       const plain = await attempt(route)
       if (plain.status !== 404) this.legacy = true
       res = plain
     }
-    const latencyMs = this.now() - start
+    return { ...res, latencyMs: this.now() - start }
+  }
+
+  /** GETs a JSON route; non-2xx and non-JSON answers are errors. */
+  async getJson(route: string, deadlineMs = this.timeoutMs): Promise<Timed<unknown>> {
+    const res = await this.send('GET', route, { deadlineMs })
     if (res.status < 200 || res.status >= 300) throw httpError(res.status, res.contentType)
-    let value: unknown
-    try {
-      value = JSON.parse(res.text)
-    } catch {
-      const html = /^\s*</.test(res.text) || res.contentType?.includes('text/html')
-      throw new ComfyRequestError(
-        'not-json',
-        html
-          ? 'Answered with a web page instead of JSON (a proxy or login page?)'
-          : 'Answered with something that is not JSON'
-      )
-    }
-    return { value, latencyMs }
+    return { value: parseJsonBody(res), latencyMs: res.latencyMs }
   }
 
   async getQueue(deadlineMs?: number): Promise<Timed<QueueCounts>> {
@@ -112,6 +114,21 @@ export class ComfyClient {
   /** Closes keep-alive connections if this client made its own transport. */
   close(): void {
     if (this.ownsTransport) this.transport.close()
+  }
+}
+
+/** Parses a JSON body, telling a web page (proxy, login) apart from other non-JSON. */
+export function parseJsonBody(res: HttpResponse): unknown {
+  try {
+    return JSON.parse(res.text)
+  } catch {
+    const html = /^\s*</.test(res.text) || res.contentType?.includes('text/html')
+    throw new ComfyRequestError(
+      'not-json',
+      html
+        ? 'Answered with a web page instead of JSON (a proxy or login page?)'
+        : 'Answered with something that is not JSON'
+    )
   }
 }
 

@@ -14,6 +14,10 @@ export interface HttpRequest {
   headers?: Record<string, string>
   /** JSON-serialisable body for POST. */
   body?: unknown
+  /** Multipart body for POST (uploads); takes precedence over `body`. */
+  form?: FormData
+  /** Keep the raw bytes (downloads) in `bytes`. */
+  binary?: boolean
   /** Hard deadline for the whole request in ms. */
   timeoutMs: number
 }
@@ -23,6 +27,8 @@ export interface HttpResponse {
   contentType: string | undefined
   /** Raw body text; parsing is the caller's job so a non-JSON answer can be reported as such. */
   text: string
+  /** Raw bytes, when the request asked for `binary`. */
+  bytes?: Buffer
 }
 
 export interface HttpTransport {
@@ -61,22 +67,27 @@ export function createAxiosTransport(): HttpTransport {
   })
   return {
     async request(req) {
-      const res = await ax.request<string>({
+      const json = req.body !== undefined && !req.form
+      const res = await ax.request<string | ArrayBuffer>({
         method: req.method,
         url: req.url,
-        headers:
-          req.body === undefined
-            ? req.headers
-            : { 'Content-Type': 'application/json', ...req.headers },
-        data: req.body === undefined ? undefined : JSON.stringify(req.body),
+        headers: json ? { 'Content-Type': 'application/json', ...req.headers } : req.headers,
+        data: req.form ?? (json ? JSON.stringify(req.body) : undefined),
+        responseType: req.binary ? 'arraybuffer' : 'text',
         timeout: req.timeoutMs,
         signal: AbortSignal.timeout(req.timeoutMs + 50)
       })
       const ct = res.headers['content-type']
+      const contentType = typeof ct === 'string' ? ct : undefined
+      if (req.binary) {
+        const bytes = Buffer.from(res.data as ArrayBuffer)
+        return { status: res.status, contentType, text: '', bytes }
+      }
+      const d = res.data
       return {
         status: res.status,
-        contentType: typeof ct === 'string' ? ct : undefined,
-        text: typeof res.data === 'string' ? res.data : res.data == null ? '' : String(res.data)
+        contentType,
+        text: typeof d === 'string' ? d : d == null ? '' : String(d)
       }
     },
     close() {

@@ -78,6 +78,8 @@ export class FleetMonitor {
   private lastHealthCheck: number | null = null
   private cached: FleetStatus
   private lastChoice: Choice = { server: null, reason: 'No server has been checked yet' }
+  /** The last server handed out by `choose` (round-robin continues after it). */
+  private lastPickId: string | null = null
   /** Rounds completed since start. */
   rounds = 0
 
@@ -183,6 +185,35 @@ export class FleetMonitor {
     for (const e of old.values()) e.client.close()
     this.entries = next
     this.publish(false)
+  }
+
+  /** The HTTP client of one server (shares its keep-alive connection), or undefined. */
+  clientFor(serverId: string): ComfyClient | undefined {
+    return this.entries.find((e) => e.config.id === serverId)?.client
+  }
+
+  /** The configuration of one server, or undefined. */
+  configFor(serverId: string): ServerConfig | undefined {
+    return this.entries.find((e) => e.config.id === serverId)?.config
+  }
+
+  /**
+   * The policy's choice among healthy servers, leaving out `exclude` (servers that already
+   * failed this job). Pure over the cached state; never starts a check.
+   */
+  choose(exclude: ReadonlySet<string> = new Set()): Choice {
+    const servers = this.entries.map((e) => e.status).filter((s) => !exclude.has(s.id))
+    const c = this.policy(servers, {
+      previousId: this.lastPickId ?? this.lastChoice.server?.id ?? null
+    })
+    if (c.server) this.lastPickId = c.server.id
+    if (!c.server && exclude.size && servers.length) {
+      return { server: null, reason: `${c.reason}; ${exclude.size} server(s) already tried` }
+    }
+    if (!c.server && !servers.length && exclude.size) {
+      return { server: null, reason: `every server was tried (${exclude.size})` }
+    }
+    return c
   }
 
   /** The cached fleet status. Never starts a check. */

@@ -1,0 +1,742 @@
+/**
+ * The job engine: one click sends a workflow to the best server, follows it to the end and
+ * saves its outputs; nothing a server does loses the job or runs it twice.
+ *
+ * - The job (with its prompt) is journaled before anything is sent; we choose the prompt_id.
+ * - A refused connection, a timeout or a 5xx moves the job to the next best server, after
+ *   asking the first whether the prompt arrived after all (a slow accept is never run twice).
+ * - A 400 for a missing node class or model rules that server out; other 400s fail at once.
+ * - Progress comes over one WebSocket per server; polling queue and history is the backstop.
+ *   "Not in queue and not in history" means the server forgot it (restart): it is re-sent.
+ * - Jobs on a server that went down are re-routed; stale copies are removed when it returns.
+ */
+import { randomUUID } from 'node:crypto'
+import fs from 'node:fs'
+import path from 'node:path'
+import {
+  FINISHED_JOB_STATES,
+  type BalancerSettings,
+  type FleetStatus,
+  type JobRecord,
+  type JobState
+} from '../../../shared/types'
+import type { Clock } from '../clock'
+import { systemClock } from '../clock'
+import type { ComfyClient } from '../comfy/client'
+import { ComfyRequestError } from '../comfy/errors'
+import {
+  deleteFromQueue,
+  getHistory,
+  getQueueIds,
+  interruptPrompt,
+  queuePrompt,
+  uploadImage,
+  viewFile,
+  type HistoryEntry
+} from '../comfy/prompt-api'
+import { ComfySocket, type ComfyEvent } from '../comfy/socket'
+import { Emitter } from '../events'
+import type { FleetMonitor } from '../fleet/monitor'
+import { jobFolderName, writeUnique } from './files'
+import type { Journal } from './journal'
+import type { ApiPrompt, LoadedWorkflow } from './workflow'
+
+/** Failed checks in a row before a server's jobs are moved elsewhere. */
+export const REROUTE_AFTER_FAILURES = 2
+/** How often queue and history are polled for jobs in flight (the backstop to the socket). */
+export const POLL_INTERVAL_MS = 2_000
+
+export interface JobEngineOptions {
+  journal: Journal
+  monitor: FleetMonitor
+  settings: () => BalancerSettings
+  outputDir: string
+  /** Our WebSocket identity; keep it stable across restarts. */
+  clientId?: string
+  clock?: Clock
+  log?: (level: 'info' | 'warn' | 'error' | 'verbose', message: string) => void
+  pollIntervalMs?: number
+}
+
+export interface SubmitOptions {
+  /** Run only on this server (no failover). */
+  serverId?: string | null
+  /** Folder the workflow came from; local input images are looked up there. */
+  baseDir?: string
+}
+
+export interface JobEvents {
+  job: JobRecord
+}
+
+function isFinished(state: JobState): boolean {
+  return FINISHED_JOB_STATES.includes(state)
+}
+
+export class JobEngine {
+  readonly events = new Emitter<JobEvents>()
+  readonly clientId: string
+  private readonly journal: Journal
+  private readonly monitor: FleetMonitor
+  private readonly settings: () => BalancerSettings
+  private readonly outputDir: string
+  private readonly clock: Clock
+  private readonly logFn: NonNullable<JobEngineOptions['log']>
+  private readonly pollMs: number
+  private readonly sockets = new Map<string, ComfySocket>()
+  /** Jobs being dispatched or finalised right now (never twice at once). */
+  private readonly busy = new Set<string>()
+  /** Base folders of workflows, for local input images (not journaled: paths stay local). */
+  private readonly baseDirs = new Map<string, string>()
+  /** Copies left on servers we moved jobs away from: serverId -> prompt ids. */
+  private readonly stale = new Map<string, Set<string>>()
+  /** Next poll; set while running. */
+  private pollTimer: unknown = null
+  private readonly waiters = new Map<string, Array<(j: JobRecord) => void>>()
+  private running = false
+  private offFleet: (() => void) | null = null
+
+  constructor(opts: JobEngineOptions) {
+    this.journal = opts.journal
+    this.monitor = opts.monitor
+    this.settings = opts.settings
+    this.outputDir = opts.outputDir
+    this.clientId = opts.clientId ?? randomUUID()
+    this.clock = opts.clock ?? systemClock
+    this.logFn = opts.log ?? (() => undefined)
+    this.pollMs = opts.pollIntervalMs ?? POLL_INTERVAL_MS
+  }
+
+  /** Resumes unfinished jobs from the journal and starts following the fleet. */
+  start(): void {
+    if (this.running) return
+    this.running = true
+    this.offFleet = this.monitor.events.on('round', (s) => this.onRound(s))
+    for (const e of this.journal.unfinished()) {
+      const j = e.job
+      this.logFn('info', `[Jobs] Resuming ${j.id.slice(0, 8)} (${j.source}, ${j.state})`)
+      if (j.state === 'pending') void this.dispatch(j.id)
+      else if (j.serverId) this.socketFor(j.serverId)
+    }
+    this.schedulePoll()
+  }
+
+  async stop(): Promise<void> {
+    this.running = false
+    this.offFleet?.()
+    this.offFleet = null
+    if (this.pollTimer !== null) this.clock.clearTimeout(this.pollTimer)
+    this.pollTimer = null
+    for (const s of this.sockets.values()) s.close()
+    this.sockets.clear()
+  }
+
+  jobs(): JobRecord[] {
+    return this.journal.jobs()
+  }
+
+  get(id: string): JobRecord | undefined {
+    return this.journal.get(id)?.job
+  }
+
+  /** Resolves when the job is finished (done, failed, interrupted, cancelled or lost). */
+  waitFor(id: string): Promise<JobRecord> {
+    const j = this.get(id)
+    if (!j) return Promise.reject(new Error(`Unknown job ${id}`))
+    if (isFinished(j.state)) return Promise.resolve(j)
+    return new Promise((resolve) => {
+      const list = this.waiters.get(id) ?? []
+      list.push(resolve)
+      this.waiters.set(id, list)
+    })
+  }
+
+  /** Journals the job, then sends it. Returns the journaled record at once. */
+  submit(wf: LoadedWorkflow, opts: SubmitOptions = {}): JobRecord {
+    if (opts.serverId && !this.monitor.configFor(opts.serverId)) {
+      throw new Error(`Unknown server "${opts.serverId}"`)
+    }
+    const now = this.clock.now()
+    const job: JobRecord = {
+      id: randomUUID(),
+      clientId: this.clientId,
+      source: wf.source,
+      state: 'pending',
+      createdAt: now,
+      updatedAt: now,
+      startedAt: null,
+      finishedAt: null,
+      pinnedServerId: opts.serverId ?? null,
+      serverId: null,
+      serverUrl: null,
+      attempts: [],
+      reroutes: 0,
+      queuePosition: null,
+      progress: { node: null, value: 0, max: 0, nodesDone: 0, nodesTotal: wf.summary.nodeCount },
+      error: null,
+      outputs: [],
+      notes: []
+    }
+    if (opts.baseDir) this.baseDirs.set(job.id, opts.baseDir)
+    this.journal.put(job, wf.prompt)
+    this.events.emit('job', job)
+    void this.dispatch(job.id)
+    return job
+  }
+
+  /** Cancels a job: removes it from its server's queue, or interrupts it if it is running. */
+  async cancel(id: string): Promise<JobRecord> {
+    const j = this.get(id)
+    if (!j) throw new Error(`Unknown job ${id}`)
+    if (isFinished(j.state)) return j
+    const client = j.serverId ? this.monitor.clientFor(j.serverId) : undefined
+    if (client) {
+      try {
+        if (j.state === 'running') await interruptPrompt(client, j.id)
+        else await deleteFromQueue(client, [j.id])
+      } catch (err) {
+        this.logFn(
+          'warn',
+          `[Jobs] Could not cancel ${j.id.slice(0, 8)} on its server: ${(err as Error).message}`
+        )
+      }
+    }
+    return this.update(
+      id,
+      { state: 'cancelled', finishedAt: this.clock.now() },
+      'Cancelled by the user'
+    )
+  }
+
+  // ---------------------------------------------------------------- state changes
+
+  private update(id: string, patch: Partial<JobRecord>, note?: string): JobRecord {
+    const cur = this.get(id)
+    if (!cur) throw new Error(`Unknown job ${id}`)
+    const full: Partial<JobRecord> = { ...patch, updatedAt: this.clock.now() }
+    if (note) full.notes = [...(patch.notes ?? cur.notes), note].slice(-50)
+    const next = this.journal.patch(id, full)
+    this.events.emit('job', next)
+    if (isFinished(next.state)) {
+      this.baseDirs.delete(id)
+      const list = this.waiters.get(id)
+      this.waiters.delete(id)
+      list?.forEach((fn) => fn(next))
+    }
+    return next
+  }
+
+  private addAttempt(id: string, serverId: string, serverUrl: string, result: string): JobRecord {
+    const cur = this.get(id)!
+    return this.update(id, {
+      attempts: [...cur.attempts, { serverId, serverUrl, at: this.clock.now(), result }].slice(-50)
+    })
+  }
+
+  private setLastAttemptResult(id: string, result: string): void {
+    const cur = this.get(id)!
+    const attempts = cur.attempts.slice()
+    const last = attempts.at(-1)
+    if (last) attempts[attempts.length - 1] = { ...last, result }
+    this.update(id, { attempts })
+  }
+
+  // ---------------------------------------------------------------- sending
+
+  private async dispatch(id: string): Promise<void> {
+    if (this.busy.has(id)) return
+    this.busy.add(id)
+    try {
+      await this.dispatchInner(id)
+    } catch (err) {
+      this.logFn('error', `[Jobs] ${id.slice(0, 8)}: ${(err as Error).message}`)
+      const j = this.get(id)
+      if (j && !isFinished(j.state)) {
+        this.update(id, {
+          state: 'failed',
+          finishedAt: this.clock.now(),
+          error: { message: (err as Error).message }
+        })
+      }
+    } finally {
+      this.busy.delete(id)
+    }
+  }
+
+  /** Asks a server whether it has the prompt (queued, running or in history). */
+  private async serverHas(
+    client: ComfyClient,
+    id: string
+  ): Promise<'queued' | 'running' | 'history' | null> {
+    const q = await getQueueIds(client)
+    if (q.running.includes(id)) return 'running'
+    if (q.pending.includes(id)) return 'queued'
+    return (await getHistory(client, id)) ? 'history' : null
+  }
+
+  private async dispatchInner(id: string): Promise<void> {
+    let job = this.get(id)
+    if (!job || job.state !== 'pending') return
+    // A crash (or a timeout) may have left the prompt on the last server: ask before resending.
+    const last = job.attempts.at(-1)
+    if (last && last.result === 'sending') {
+      const client = this.monitor.clientFor(last.serverId)
+      try {
+        const where = client ? await this.serverHas(client, id) : null
+        if (where) {
+          this.accepted(id, last.serverId, last.serverUrl, where)
+          return
+        }
+        this.setLastAttemptResult(id, 'not received')
+      } catch {
+        this.setLastAttemptResult(id, 'unknown (server unreachable)')
+      }
+    }
+    const s = this.settings()
+    const maxTries = job.pinnedServerId || !s.failoverEnabled ? 1 : Math.max(1, s.retryAttempts + 1)
+    const tried = new Set<string>()
+    const failures: string[] = []
+    for (let attempt = 0; attempt < maxTries; attempt++) {
+      job = this.get(id)!
+      if (job.state !== 'pending') return
+      let serverId: string
+      if (job.pinnedServerId) {
+        serverId = job.pinnedServerId
+      } else {
+        const choice = this.monitor.choose(tried)
+        if (!choice.server) {
+          if (tried.size === 0) {
+            this.update(id, {}, `Waiting for a healthy server: ${choice.reason}`)
+            return // retried after the next check round
+          }
+          break
+        }
+        serverId = choice.server.id
+        this.logFn('info', `[Jobs] ${id.slice(0, 8)} -> ${choice.server.name} (${choice.reason})`)
+      }
+      const config = this.monitor.configFor(serverId)
+      const client = this.monitor.clientFor(serverId)
+      if (!config || !client) {
+        this.update(id, {
+          state: 'failed',
+          finishedAt: this.clock.now(),
+          error: { message: 'The chosen server was removed' }
+        })
+        return
+      }
+      tried.add(serverId)
+      let prompt: ApiPrompt
+      try {
+        prompt = await this.preparePrompt(id, client)
+      } catch (err) {
+        const msg = `upload failed: ${(err as Error).message}`
+        this.addAttempt(id, serverId, config.url, msg)
+        failures.push(`${config.name}: ${msg}`)
+        if (err instanceof LocalFileError) {
+          this.update(id, {
+            state: 'failed',
+            finishedAt: this.clock.now(),
+            error: { message: err.message }
+          })
+          return
+        }
+        continue
+      }
+      this.addAttempt(id, serverId, config.url, 'sending')
+      try {
+        const r = await queuePrompt(client, { prompt, client_id: job.clientId, prompt_id: id })
+        if (r.ok) {
+          this.accepted(id, serverId, config.url, 'queued')
+          return
+        }
+        const words = [r.message, ...r.details].join('\n')
+        if (r.missingCapability && !job.pinnedServerId) {
+          this.setLastAttemptResult(id, `cannot run it: ${words}`)
+          failures.push(`${config.name} cannot run it: ${r.message}`)
+          this.logFn(
+            'warn',
+            `[Jobs] ${id.slice(0, 8)}: ${config.name} cannot run this workflow (${r.message}); trying the next server`
+          )
+          continue
+        }
+        this.setLastAttemptResult(id, `refused: ${r.message}`)
+        this.update(id, {
+          state: 'failed',
+          finishedAt: this.clock.now(),
+          error: { message: r.message, details: r.details }
+        })
+        return
+      } catch (err) {
+        const ce =
+          err instanceof ComfyRequestError ? err : new ComfyRequestError('network', String(err))
+        // Did it arrive anyway? A slow accept must not run twice.
+        try {
+          const where = await this.serverHas(client, id)
+          if (where) {
+            this.accepted(id, serverId, config.url, where)
+            return
+          }
+        } catch {
+          // Unreachable: it did not arrive as far as we can tell; a later check removes any copy.
+          this.markStale(serverId, id)
+        }
+        this.setLastAttemptResult(id, ce.message)
+        failures.push(`${config.name}: ${ce.message}`)
+        this.logFn('warn', `[Jobs] ${id.slice(0, 8)}: ${config.name} failed (${ce.message})`)
+      }
+    }
+    this.update(id, {
+      state: 'failed',
+      finishedAt: this.clock.now(),
+      error: { message: `No server could take the job. ${failures.join('; ')}`, details: failures }
+    })
+  }
+
+  private accepted(
+    id: string,
+    serverId: string,
+    serverUrl: string,
+    where: 'queued' | 'running' | 'history'
+  ): void {
+    this.setLastAttemptResult(id, 'accepted')
+    this.unmarkStale(serverId, id)
+    this.update(id, {
+      state: where === 'running' ? 'running' : 'queued',
+      serverId,
+      serverUrl,
+      queuePosition: null
+    })
+    this.socketFor(serverId)
+    if (where === 'history') void this.finalize(id)
+  }
+
+  /** The prompt for one server: local input images uploaded there and renamed. */
+  private async preparePrompt(id: string, client: ComfyClient): Promise<ApiPrompt> {
+    const entry = this.journal.get(id)
+    if (!entry?.prompt) throw new Error('The journal lost the workflow of this job')
+    const prompt: ApiPrompt = JSON.parse(JSON.stringify(entry.prompt))
+    const base = this.baseDirs.get(id)
+    if (!base) return prompt
+    for (const node of Object.values(prompt)) {
+      if (!['LoadImage', 'LoadImageMask'].includes(node.class_type)) continue
+      const name = node.inputs.image
+      if (typeof name !== 'string' || !name) continue
+      const plain = name.replace(/\s*\[(input|output|temp)\]$/, '')
+      const local = path.resolve(base, plain)
+      if (!local.startsWith(path.resolve(base) + path.sep) || !fs.existsSync(local)) continue
+      let bytes: Buffer
+      try {
+        bytes = fs.readFileSync(local)
+      } catch (err) {
+        throw new LocalFileError(`Cannot read the input image ${local}: ${(err as Error).message}`)
+      }
+      const up = await uploadImage(client, bytes, path.basename(plain))
+      node.inputs.image = up.subfolder ? `${up.subfolder}/${up.name}` : up.name
+    }
+    return prompt
+  }
+
+  // ---------------------------------------------------------------- following
+
+  private socketFor(serverId: string): void {
+    if (this.sockets.has(serverId) || !this.running) return
+    const config = this.monitor.configFor(serverId)
+    if (!config) return
+    const sock = new ComfySocket(config.url, this.clientId, {
+      headers: config.headers,
+      clock: this.clock
+    })
+    sock.events.on('event', (ev) => this.onSocketEvent(serverId, ev))
+    this.sockets.set(serverId, sock)
+    sock.connect()
+  }
+
+  private jobOn(serverId: string, promptId: unknown): JobRecord | undefined {
+    if (typeof promptId !== 'string') return undefined
+    const j = this.get(promptId)
+    // Events from a server the job was moved away from are ignored: no duplicate reports.
+    if (!j || j.serverId !== serverId || isFinished(j.state)) return undefined
+    return j
+  }
+
+  private onSocketEvent(serverId: string, ev: ComfyEvent): void {
+    const d = ev.data
+    const j = this.jobOn(serverId, d.prompt_id)
+    if (!j) return
+    const p = j.progress ?? { node: null, value: 0, max: 0, nodesDone: 0, nodesTotal: 0 }
+    switch (ev.type) {
+      case 'execution_start':
+        this.update(j.id, { state: 'running', startedAt: this.clock.now(), queuePosition: null })
+        break
+      case 'execution_cached': {
+        const n = Array.isArray(d.nodes) ? d.nodes.length : 0
+        this.update(j.id, {
+          state: 'running',
+          progress: { ...p, nodesDone: Math.min(p.nodesTotal, p.nodesDone + n) }
+        })
+        break
+      }
+      case 'executing':
+        if (d.node === null) void this.finalize(j.id)
+        else if (typeof d.node === 'string') {
+          const done = p.node !== null ? Math.min(p.nodesTotal, p.nodesDone + 1) : p.nodesDone
+          this.update(j.id, {
+            state: 'running',
+            progress: { ...p, node: d.node, value: 0, max: 0, nodesDone: done }
+          })
+        }
+        break
+      case 'progress':
+        if (typeof d.value === 'number' && typeof d.max === 'number') {
+          this.update(j.id, { state: 'running', progress: { ...p, value: d.value, max: d.max } })
+        }
+        break
+      case 'execution_success':
+        void this.finalize(j.id)
+        break
+      case 'execution_error':
+        this.update(j.id, {
+          state: 'failed',
+          finishedAt: this.clock.now(),
+          error: {
+            message: `${typeof d.exception_type === 'string' ? `${d.exception_type}: ` : ''}${String(d.exception_message ?? 'error')}`,
+            ...(typeof d.node_id === 'string' ? { nodeId: d.node_id } : {}),
+            ...(typeof d.node_type === 'string' ? { nodeType: d.node_type } : {})
+          }
+        })
+        break
+      case 'execution_interrupted':
+        this.update(
+          j.id,
+          { state: 'interrupted', finishedAt: this.clock.now() },
+          'Interrupted on the server'
+        )
+        break
+    }
+  }
+
+  /** Reads the history entry and saves the outputs; idempotent. */
+  private async finalize(id: string): Promise<void> {
+    if (this.busy.has(id)) return
+    const j = this.get(id)
+    if (!j || isFinished(j.state) || !j.serverId) return
+    const client = this.monitor.clientFor(j.serverId)
+    if (!client) return
+    this.busy.add(id)
+    try {
+      const h = await getHistory(client, id)
+      if (!h) return // not written yet; the next poll looks again
+      await this.finish(j, h, client)
+    } catch (err) {
+      this.logFn(
+        'warn',
+        `[Jobs] ${id.slice(0, 8)}: could not read the result yet (${(err as Error).message})`
+      )
+    } finally {
+      this.busy.delete(id)
+    }
+  }
+
+  private async finish(j: JobRecord, h: HistoryEntry, client: ComfyClient): Promise<void> {
+    const now = this.clock.now()
+    if (h.interrupted) {
+      this.update(j.id, { state: 'interrupted', finishedAt: now }, 'Interrupted on the server')
+      return
+    }
+    if (h.status === 'error' || h.error) {
+      this.update(j.id, {
+        state: 'failed',
+        finishedAt: now,
+        error: h.error ?? { message: 'The server reported an error' }
+      })
+      return
+    }
+    const folder = path.join(this.outputDir, jobFolderName(j.source, j.id, j.createdAt))
+    const outputs: JobRecord['outputs'] = []
+    const problems: string[] = []
+    for (const f of h.outputs) {
+      if (f.type === 'temp') continue // previews, not results
+      try {
+        const bytes = await viewFile(client, f)
+        outputs.push({
+          nodeId: f.nodeId,
+          path: writeUnique(folder, f.filename, bytes),
+          filename: f.filename,
+          type: f.type
+        })
+      } catch (err) {
+        problems.push(`${f.filename}: ${(err as Error).message}`)
+      }
+    }
+    const cur = this.get(j.id)
+    if (!cur || isFinished(cur.state)) return
+    this.update(
+      j.id,
+      {
+        state: 'done',
+        finishedAt: now,
+        outputs,
+        progress: cur.progress
+          ? { ...cur.progress, nodesDone: cur.progress.nodesTotal, node: null }
+          : null
+      },
+      problems.length ? `Some outputs could not be downloaded: ${problems.join('; ')}` : undefined
+    )
+    this.logFn(
+      'info',
+      `[Jobs] ${j.id.slice(0, 8)} done on ${cur.serverUrl ?? '?'}: ${outputs.length} output(s)`
+    )
+  }
+
+  // ---------------------------------------------------------------- backstop and dead servers
+
+  private schedulePoll(): void {
+    if (!this.running) return
+    this.pollTimer = this.clock.setTimeout(() => {
+      this.pollTimer = null
+      void this.poll().finally(() => this.schedulePoll())
+    }, this.pollMs)
+  }
+
+  /** Follows every job in flight by queue and history, server by server, in parallel. */
+  async poll(): Promise<void> {
+    const byServer = new Map<string, JobRecord[]>()
+    for (const e of this.journal.unfinished()) {
+      const j = e.job
+      if ((j.state === 'queued' || j.state === 'running') && j.serverId) {
+        byServer.set(j.serverId, [...(byServer.get(j.serverId) ?? []), j])
+      }
+    }
+    await Promise.all([...byServer].map(([sid, jobs]) => this.pollServer(sid, jobs)))
+  }
+
+  private async pollServer(serverId: string, jobs: JobRecord[]): Promise<void> {
+    const client = this.monitor.clientFor(serverId)
+    if (!client) return
+    let q
+    try {
+      q = await getQueueIds(client)
+    } catch {
+      return // unreachable: the fleet's health checks decide about re-routing
+    }
+    for (const j of jobs) {
+      if (this.busy.has(j.id)) continue
+      const pos = q.pending.indexOf(j.id)
+      if (q.running.includes(j.id)) {
+        if (j.state !== 'running')
+          this.update(j.id, {
+            state: 'running',
+            queuePosition: null,
+            startedAt: j.startedAt ?? this.clock.now()
+          })
+        continue
+      }
+      if (pos >= 0) {
+        if (j.queuePosition !== pos + 1) this.update(j.id, { queuePosition: pos + 1 })
+        continue
+      }
+      let h: HistoryEntry | null
+      try {
+        h = await getHistory(client, j.id)
+      } catch {
+        continue
+      }
+      if (h) {
+        if (!this.busy.has(j.id)) {
+          this.busy.add(j.id)
+          try {
+            await this.finish(j, h, client)
+          } finally {
+            this.busy.delete(j.id)
+          }
+        }
+        continue
+      }
+      // Not in queue, not in history: the server forgot it (a restart). Send it again.
+      this.reroute(j, `${this.nameOf(serverId)} no longer knows the job (restarted?)`, null)
+    }
+  }
+
+  private nameOf(serverId: string): string {
+    return this.monitor.configFor(serverId)?.name ?? serverId
+  }
+
+  /** Puts a job back to pending and sends it again; `leftOn` keeps the stale copy to remove. */
+  private reroute(j: JobRecord, why: string, leftOn: string | null): void {
+    const cur = this.get(j.id)
+    if (!cur || isFinished(cur.state) || this.busy.has(j.id)) return
+    if (leftOn) this.markStale(leftOn, j.id)
+    if (cur.pinnedServerId && leftOn) {
+      // Pinned jobs wait for their server rather than move.
+      return
+    }
+    this.logFn('warn', `[Jobs] ${j.id.slice(0, 8)}: ${why}; sending it again`)
+    this.update(
+      j.id,
+      {
+        state: 'pending',
+        serverId: null,
+        serverUrl: null,
+        queuePosition: null,
+        reroutes: cur.reroutes + 1,
+        startedAt: null
+      },
+      why
+    )
+    void this.dispatch(j.id)
+  }
+
+  private markStale(serverId: string, id: string): void {
+    const set = this.stale.get(serverId) ?? new Set<string>()
+    set.add(id)
+    this.stale.set(serverId, set)
+  }
+
+  private unmarkStale(serverId: string, id: string): void {
+    this.stale.get(serverId)?.delete(id)
+  }
+
+  private onRound(status: FleetStatus): void {
+    for (const s of status.servers) {
+      if (!s.healthy && s.consecutiveFailures >= REROUTE_AFTER_FAILURES) {
+        for (const e of this.journal.unfinished()) {
+          const j = e.job
+          if (j.serverId === s.id && (j.state === 'queued' || j.state === 'running')) {
+            this.reroute(j, `${s.name} is down (${s.error ?? 'no answer'})`, s.id)
+          }
+        }
+      }
+      if (s.healthy) void this.cleanStale(s.id)
+    }
+    // Jobs that were waiting for a healthy server.
+    for (const e of this.journal.unfinished()) {
+      if (e.job.state === 'pending' && !this.busy.has(e.job.id)) void this.dispatch(e.job.id)
+    }
+  }
+
+  /** Removes copies of moved jobs from a server that is back. */
+  private async cleanStale(serverId: string): Promise<void> {
+    const ids = [...(this.stale.get(serverId) ?? [])]
+    if (!ids.length) return
+    const client = this.monitor.clientFor(serverId)
+    if (!client) return
+    const mine = ids.filter((id) => this.get(id)?.serverId !== serverId)
+    try {
+      const q = await getQueueIds(client)
+      const pending = mine.filter((id) => q.pending.includes(id))
+      if (pending.length) await deleteFromQueue(client, pending)
+      for (const id of mine.filter((x) => q.running.includes(x))) await interruptPrompt(client, id)
+      for (const id of ids) this.stale.get(serverId)?.delete(id)
+      if (pending.length) {
+        this.logFn(
+          'info',
+          `[Jobs] Removed ${pending.length} stale cop${pending.length === 1 ? 'y' : 'ies'} from ${this.nameOf(serverId)}`
+        )
+      }
+    } catch {
+      // Still unreachable; try after the next round.
+    }
+  }
+}
+
+export class LocalFileError extends Error {}
