@@ -16,22 +16,25 @@ import { LIMITS, parseSettings, serversFromUrls } from '../main/core/settings'
 import type { AppSettings, LogLine } from '../shared/types'
 import { startFakeFleet } from '../fake-comfy'
 import { statusJson, statusText } from './format'
+import { submitCommand } from './submit'
+import type { CliIo } from './io'
+
+export type { CliIo }
+
+async function cmdSubmit(args: string[], v: Values, io: CliIo): Promise<number> {
+  const file = args[0]
+  if (!file) throw new UsageError('submit needs a workflow file: comfy-balancer submit FILE.json|FILE.png')
+  const settings = loadSettings(v, io)
+  return submitCommand({ file, settings, server: v.server, wait: Boolean(v.wait), out: v.out, json: Boolean(v.json) }, io)
+}
 
 export class UsageError extends Error {}
-
-export interface CliIo {
-  out: (line: string) => void
-  err: (line: string) => void
-  env: NodeJS.ProcessEnv
-  isTty: boolean
-  /** Resolves when the user asks to stop (Ctrl-C). */
-  interrupted: Promise<void>
-}
 
 export const USAGE = `Usage: comfy-balancer <command> [options]
 
 Commands:
   status      Check every server once and print the fleet state
+  submit      Send a workflow (.json API format or ComfyUI .png) to the least busy server
   watch       Check in a loop and print a line whenever something changes
   fake-fleet  Start fake ComfyUI servers on 127.0.0.1 for trying things out
   demo        Start a fake fleet of three servers and watch it
@@ -39,7 +42,10 @@ Commands:
 Options:
   --servers URL[,URL...]  Servers to check (default: the app's settings file)
   --config FILE           Settings file to read instead of the app's
-  --json                  (status) Print one JSON object
+  --json                  (status, submit) Print one JSON object
+  --server URL            (submit) Run on this server only
+  --wait                  (submit) Follow the job to the end and save its outputs
+  --out DIR               (submit) Where outputs go (default ./comfy-outputs)
   --timeout MS            Per-request timeout (default 10000)
   --interval MS           (watch) Time between check rounds (default 30000)
   --verbose               (watch) One line per server after every round
@@ -56,6 +62,9 @@ const OPTIONS = {
   servers: { type: 'string' },
   config: { type: 'string' },
   json: { type: 'boolean' },
+  server: { type: 'string' },
+  wait: { type: 'boolean' },
+  out: { type: 'string' },
   timeout: { type: 'string' },
   interval: { type: 'string' },
   verbose: { type: 'boolean' },
@@ -261,7 +270,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     io.out(USAGE)
     return cmd || values.help ? 0 : 2
   }
-  if (positionals.length > 1) {
+  if (positionals.length > (cmd === 'submit' ? 2 : 1)) {
     io.err(`Unexpected argument "${positionals[1]}"\n\n${USAGE}`)
     return 2
   }
@@ -269,6 +278,8 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     switch (cmd) {
       case 'status':
         return await cmdStatus(values, io)
+      case 'submit':
+        return await cmdSubmit(positionals.slice(1), values, io)
       case 'watch':
         return await cmdWatch(values, io)
       case 'fake-fleet':

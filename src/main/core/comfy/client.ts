@@ -63,18 +63,30 @@ export class ComfyClient {
     const start = this.now()
     const attempt = async (path: string) => {
       const left = Math.max(1, Math.round(deadlineMs - (this.now() - start)))
+      const req = {
+        method,
+        url: this.url + path,
+        headers: this.headers,
+        body: opts.body,
+        form: opts.form,
+        binary: opts.binary,
+        timeoutMs: left
+      }
       try {
-        return await this.transport.request({
-          method,
-          url: this.url + path,
-          headers: this.headers,
-          body: opts.body,
-          form: opts.form,
-          binary: opts.binary,
-          timeoutMs: left
-        })
+        return await this.transport.request(req)
       } catch (err) {
-        throw classifyError(err, deadlineMs)
+        const first = classifyError(err, deadlineMs)
+        // A kept-alive connection the server closed (restart, idle timeout) fails at once with a
+        // reset; a GET is safe to repeat once on a fresh connection to learn the real state.
+        const again = Math.round(deadlineMs - (this.now() - start))
+        if (method === 'GET' && first.kind === 'network' && /closed by the server/.test(first.message) && again > 1) {
+          try {
+            return await this.transport.request({ ...req, timeoutMs: again })
+          } catch (err2) {
+            throw classifyError(err2, deadlineMs)
+          }
+        }
+        throw first
       }
     }
     let res = await attempt(this.legacy ? route : `/api${route}`)

@@ -8,8 +8,9 @@ const WINDOWS_RESERVED = /^(con|prn|aux|nul|com\d|lpt\d)(\..*)?$/i
 export function safeFileName(name: string, fallback = 'output'): string {
   // Only the last path segment counts, whatever separators the server used.
   const base = name.split(/[\\/]/).pop() ?? ''
-  let s = base
-    .replace(/[\x00-\x1f\x7f<>:"|?*]/g, '_')
+  let s = [...base]
+    .map((c) => (c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f || '<>:"|?*'.includes(c) ? '_' : c))
+    .join('')
     .replace(/^[.\s]+/, '')
     .replace(/[.\s]+$/, '')
   if (!s || s === '.' || s === '..') s = fallback

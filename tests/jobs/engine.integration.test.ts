@@ -1,0 +1,263 @@
+/**
+ * The job engine against fake ComfyUI servers on 127.0.0.1: submission, failover, tracking,
+ * outputs, restarts of servers and of the app.
+ */
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { PNG } from 'pngjs'
+import { afterEach, describe, expect, it } from 'vitest'
+import { BalancerCore } from '../../src/main/core/app'
+import { loadWorkflowBytes, type LoadedWorkflow } from '../../src/main/core/jobs/workflow'
+import { parseSettings, serversFromUrls } from '../../src/main/core/settings'
+import { FakeComfy, type FakeComfyOptions } from '../../src/fake-comfy'
+import type { AppSettings, JobRecord } from '../../src/shared/types'
+
+const FIXTURE = path.join(import.meta.dirname, '..', 'fixtures', 'txt2img.json')
+const cleanups: Array<() => Promise<unknown> | void> = []
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!()
+})
+
+function tmp(): string {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'cb-jobs-'))
+  cleanups.push(() => fs.rmSync(d, { recursive: true, force: true }))
+  return d
+}
+
+async function servers(n: number, opts: FakeComfyOptions = {}, each?: (i: number) => FakeComfyOptions) {
+  const list: FakeComfy[] = []
+  for (let i = 0; i < n; i++) {
+    const s = new FakeComfy({ jobMs: 200, ...opts, ...(each?.(i) ?? {}) })
+    await s.start()
+    list.push(s)
+    cleanups.push(() => s.stop())
+  }
+  return list
+}
+
+function workflow(patch?: (p: Record<string, { inputs: Record<string, unknown> }>) => void): LoadedWorkflow {
+  const raw = JSON.parse(fs.readFileSync(FIXTURE, 'utf8'))
+  patch?.(raw)
+  return loadWorkflowBytes(Buffer.from(JSON.stringify(raw)), 'txt2img.json')
+}
+
+function makeCore(urls: string[], dir: string, patch: Partial<AppSettings> = {}, clientId?: string): BalancerCore {
+  const { servers: list } = serversFromUrls(urls)
+  const settings = parseSettings({ servers: list, healthCheckInterval: 200, timeout: 500, ...patch }).settings
+  const core = new BalancerCore({
+    settings,
+    jobs: { journalFile: path.join(dir, 'jobs.jsonl'), outputDir: path.join(dir, 'out'), pollIntervalMs: 150, clientId }
+  })
+  cleanups.push(() => core.stop())
+  return core
+}
+
+function countCopies(fleet: FakeComfy[], id: string): number {
+  return fleet.filter((s) => {
+    const q = s.queueSnapshot()
+    return q.running.includes(id) || q.pending.includes(id) || s.historyIds().includes(id)
+  }).length
+}
+
+describe('submitting jobs', () => {
+  it('lands on the least-queued server, follows progress and saves real PNG outputs', async () => {
+    const fleet = await servers(3)
+    fleet[0]!.enqueueDummy(2, 50)
+    fleet[2]!.enqueueDummy(1, 50)
+    const dir = tmp()
+    const core = makeCore(fleet.map((s) => s.url), dir)
+    core.start()
+    await core.checkNow()
+    const seen = new Set<string>()
+    core.events.on('job', (j) => {
+      seen.add(j.state)
+      if (j.progress && j.progress.max > 0) seen.add('progress')
+    })
+    const job = core.jobs!.submit(workflow())
+    const done = await core.jobs!.waitFor(job.id)
+    expect(done.state).toBe('done')
+    expect(done.serverUrl).toBe(fleet[1]!.url)
+    expect(done.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
+    expect([...seen]).toEqual(expect.arrayContaining(['queued', 'running', 'progress', 'done']))
+    expect(done.outputs).toHaveLength(1)
+    const png = PNG.sync.read(fs.readFileSync(done.outputs[0]!.path))
+    expect(png.width).toBeGreaterThan(0)
+    expect(done.outputs[0]!.path.startsWith(path.join(dir, 'out'))).toBe(true)
+    expect(countCopies(fleet, job.id)).toBe(1)
+  })
+
+  it('moves on when the POST is refused', async () => {
+    const fleet = await servers(2)
+    fleet[1]!.enqueueDummy(1, 0.5)
+    const core = makeCore(fleet.map((s) => s.url), tmp(), { healthCheckInterval: 60_000 })
+    core.start()
+    await core.checkNow()
+    fleet[0]!.setFault({ kind: 'refuse' }) // the cached state still says it is the best
+    const job = core.jobs!.submit(workflow())
+    const done = await core.jobs!.waitFor(job.id)
+    expect(done.state).toBe('done')
+    expect(done.serverUrl).toBe(fleet[1]!.url)
+    expect(done.attempts.map((a) => [a.serverUrl, a.result])).toEqual([
+      [fleet[0]!.url, expect.stringMatching(/Connection refused/)],
+      [fleet[1]!.url, 'accepted']
+    ])
+  })
+
+  it('a POST that times out but was accepted is not sent twice', async () => {
+    const fleet = await servers(2)
+    const core = makeCore(fleet.map((s) => s.url), tmp(), { healthCheckInterval: 60_000, timeout: 300 })
+    core.start()
+    await core.checkNow()
+    fleet[0]!.setFault({ kind: 'slow', delayMs: 500 }) // accepts, answers after our timeout
+    const job = core.jobs!.submit(workflow())
+    await new Promise((r) => setTimeout(r, 250))
+    fleet[0]!.setFault(null)
+    const done = await core.jobs!.waitFor(job.id)
+    expect(done.state).toBe('done')
+    expect(countCopies(fleet, job.id)).toBe(1)
+    expect(done.serverUrl).toBe(fleet[0]!.url)
+  })
+
+  it('skips a server that lacks a node class, then fails fast on a broken workflow', async () => {
+    const fleet = await servers(2, {}, (i) => (i === 0 ? { nodeClasses: ['CheckpointLoaderSimple', 'SaveImage'] } : {}))
+    const core = makeCore(fleet.map((s) => s.url), tmp(), { healthCheckInterval: 60_000 })
+    core.start()
+    await core.checkNow()
+    const ok = await core.jobs!.waitFor(core.jobs!.submit(workflow()).id)
+    expect(ok.state).toBe('done')
+    expect(ok.serverUrl).toBe(fleet[1]!.url)
+    expect(ok.attempts[0]!.result).toMatch(/cannot run it/)
+    const broken = workflow((p) => {
+      p['3']!.inputs.steps = 'many'
+    })
+    const bad = await core.jobs!.waitFor(core.jobs!.submit(broken, { serverId: core.status().servers[1]!.id }).id)
+    expect(bad.state).toBe('failed')
+    expect(bad.error?.details?.join('\n')).toMatch(/Node 3 \(KSampler\)/)
+    expect(bad.attempts).toHaveLength(1)
+  })
+
+  it('reports ComfyUI’s exception when a node fails', async () => {
+    const fleet = await servers(1)
+    const core = makeCore([fleet[0]!.url], tmp())
+    core.start()
+    await core.checkNow()
+    const failing = workflow((p) => {
+      p['3']!.inputs.seed = 666
+    })
+    const j = await core.jobs!.waitFor(core.jobs!.submit(failing).id)
+    expect(j.state).toBe('failed')
+    expect(j.error?.nodeId).toBe('3')
+    expect(j.error?.message).toBeTruthy()
+  })
+
+  it('a server that dies mid-job: the job finishes elsewhere exactly once', async () => {
+    const fleet = await servers(2, { jobMs: 1500 })
+    fleet[1]!.enqueueDummy(1, 0.2)
+    const core = makeCore(fleet.map((s) => s.url), tmp())
+    core.start()
+    await core.checkNow()
+    const job = core.jobs!.submit(workflow())
+    await until(() => core.jobs!.get(job.id)!.state === 'running')
+    expect(core.jobs!.get(job.id)!.serverUrl).toBe(fleet[0]!.url)
+    const killedAt = Date.now()
+    await fleet[0]!.die()
+    const done = await core.jobs!.waitFor(job.id)
+    expect(done.state).toBe('done')
+    expect(done.serverUrl).toBe(fleet[1]!.url)
+    expect(done.reroutes).toBe(1)
+    expect(done.notes.join('\n')).toMatch(/is down/)
+    expect(Date.now() - killedAt).toBeLessThan(10_000)
+    // The dead server comes back empty; nothing runs twice, nothing is reported twice.
+    await fleet[0]!.restart()
+    await core.checkNow()
+    expect(countCopies(fleet, job.id)).toBe(1)
+    expect(core.jobs!.jobs().filter((j) => j.state === 'done')).toHaveLength(1)
+  })
+
+  it('a server that restarts with an empty queue gets the job again', async () => {
+    const fleet = await servers(1, { jobMs: 200 })
+    fleet[0]!.enqueueDummy(3, 5) // our job waits behind 3 long ones
+    const core = makeCore([fleet[0]!.url], tmp(), { healthCheckInterval: 60_000 })
+    core.start()
+    await core.checkNow()
+    const job = core.jobs!.submit(workflow())
+    await until(() => core.jobs!.get(job.id)!.state === 'queued')
+    await fleet[0]!.restart() // forgets everything, comes straight back
+    const done = await core.jobs!.waitFor(job.id)
+    expect(done.state).toBe('done')
+    expect(done.reroutes).toBe(1)
+    expect(done.notes.join('\n')).toMatch(/no longer knows the job/)
+  })
+
+  it('resumes an unfinished job after the app restarts', async () => {
+    const fleet = await servers(1, { jobMs: 800 })
+    const dir = tmp()
+    const first = makeCore([fleet[0]!.url], dir, { healthCheckInterval: 60_000 }, 'client-a')
+    first.start()
+    await first.checkNow()
+    const job = first.jobs!.submit(workflow())
+    await until(() => first.jobs!.get(job.id)!.state !== 'pending')
+    await first.stop() // the app quits while the job runs
+    const second = makeCore([fleet[0]!.url], dir, { healthCheckInterval: 60_000 }, 'client-a')
+    second.start()
+    const done = await second.jobs!.waitFor(job.id)
+    expect(done.state).toBe('done')
+    expect(done.outputs).toHaveLength(1)
+    expect(countCopies(fleet, job.id)).toBe(1)
+  })
+
+  it('loads a ComfyUI PNG and runs the workflow inside it', async () => {
+    const fleet = await servers(1)
+    const core = makeCore([fleet[0]!.url], tmp())
+    core.start()
+    await core.checkNow()
+    const first = await core.jobs!.waitFor(core.jobs!.submit(workflow()).id)
+    // The fake writes the prompt into its PNGs as ComfyUI does; feed one back in.
+    const wf = loadWorkflowBytes(fs.readFileSync(first.outputs[0]!.path), 'out.png')
+    expect(wf.format).toBe('png')
+    const again = await core.jobs!.waitFor(core.jobs!.submit(wf).id)
+    expect(again.state).toBe('done')
+  })
+
+  it('uploads a local input image before sending and rewrites the prompt', async () => {
+    const fleet = await servers(1)
+    const dir = tmp()
+    const png = new PNG({ width: 8, height: 8 })
+    png.data.fill(128)
+    fs.writeFileSync(path.join(dir, 'my photo.png'), PNG.sync.write(png))
+    const core = makeCore([fleet[0]!.url], dir)
+    core.start()
+    await core.checkNow()
+    const raw = {
+      '10': { class_type: 'LoadImage', inputs: { image: 'my photo.png', upload: 'image' } },
+      '11': { class_type: 'SaveImage', inputs: { filename_prefix: 'up', images: ['10', 0] } }
+    }
+    const wf = loadWorkflowBytes(Buffer.from(JSON.stringify(raw)), 'img2img.json')
+    const j = await core.jobs!.waitFor(core.jobs!.submit(wf, { baseDir: dir }).id)
+    expect(j.state).toBe('done')
+  })
+
+  it('cancels a pending job by removing it from the server queue', async () => {
+    const fleet = await servers(1)
+    fleet[0]!.enqueueDummy(2, 20)
+    const core = makeCore([fleet[0]!.url], tmp(), { healthCheckInterval: 60_000 })
+    core.start()
+    await core.checkNow()
+    const job = core.jobs!.submit(workflow())
+    await until(() => core.jobs!.get(job.id)!.state === 'queued')
+    const c = await core.jobs!.cancel(job.id)
+    expect(c.state).toBe('cancelled')
+    expect(fleet[0]!.queueSnapshot().pending).not.toContain(job.id)
+  })
+})
+
+async function until(fn: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const t0 = Date.now()
+  while (!fn()) {
+    if (Date.now() - t0 > timeoutMs) throw new Error('condition not met in time')
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
+export type { JobRecord }
