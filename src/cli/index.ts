@@ -23,9 +23,13 @@ export type { CliIo }
 
 async function cmdSubmit(args: string[], v: Values, io: CliIo): Promise<number> {
   const file = args[0]
-  if (!file) throw new UsageError('submit needs a workflow file: comfy-balancer submit FILE.json|FILE.png')
+  if (!file)
+    throw new UsageError('submit needs a workflow file: comfy-balancer submit FILE.json|FILE.png')
   const settings = loadSettings(v, io)
-  return submitCommand({ file, settings, server: v.server, wait: Boolean(v.wait), out: v.out, json: Boolean(v.json) }, io)
+  return submitCommand(
+    { file, settings, server: v.server, wait: Boolean(v.wait), out: v.out, json: Boolean(v.json) },
+    io
+  )
 }
 
 export class UsageError extends Error {}

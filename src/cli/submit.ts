@@ -51,7 +51,9 @@ export async function submitCommand(a: SubmitArgs, io: CliIo): Promise<number> {
   try {
     bytes = fs.readFileSync(a.file)
   } catch (err) {
-    io.err(`comfy-balancer: cannot read ${a.file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+    io.err(
+      `comfy-balancer: cannot read ${a.file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`
+    )
     return 2
   }
   let wf
@@ -75,7 +77,10 @@ export async function submitCommand(a: SubmitArgs, io: CliIo): Promise<number> {
     let match = settings.servers.find((s) => s.url === n.url)
     if (!match) {
       const extra = serversFromUrls([n.url]).servers[0]!
-      settings = parseSettings({ ...settings, servers: [...settings.servers, { ...extra, id: `${extra.id}-pinned` }] }).settings
+      settings = parseSettings({
+        ...settings,
+        servers: [...settings.servers, { ...extra, id: `${extra.id}-pinned` }]
+      }).settings
       match = settings.servers.find((s) => s.url === n.url)!
     }
     pinned = match.id
@@ -96,10 +101,15 @@ export async function submitCommand(a: SubmitArgs, io: CliIo): Promise<number> {
     core.start()
     const status = await core.checkNow()
     if (!quiet) {
-      io.out(`${wf.source}: ${wf.summary.nodeCount} nodes, ${wf.summary.models.length} model(s), ${wf.summary.images.length} input image(s)`)
+      io.out(
+        `${wf.source}: ${wf.summary.nodeCount} nodes, ${wf.summary.models.length} model(s), ${wf.summary.images.length} input image(s)`
+      )
       io.out(`${status.healthy}/${status.total} servers up`)
     }
-    const job = engine.submit(wf, { serverId: pinned ?? null, baseDir: path.dirname(path.resolve(a.file)) })
+    const job = engine.submit(wf, {
+      serverId: pinned ?? null,
+      baseDir: path.dirname(path.resolve(a.file))
+    })
     let last = ''
     let lastLen = 0
     const show = (j: JobRecord) => {
@@ -130,7 +140,10 @@ export async function submitCommand(a: SubmitArgs, io: CliIo): Promise<number> {
       }
     })
     let final = accepted
-    if (a.wait && !['failed', 'cancelled', 'lost', 'interrupted', 'done'].includes(accepted.state)) {
+    if (
+      a.wait &&
+      !['failed', 'cancelled', 'lost', 'interrupted', 'done'].includes(accepted.state)
+    ) {
       const off = engine.events.on('job', show)
       final = await Promise.race([
         engine.waitFor(job.id),
@@ -156,14 +169,19 @@ export async function submitCommand(a: SubmitArgs, io: CliIo): Promise<number> {
       )
     } else {
       if (final.state === 'queued' || final.state === 'running') {
-        io.out(`Queued on ${final.serverUrl} as ${final.id}${a.wait ? '' : ' (use --wait to follow it and save the outputs)'}`)
+        io.out(
+          `Queued on ${final.serverUrl} as ${final.id}${a.wait ? '' : ' (use --wait to follow it and save the outputs)'}`
+        )
       } else {
         io.out(describeEnd(final))
         for (const d of final.error?.details ?? []) io.out(`  ${d}`)
         for (const o of final.outputs) io.out(`  ${o.path}`)
       }
     }
-    return final.state === 'done' || (!a.wait && (final.state === 'queued' || final.state === 'running')) ? 0 : 1
+    return final.state === 'done' ||
+      (!a.wait && (final.state === 'queued' || final.state === 'running'))
+      ? 0
+      : 1
   } finally {
     offLog()
     await core.stop()

@@ -25,7 +25,11 @@ function tmp(): string {
   return d
 }
 
-async function servers(n: number, opts: FakeComfyOptions = {}, each?: (i: number) => FakeComfyOptions) {
+async function servers(
+  n: number,
+  opts: FakeComfyOptions = {},
+  each?: (i: number) => FakeComfyOptions
+) {
   const list: FakeComfy[] = []
   for (let i = 0; i < n; i++) {
     const s = new FakeComfy({ jobMs: 200, ...opts, ...(each?.(i) ?? {}) })
@@ -36,18 +40,36 @@ async function servers(n: number, opts: FakeComfyOptions = {}, each?: (i: number
   return list
 }
 
-function workflow(patch?: (p: Record<string, { inputs: Record<string, unknown> }>) => void): LoadedWorkflow {
+function workflow(
+  patch?: (p: Record<string, { inputs: Record<string, unknown> }>) => void
+): LoadedWorkflow {
   const raw = JSON.parse(fs.readFileSync(FIXTURE, 'utf8'))
   patch?.(raw)
   return loadWorkflowBytes(Buffer.from(JSON.stringify(raw)), 'txt2img.json')
 }
 
-function makeCore(urls: string[], dir: string, patch: Partial<AppSettings> = {}, clientId?: string): BalancerCore {
+function makeCore(
+  urls: string[],
+  dir: string,
+  patch: Partial<AppSettings> = {},
+  clientId?: string
+): BalancerCore {
   const { servers: list } = serversFromUrls(urls)
-  const settings = parseSettings({ servers: list, healthCheckInterval: 200, timeout: 500, ...patch }).settings
+  const { settings, problems } = parseSettings({
+    servers: list,
+    healthCheckInterval: 500,
+    timeout: 500,
+    ...patch
+  })
+  expect(problems).toEqual([])
   const core = new BalancerCore({
     settings,
-    jobs: { journalFile: path.join(dir, 'jobs.jsonl'), outputDir: path.join(dir, 'out'), pollIntervalMs: 150, clientId }
+    jobs: {
+      journalFile: path.join(dir, 'jobs.jsonl'),
+      outputDir: path.join(dir, 'out'),
+      pollIntervalMs: 150,
+      clientId
+    }
   })
   cleanups.push(() => core.stop())
   return core
@@ -66,7 +88,10 @@ describe('submitting jobs', () => {
     fleet[0]!.enqueueDummy(2, 50)
     fleet[2]!.enqueueDummy(1, 50)
     const dir = tmp()
-    const core = makeCore(fleet.map((s) => s.url), dir)
+    const core = makeCore(
+      fleet.map((s) => s.url),
+      dir
+    )
     core.start()
     await core.checkNow()
     const seen = new Set<string>()
@@ -90,7 +115,11 @@ describe('submitting jobs', () => {
   it('moves on when the POST is refused', async () => {
     const fleet = await servers(2)
     fleet[1]!.enqueueDummy(1, 0.5)
-    const core = makeCore(fleet.map((s) => s.url), tmp(), { healthCheckInterval: 60_000 })
+    const core = makeCore(
+      fleet.map((s) => s.url),
+      tmp(),
+      { healthCheckInterval: 60_000 }
+    )
     core.start()
     await core.checkNow()
     fleet[0]!.setFault({ kind: 'refuse' }) // the cached state still says it is the best
@@ -106,7 +135,11 @@ describe('submitting jobs', () => {
 
   it('a POST that times out but was accepted is not sent twice', async () => {
     const fleet = await servers(2)
-    const core = makeCore(fleet.map((s) => s.url), tmp(), { healthCheckInterval: 60_000, timeout: 300 })
+    const core = makeCore(
+      fleet.map((s) => s.url),
+      tmp(),
+      { healthCheckInterval: 60_000, timeout: 300 }
+    )
     core.start()
     await core.checkNow()
     fleet[0]!.setFault({ kind: 'slow', delayMs: 500 }) // accepts, answers after our timeout
@@ -120,8 +153,14 @@ describe('submitting jobs', () => {
   })
 
   it('skips a server that lacks a node class, then fails fast on a broken workflow', async () => {
-    const fleet = await servers(2, {}, (i) => (i === 0 ? { nodeClasses: ['CheckpointLoaderSimple', 'SaveImage'] } : {}))
-    const core = makeCore(fleet.map((s) => s.url), tmp(), { healthCheckInterval: 60_000 })
+    const fleet = await servers(2, {}, (i) =>
+      i === 0 ? { nodeClasses: ['CheckpointLoaderSimple', 'SaveImage'] } : {}
+    )
+    const core = makeCore(
+      fleet.map((s) => s.url),
+      tmp(),
+      { healthCheckInterval: 60_000 }
+    )
     core.start()
     await core.checkNow()
     const ok = await core.jobs!.waitFor(core.jobs!.submit(workflow()).id)
@@ -131,7 +170,9 @@ describe('submitting jobs', () => {
     const broken = workflow((p) => {
       p['3']!.inputs.steps = 'many'
     })
-    const bad = await core.jobs!.waitFor(core.jobs!.submit(broken, { serverId: core.status().servers[1]!.id }).id)
+    const bad = await core.jobs!.waitFor(
+      core.jobs!.submit(broken, { serverId: core.status().servers[1]!.id }).id
+    )
     expect(bad.state).toBe('failed')
     expect(bad.error?.details?.join('\n')).toMatch(/Node 3 \(KSampler\)/)
     expect(bad.attempts).toHaveLength(1)
@@ -154,7 +195,10 @@ describe('submitting jobs', () => {
   it('a server that dies mid-job: the job finishes elsewhere exactly once', async () => {
     const fleet = await servers(2, { jobMs: 1500 })
     fleet[1]!.enqueueDummy(1, 0.2)
-    const core = makeCore(fleet.map((s) => s.url), tmp())
+    const core = makeCore(
+      fleet.map((s) => s.url),
+      tmp()
+    )
     core.start()
     await core.checkNow()
     const job = core.jobs!.submit(workflow())

@@ -47,8 +47,8 @@ describe('output file names from a server', () => {
 
   it('names job folders by time, workflow and id', () => {
     expect(safeFileName('my/portrait v2.json')).toBe('portrait v2.json')
-    expect(jobFolderName('../portrait.json', 'abcdef12-3456', new Date(2026, 10, 26, 17, 5).getTime())).toBe(
-      '2026-11-26_1705_portrait_abcdef12'
-    )
+    expect(
+      jobFolderName('../portrait.json', 'abcdef12-3456', new Date(2026, 10, 26, 17, 5).getTime())
+    ).toBe('2026-11-26_1705_portrait_abcdef12')
   })
 })

@@ -79,7 +79,12 @@ export class ComfyClient {
         // A kept-alive connection the server closed (restart, idle timeout) fails at once with a
         // reset; a GET is safe to repeat once on a fresh connection to learn the real state.
         const again = Math.round(deadlineMs - (this.now() - start))
-        if (method === 'GET' && first.kind === 'network' && /closed by the server/.test(first.message) && again > 1) {
+        if (
+          method === 'GET' &&
+          first.kind === 'network' &&
+          /closed by the server/.test(first.message) &&
+          again > 1
+        ) {
           try {
             return await this.transport.request({ ...req, timeoutMs: again })
           } catch (err2) {

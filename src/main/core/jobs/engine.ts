@@ -45,6 +45,11 @@ import type { ApiPrompt, LoadedWorkflow } from './workflow'
 export const REROUTE_AFTER_FAILURES = 2
 /** How often queue and history are polled for jobs in flight (the backstop to the socket). */
 export const POLL_INTERVAL_MS = 2_000
+/** Longest wait for a server's socket to open before a prompt is sent anyway. */
+const SOCKET_WAIT_MS = 2_000
+/** After a failed POST, how many times the server is asked whether the prompt arrived. */
+const ARRIVAL_CHECKS = 3
+const ARRIVAL_CHECK_GAP_MS = 300
 
 export interface JobEngineOptions {
   journal: Journal
@@ -116,7 +121,7 @@ export class JobEngine {
       const j = e.job
       this.logFn('info', `[Jobs] Resuming ${j.id.slice(0, 8)} (${j.source}, ${j.state})`)
       if (j.state === 'pending') void this.dispatch(j.id)
-      else if (j.serverId) this.socketFor(j.serverId)
+      else if (j.serverId) void this.socketFor(j.serverId)
     }
     this.schedulePoll()
   }
@@ -274,6 +279,25 @@ export class JobEngine {
     return (await getHistory(client, id)) ? 'history' : null
   }
 
+  /** Asks a few times, a little apart, whether the prompt reached the server. */
+  private async askArrival(
+    client: ComfyClient,
+    id: string
+  ): Promise<{ where: 'queued' | 'running' | 'history' | null; error: ComfyRequestError | null }> {
+    let error: ComfyRequestError | null = null
+    for (let i = 0; i < ARRIVAL_CHECKS; i++) {
+      if (i > 0) await new Promise<void>((r) => this.clock.setTimeout(r, ARRIVAL_CHECK_GAP_MS))
+      try {
+        return { where: await this.serverHas(client, id), error: null }
+      } catch (err) {
+        error =
+          err instanceof ComfyRequestError ? err : new ComfyRequestError('network', String(err))
+        if (error.kind === 'refused') break // nothing is listening: it cannot have arrived
+      }
+    }
+    return { where: null, error }
+  }
+
   private async dispatchInner(id: string): Promise<void> {
     let job = this.get(id)
     if (!job || job.state !== 'pending') return
@@ -342,6 +366,8 @@ export class JobEngine {
         }
         continue
       }
+      // ComfyUI buffers no events: be listening before the prompt can start.
+      await this.socketFor(serverId)
       this.addAttempt(id, serverId, config.url, 'sending')
       try {
         const r = await queuePrompt(client, { prompt, client_id: job.clientId, prompt_id: id })
@@ -367,18 +393,19 @@ export class JobEngine {
         })
         return
       } catch (err) {
-        const ce =
+        let ce =
           err instanceof ComfyRequestError ? err : new ComfyRequestError('network', String(err))
         // Did it arrive anyway? A slow accept must not run twice.
-        try {
-          const where = await this.serverHas(client, id)
-          if (where) {
-            this.accepted(id, serverId, config.url, where)
-            return
-          }
-        } catch {
-          // Unreachable: it did not arrive as far as we can tell; a later check removes any copy.
+        const arrival = await this.askArrival(client, id)
+        if (arrival.where) {
+          this.accepted(id, serverId, config.url, arrival.where)
+          return
+        }
+        if (arrival.error) {
+          // Could not tell: any copy that did arrive is removed once the server answers again.
           this.markStale(serverId, id)
+          // The server's current state says more than a reset of a reused connection.
+          if (arrival.error.kind === 'refused' || ce.kind === 'network') ce = arrival.error
         }
         this.setLastAttemptResult(id, ce.message)
         failures.push(`${config.name}: ${ce.message}`)
@@ -406,7 +433,7 @@ export class JobEngine {
       serverUrl,
       queuePosition: null
     })
-    this.socketFor(serverId)
+    void this.socketFor(serverId)
     if (where === 'history') void this.finalize(id)
   }
 
@@ -438,17 +465,39 @@ export class JobEngine {
 
   // ---------------------------------------------------------------- following
 
-  private socketFor(serverId: string): void {
-    if (this.sockets.has(serverId) || !this.running) return
-    const config = this.monitor.configFor(serverId)
-    if (!config) return
-    const sock = new ComfySocket(config.url, this.clientId, {
-      headers: config.headers,
-      clock: this.clock
+  /**
+   * Opens (once) the server's socket and resolves when it is open, or after a short wait: a
+   * server whose socket does not open is still followed by polling.
+   */
+  private socketFor(serverId: string): Promise<void> {
+    if (!this.running) return Promise.resolve()
+    let sock = this.sockets.get(serverId)
+    if (!sock) {
+      const config = this.monitor.configFor(serverId)
+      if (!config) return Promise.resolve()
+      sock = new ComfySocket(config.url, this.clientId, {
+        headers: config.headers,
+        clock: this.clock,
+        handshakeTimeoutMs: this.settings().timeout
+      })
+      sock.events.on('event', (ev) => this.onSocketEvent(serverId, ev))
+      this.sockets.set(serverId, sock)
+      sock.connect()
+    }
+    if (sock.open) return Promise.resolve()
+    const s = sock
+    return new Promise<void>((resolve) => {
+      let settled = false
+      const done = () => {
+        if (settled) return
+        settled = true
+        off()
+        this.clock.clearTimeout(timer)
+        resolve()
+      }
+      const off = s.events.on('open', done)
+      const timer = this.clock.setTimeout(done, Math.min(SOCKET_WAIT_MS, this.settings().timeout))
     })
-    sock.events.on('event', (ev) => this.onSocketEvent(serverId, ev))
-    this.sockets.set(serverId, sock)
-    sock.connect()
   }
 
   private jobOn(serverId: string, promptId: unknown): JobRecord | undefined {

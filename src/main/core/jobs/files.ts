@@ -9,7 +9,9 @@ export function safeFileName(name: string, fallback = 'output'): string {
   // Only the last path segment counts, whatever separators the server used.
   const base = name.split(/[\\/]/).pop() ?? ''
   let s = [...base]
-    .map((c) => (c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f || '<>:"|?*'.includes(c) ? '_' : c))
+    .map((c) =>
+      c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f || '<>:"|?*'.includes(c) ? '_' : c
+    )
     .join('')
     .replace(/^[.\s]+/, '')
     .replace(/[.\s]+$/, '')

@@ -1,0 +1,62 @@
+/**
+ * Builds the page's API object on top of `ipcRenderer`. Kept apart from `index.ts` so tests can
+ * drive it with a fake `ipcRenderer` and no Electron.
+ */
+import type { IpcRenderer, IpcRendererEvent } from 'electron'
+import {
+  IpcChannel,
+  type ComfyBalancerApi,
+  type InvokeChannel,
+  type InvokeParams,
+  type InvokeResult,
+  type PushChannel,
+  type PushPayload,
+  type Unsubscribe
+} from '../shared/ipc'
+
+export type IpcRendererLike = Pick<IpcRenderer, 'invoke' | 'on' | 'removeListener'>
+
+export function createApi(ipc: IpcRendererLike): ComfyBalancerApi {
+  const invoke = <C extends InvokeChannel>(
+    channel: C,
+    ...params: InvokeParams<C>
+  ): Promise<InvokeResult<C>> => ipc.invoke(channel, ...params) as Promise<InvokeResult<C>>
+
+  // The page gets the payload only, never the IPC event (it would leak `sender`).
+  const subscribe = <C extends PushChannel>(
+    channel: C,
+    fn: (payload: PushPayload<C>) => void
+  ): Unsubscribe => {
+    const listener = (_event: IpcRendererEvent, payload: PushPayload<C>) => fn(payload)
+    ipc.on(channel, listener)
+    return () => {
+      ipc.removeListener(channel, listener)
+    }
+  }
+
+  return Object.freeze({
+    status: Object.freeze({
+      get: () => invoke(IpcChannel.StatusGet),
+      onStatus: (fn: (payload: PushPayload<'status:push'>) => void) =>
+        subscribe(IpcChannel.StatusPush, fn)
+    }),
+    settings: Object.freeze({
+      get: () => invoke(IpcChannel.SettingsGet),
+      update: (patch: InvokeParams<'settings:update'>[0]) =>
+        invoke(IpcChannel.SettingsUpdate, patch),
+      onSettings: (fn: (payload: PushPayload<'settings:push'>) => void) =>
+        subscribe(IpcChannel.SettingsPush, fn)
+    }),
+    checks: Object.freeze({
+      now: () => invoke(IpcChannel.ChecksNow),
+      pause: (paused: boolean) => invoke(IpcChannel.ChecksPause, paused)
+    }),
+    logs: Object.freeze({
+      get: () => invoke(IpcChannel.LogsGet),
+      onLog: (fn: (payload: PushPayload<'log:push'>) => void) => subscribe(IpcChannel.LogPush, fn)
+    }),
+    servers: Object.freeze({
+      import: (text: string) => invoke(IpcChannel.ServersImport, text)
+    })
+  })
+}

@@ -1,0 +1,144 @@
+import { beforeEach, describe, expect, it, vi } from 'vitest'
+import { BalancerCore } from '../../src/main/core/app'
+import { parseSettings } from '../../src/main/core/settings'
+import { registerIpc, trustedSender } from '../../src/main/ipc'
+import { createIpcHandlers, forwardPushes, MAX_IMPORT_CHARS } from '../../src/main/ipc-handlers'
+import { IpcChannel } from '../../src/shared/ipc'
+import { FakeWebContents, ipcMain, resetElectronMock } from './electron-mock'
+
+vi.mock('electron', () => import('./electron-mock'))
+
+const APP_URL = 'file:///app/out/renderer/index.html'
+
+/** The window's page, and a call event as if it came from it (or from somewhere else). */
+let contents: FakeWebContents
+const fromWindow = () => ({ sender: contents, senderFrame: { ...contents.mainFrame } })
+
+let core: BalancerCore
+let refused: Array<[string, string]>
+let unregister: () => void
+
+beforeEach(() => {
+  resetElectronMock()
+  contents = new FakeWebContents()
+  // No servers: nothing touches the network, and a check round finishes at once.
+  core = new BalancerCore({ settings: parseSettings({ timeout: 1000 }).settings })
+  refused = []
+  unregister = registerIpc({
+    ipcMain,
+    handlers: createIpcHandlers(core),
+    isTrustedSender: trustedSender(
+      () => contents as unknown as Electron.WebContents,
+      (url) => url === APP_URL
+    ),
+    onRefused: (channel, err) => refused.push([channel, err.message])
+  })
+})
+
+describe('registerIpc', () => {
+  it('registers exactly the invoke channels of the contract, and removes them again', () => {
+    const invoke = Object.values(IpcChannel).filter((c) => !c.endsWith(':push'))
+    expect([...ipcMain.handlers.keys()].sort()).toEqual([...invoke].sort())
+    unregister()
+    expect(ipcMain.handlers.size).toBe(0)
+  })
+
+  it('answers our window', async () => {
+    const status = await ipcMain.invoke('status:get', fromWindow())
+    expect(status).toMatchObject({ total: 0, healthy: 0, bestServer: null })
+    expect(await ipcMain.invoke('settings:get', fromWindow())).toEqual(core.settings)
+    expect(await ipcMain.invoke('checks:pause', fromWindow(), true)).toMatchObject({ paused: true })
+    expect(await ipcMain.invoke('logs:get', fromWindow())).toEqual(core.logs.all())
+    expect(await ipcMain.invoke('checks:now', fromWindow())).toMatchObject({ total: 0 })
+  })
+
+  it('applies a settings patch through the core and reports bad values', async () => {
+    const r = (await ipcMain.invoke('settings:update', fromWindow(), {
+      timeout: 2000,
+      retryAttempts: -1
+    })) as { settings: { timeout: number; retryAttempts: number }; problems: unknown[] }
+    expect(r.settings.timeout).toBe(2000)
+    expect(r.settings.retryAttempts).toBe(3)
+    expect(r.problems).toEqual([
+      { path: 'retryAttempts', message: expect.stringContaining('got -1') as unknown }
+    ])
+    expect(core.settings.timeout).toBe(2000)
+  })
+
+  it('parses an import without saving it', async () => {
+    const r = (await ipcMain.invoke(
+      'servers:import',
+      fromWindow(),
+      'comfyui.server_url=http://gpu-1:8188\ncomfyui.backup_servers=http://gpu-2:8188,bad url'
+    )) as { servers: Array<{ url: string }>; problems: unknown[] }
+    expect(r.servers.map((s) => s.url)).toEqual(['http://gpu-1:8188', 'http://gpu-2:8188'])
+    expect(r.problems).toHaveLength(1)
+    expect(core.settings.servers).toEqual([])
+  })
+
+  it.each([
+    ['checks:pause', ['yes'], /Bad arguments for checks:pause: argument 0: .*boolean/],
+    ['checks:pause', [], /Bad arguments for checks:pause/],
+    ['checks:pause', [true, 'extra'], /Bad arguments for checks:pause/],
+    ['status:get', [1], /Bad arguments for status:get/],
+    ['settings:update', ['timeout=5'], /Expected a settings object/],
+    ['settings:update', [[1, 2]], /Expected a settings object/],
+    ['settings:update', [null], /Expected a settings object/],
+    ['servers:import', [42], /Bad arguments for servers:import/],
+    ['servers:import', ['x'.repeat(MAX_IMPORT_CHARS + 1)], /Bad arguments for servers:import/]
+  ])('rejects %s with arguments %j', async (channel, args, message) => {
+    await expect(ipcMain.invoke(channel, fromWindow(), ...args)).rejects.toThrow(message)
+    expect(refused.map(([c]) => c)).toEqual([channel])
+    expect(core.status().paused).toBe(false)
+  })
+
+  it('rejects calls from another webContents', async () => {
+    const other = new FakeWebContents()
+    const event = { sender: other, senderFrame: other.mainFrame }
+    await expect(ipcMain.invoke('checks:pause', event, true)).rejects.toThrow(
+      /Refused checks:pause: the call did not come from the Comfy Balancer window/
+    )
+    expect(core.status().paused).toBe(false)
+    expect(refused).toHaveLength(1)
+  })
+
+  it('rejects calls from a subframe of our window', async () => {
+    const event = { sender: contents, senderFrame: { ...contents.mainFrame, routingId: 7 } }
+    await expect(ipcMain.invoke('settings:get', event)).rejects.toThrow(/Refused/)
+  })
+
+  it('rejects calls when our window shows another page', async () => {
+    const event = {
+      sender: contents,
+      senderFrame: { ...contents.mainFrame, url: 'https://example.com/' }
+    }
+    await expect(ipcMain.invoke('status:get', event)).rejects.toThrow(/Refused/)
+  })
+
+  it('rejects calls when there is no window, or it is gone', async () => {
+    contents.destroyed = true
+    await expect(ipcMain.invoke('status:get', fromWindow())).rejects.toThrow(/Refused/)
+    await expect(ipcMain.invoke('status:get', { sender: null, senderFrame: null })).rejects.toThrow(
+      /Refused/
+    )
+  })
+})
+
+describe('forwardPushes', () => {
+  it('sends the core events as typed pushes until stopped', () => {
+    const send = vi.fn()
+    const stop = forwardPushes(core, send)
+    core.log('info', 'hello')
+    core.updateSettings({ verboseLogging: true })
+    core.setPaused(true)
+    const channels = send.mock.calls.map(([c]) => c as string)
+    expect(channels).toContain('log:push')
+    expect(channels).toContain('settings:push')
+    expect(channels).toContain('status:push')
+    expect(send).toHaveBeenCalledWith('log:push', expect.objectContaining({ message: 'hello' }))
+    stop()
+    send.mockClear()
+    core.log('info', 'after')
+    expect(send).not.toHaveBeenCalled()
+  })
+})

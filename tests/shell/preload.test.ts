@@ -1,0 +1,80 @@
+import { describe, expect, it, vi } from 'vitest'
+import { createApi, type IpcRendererLike } from '../../src/preload/create-api'
+import { contextBridge, ipcRenderer } from './electron-mock'
+
+vi.mock('electron', () => import('./electron-mock'))
+
+/** An ipcRenderer that records calls and lets the test push messages. */
+function fakeIpc() {
+  const listeners = new Map<string, Set<(e: unknown, payload: unknown) => void>>()
+  const ipc = {
+    invoke: vi.fn(async (channel: string, ...args: unknown[]) => ({ channel, args })),
+    on: vi.fn((channel: string, fn: (e: unknown, payload: unknown) => void) => {
+      if (!listeners.has(channel)) listeners.set(channel, new Set())
+      listeners.get(channel)!.add(fn)
+      return ipc
+    }),
+    removeListener: vi.fn((channel: string, fn: (e: unknown, payload: unknown) => void) => {
+      listeners.get(channel)?.delete(fn)
+      return ipc
+    }),
+    push(channel: string, payload: unknown) {
+      for (const fn of listeners.get(channel) ?? []) fn({ sender: 'secret' }, payload)
+    },
+    count: (channel: string) => listeners.get(channel)?.size ?? 0
+  }
+  return ipc
+}
+
+describe('createApi', () => {
+  it('maps each call to its channel with its arguments', async () => {
+    const ipc = fakeIpc()
+    const api = createApi(ipc as unknown as IpcRendererLike)
+    await api.status.get()
+    await api.settings.get()
+    await api.settings.update({ timeout: 5000 })
+    await api.checks.now()
+    await api.checks.pause(true)
+    await api.logs.get()
+    await api.servers.import('http://gpu-1:8188')
+    expect(ipc.invoke.mock.calls).toEqual([
+      ['status:get'],
+      ['settings:get'],
+      ['settings:update', { timeout: 5000 }],
+      ['checks:now'],
+      ['checks:pause', true],
+      ['logs:get'],
+      ['servers:import', 'http://gpu-1:8188']
+    ])
+  })
+
+  it('hands the page the payload only, and unsubscribes', () => {
+    const ipc = fakeIpc()
+    const api = createApi(ipc as unknown as IpcRendererLike)
+    const seen: unknown[] = []
+    const off = api.status.onStatus((s) => seen.push(s))
+    api.logs.onLog((l) => seen.push(l))
+    api.settings.onSettings((s) => seen.push(s))
+    ipc.push('status:push', { healthy: 1 })
+    ipc.push('log:push', { message: 'hi' })
+    ipc.push('settings:push', { timeout: 1 })
+    expect(seen).toEqual([{ healthy: 1 }, { message: 'hi' }, { timeout: 1 }])
+    off()
+    off()
+    expect(ipc.count('status:push')).toBe(0)
+    ipc.push('status:push', { healthy: 2 })
+    expect(seen).toHaveLength(3)
+  })
+})
+
+describe('preload entry', () => {
+  it('exposes exactly the API as window.comfyBalancer, nothing generic', async () => {
+    await import('../../src/preload/index')
+    expect(contextBridge.exposeInMainWorld).toHaveBeenCalledOnce()
+    const [name, api] = contextBridge.exposeInMainWorld.mock.calls[0]! as [string, object]
+    expect(name).toBe('comfyBalancer')
+    expect(Object.keys(api).sort()).toEqual(['checks', 'logs', 'servers', 'settings', 'status'])
+    expect(JSON.stringify(Object.keys(api))).not.toContain('ipcRenderer')
+    expect(Object.values(api)).not.toContain(ipcRenderer)
+  })
+})
