@@ -120,6 +120,19 @@ interface ProcessState {
   ramFree: number
 }
 
+/** Temp dirs of servers that were never stopped; removed when the process exits. */
+const liveDirs = new Set<string>()
+let exitHookInstalled = false
+
+function trackDir(dir: string): void {
+  liveDirs.add(dir)
+  if (exitHookInstalled) return
+  exitHookInstalled = true
+  process.once('exit', () => {
+    for (const d of liveDirs) fs.rmSync(d, { recursive: true, force: true })
+  })
+}
+
 function jitter(n: number): number {
   return randomInt(0, Math.max(1, Math.floor(n)))
 }
@@ -421,6 +434,7 @@ export class FakeComfy extends EventEmitter<FakeComfyEvents> {
 
   private setupDirs(): void {
     this.baseDir = fs.mkdtempSync(path.join(os.tmpdir(), 'comfy-fake-'))
+    trackDir(this.baseDir)
     this.dirs = {
       output: path.resolve(this.opts.outputDir ?? path.join(this.baseDir, 'output')),
       input: path.resolve(this.opts.inputDir ?? path.join(this.baseDir, 'input')),
@@ -430,7 +444,10 @@ export class FakeComfy extends EventEmitter<FakeComfyEvents> {
   }
 
   private removeDirs(): void {
-    if (this.baseDir) fs.rmSync(this.baseDir, { recursive: true, force: true })
+    if (this.baseDir) {
+      fs.rmSync(this.baseDir, { recursive: true, force: true })
+      liveDirs.delete(this.baseDir)
+    }
     this.baseDir = null
   }
 

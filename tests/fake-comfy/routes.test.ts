@@ -459,7 +459,14 @@ describe('history and outputs', () => {
       '1': { class_type: 'LoadImage', inputs: { image: 'cat.png' } },
       '2': { class_type: 'PreviewImage', inputs: { images: ['1', 0] } }
     }
-    expect((await postJson(f.url + '/prompt', { prompt })).status).toBe(200)
+    const queued = await postJson(f.url + '/prompt', { prompt, prompt_id: 'preview' })
+    expect(queued.status).toBe(200)
+    await f.waitForIdle()
+    const images = (f.historyEntry('preview')?.outputs['2'] as any).images
+    expect(images[0].type).toBe('temp')
+    expect(images[0].filename).toMatch(/^ComfyUI_temp_[a-z]{5}_00001_\.png$/)
+    const temp = await request(`${f.url}/view?filename=${images[0].filename}&type=temp`)
+    expect(temp.status).toBe(200)
     prompt['1'].inputs.image = 'dog.png'
     const bad = await postJson(f.url + '/prompt', { prompt })
     expect((bad.json() as any).node_errors['1'].errors[0]).toEqual({

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import {
   FakeComfy,
   buildNodeDefs,
@@ -151,5 +151,31 @@ describe('output cache (opt-in)', () => {
     expect(executed.map((m) => m.data.node)).toEqual(['9'])
     expect(fake.historyEntry('three')?.outputs).toEqual(fake.historyEntry('two')?.outputs)
     await ws.close()
+  })
+})
+
+describe('fake timers', () => {
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  it('runs jobs on vitest fake timers (setTimeout + Date)', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] })
+    const f = new FakeComfy({ jobMs: 60_000 })
+    await f.start()
+    try {
+      f.enqueueDummy(2)
+      await vi.advanceTimersByTimeAsync(1)
+      expect(f.queueSnapshot().running).toHaveLength(1)
+      await vi.advanceTimersByTimeAsync(59_000)
+      expect(f.historyIds()).toHaveLength(0)
+      f.setSpeed(2)
+      await vi.advanceTimersByTimeAsync(1_000)
+      expect(f.historyIds()).toHaveLength(1)
+      await vi.advanceTimersByTimeAsync(30_000)
+      expect(f.historyIds()).toHaveLength(2)
+    } finally {
+      await f.stop()
+    }
   })
 })

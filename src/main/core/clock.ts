@@ -8,11 +8,7 @@ export interface Clock {
 
 export const systemClock: Clock = {
   now: () => Date.now(),
-  setTimeout: (fn, ms) => {
-    const t = setTimeout(fn, ms)
-    // A pending check must never keep a CLI or test process alive on its own.
-    t.unref?.()
-    return t
-  },
+  // Timers keep the process alive (a `watch` waits on them); their owners clear them on stop.
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>)
 }
