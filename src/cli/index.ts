@@ -231,7 +231,7 @@ async function cmdDemo(v: Values, io: CliIo): Promise<number> {
   )
   fleet.urls.forEach((u, i) => io.out(`  ${names[i]}  ${u}  speed ${speeds[i]}`))
   io.out(
-    'Jobs arrive at random; gpu-medium goes down for a while and comes back. Ctrl-C to stop.\n'
+    'A job arrives every second, mostly on the best server; gpu-medium goes down for a while and comes back. Ctrl-C to stop.\n'
   )
   const { servers } = serversFromUrls(fleet.urls)
   const settings = parseSettings({
@@ -244,9 +244,13 @@ async function cmdDemo(v: Values, io: CliIo): Promise<number> {
   let tick = 0
   const traffic = setInterval(() => {
     tick++
-    // Someone else's jobs land on a random server, so the best server moves around.
-    const target = fleet.servers[Math.floor(Math.random() * fleet.servers.length)]
-    target?.enqueueDummy(1 + Math.floor(Math.random() * 3))
+    // Most jobs go where the balancer says; now and then someone else's job lands anywhere.
+    const bestId = core.best().server?.id
+    const bestIndex = settings.servers.findIndex((s) => s.id === bestId)
+    const random = Math.random() < 0.3 || bestIndex < 0
+    const target =
+      fleet.servers[random ? Math.floor(Math.random() * fleet.servers.length) : bestIndex]
+    target?.enqueueDummy(1)
     const medium = fleet.servers[1]
     if (medium && tick % 12 === 5) medium.setFault({ kind: 'refuse' })
     if (medium && tick % 12 === 9) medium.setFault(null)

@@ -305,3 +305,15 @@ async function until(fn: () => boolean, timeoutMs = 10_000): Promise<void> {
 }
 
 export type { JobRecord }
+
+describe('old servers', () => {
+  it('runs a job on a server without /api routes', async () => {
+    const [legacy] = await servers(1, { legacy: true })
+    const core = makeCore([legacy!.url], tmp())
+    core.start()
+    await core.checkNow()
+    const j = await core.jobs!.waitFor(core.jobs!.submit(workflow()).id)
+    expect(j.state).toBe('done')
+    expect(j.outputs).toHaveLength(1)
+  })
+})

@@ -95,9 +95,11 @@ export class ComfyClient {
       }
     }
     let res = await attempt(this.legacy ? route : `/api${route}`)
-    if (res.status === 404 && !this.legacy && !route.startsWith('/view')) {
+    // Unknown /api paths get 404 on GET and 405 on other methods (aiohttp's static route at /).
+    const missing = (st: number) => st === 404 || (method !== 'GET' && st === 405)
+    if (missing(res.status) && !this.legacy) {
       const plain = await attempt(route)
-      if (plain.status !== 404) this.legacy = true
+      if (!missing(plain.status)) this.legacy = true
       res = plain
     }
     return { ...res, latencyMs: this.now() - start }
