@@ -195,23 +195,23 @@ describe('submitting jobs', () => {
   it('a server that dies mid-job: the job finishes elsewhere exactly once', async () => {
     const fleet = await servers(2, { jobMs: 1500 })
     fleet[1]!.enqueueDummy(1, 0.2)
+    // Checks every minute: the engine must notice the death itself, from the closed socket.
     const core = makeCore(
       fleet.map((s) => s.url),
-      tmp()
+      tmp(),
+      { healthCheckInterval: 60_000 }
     )
     core.start()
     await core.checkNow()
     const job = core.jobs!.submit(workflow())
     await until(() => core.jobs!.get(job.id)!.state === 'running')
     expect(core.jobs!.get(job.id)!.serverUrl).toBe(fleet[0]!.url)
-    const killedAt = Date.now()
     await fleet[0]!.die()
     const done = await core.jobs!.waitFor(job.id)
     expect(done.state).toBe('done')
     expect(done.serverUrl).toBe(fleet[1]!.url)
     expect(done.reroutes).toBe(1)
     expect(done.notes.join('\n')).toMatch(/is down/)
-    expect(Date.now() - killedAt).toBeLessThan(10_000)
     // The dead server comes back empty; nothing runs twice, nothing is reported twice.
     await fleet[0]!.restart()
     await core.checkNow()

@@ -50,6 +50,8 @@ const SOCKET_WAIT_MS = 2_000
 /** After a failed POST, how many times the server is asked whether the prompt arrived. */
 const ARRIVAL_CHECKS = 3
 const ARRIVAL_CHECK_GAP_MS = 300
+/** Gap between the extra checks of a server that stopped answering while holding our jobs. */
+const SUSPECT_RECHECK_MS = 500
 
 export interface JobEngineOptions {
   journal: Journal
@@ -97,6 +99,8 @@ export class JobEngine {
   private readonly stale = new Map<string, Set<string>>()
   /** Next poll; set while running. */
   private pollTimer: unknown = null
+  /** Servers being re-checked because they stopped answering while holding our jobs. */
+  private readonly suspects = new Set<string>()
   private readonly waiters = new Map<string, Array<(j: JobRecord) => void>>()
   private running = false
   private offFleet: (() => void) | null = null
@@ -481,6 +485,7 @@ export class JobEngine {
         handshakeTimeoutMs: this.settings().timeout
       })
       sock.events.on('event', (ev) => this.onSocketEvent(serverId, ev))
+      sock.events.on('close', () => this.suspect(serverId))
       this.sockets.set(serverId, sock)
       sock.connect()
     }
@@ -666,7 +671,8 @@ export class JobEngine {
     try {
       q = await getQueueIds(client)
     } catch {
-      return // unreachable: the fleet's health checks decide about re-routing
+      this.suspect(serverId) // the fleet's health checks decide about re-routing
+      return
     }
     for (const j of jobs) {
       if (this.busy.has(j.id)) continue
@@ -706,6 +712,34 @@ export class JobEngine {
     }
   }
 
+  /**
+   * A server holding our jobs stopped answering (its socket closed, a poll failed): check the
+   * fleet now and once more shortly after, so a dead server is confirmed (it takes
+   * REROUTE_AFTER_FAILURES failed checks in a row) in about a second instead of waiting for
+   * the regular interval.
+   */
+  private suspect(serverId: string): void {
+    if (!this.running || this.suspects.has(serverId)) return
+    const holds = this.journal
+      .unfinished()
+      .some((e) => e.job.serverId === serverId && (e.job.state === 'queued' || e.job.state === 'running'))
+    if (!holds) return
+    this.suspects.add(serverId)
+    let left = REROUTE_AFTER_FAILURES
+    const recheck = () => {
+      void this.monitor.checkNow().then((st) => {
+        const s = st.servers.find((x) => x.id === serverId)
+        left--
+        if (this.running && s && !s.healthy && left > 0) {
+          this.clock.setTimeout(recheck, SUSPECT_RECHECK_MS)
+        } else {
+          this.suspects.delete(serverId)
+        }
+      })
+    }
+    recheck()
+  }
+
   private nameOf(serverId: string): string {
     return this.monitor.configFor(serverId)?.name ?? serverId
   }
@@ -728,7 +762,9 @@ export class JobEngine {
         serverUrl: null,
         queuePosition: null,
         reroutes: cur.reroutes + 1,
-        startedAt: null
+        startedAt: null,
+        // It starts over on the next server.
+        progress: cur.progress ? { ...cur.progress, node: null, value: 0, max: 0, nodesDone: 0 } : null
       },
       why
     )
