@@ -103,7 +103,37 @@ export interface BalancerSettings {
   failoverEnabled: boolean
 }
 
-export interface AppSettings extends BalancerSettings {
+/** Which desktop notifications the user wants. */
+export interface NotificationSettings {
+  /** A server went down (after several failed checks in a row). @default true */
+  serverDown: boolean
+  /** A server that was down answers again. @default true */
+  serverUp: boolean
+  /** A job finished. @default true */
+  jobDone: boolean
+  /** A job failed. @default true */
+  jobFailed: boolean
+}
+
+export type Language = 'system' | 'en' | 'zh-CN'
+export type Theme = 'system' | 'light' | 'dark'
+
+/** Settings of the app around the balancer. */
+export interface AppPreferences {
+  notifications: NotificationSettings
+  /** @default false */
+  startAtLogin: boolean
+  /** Where job outputs are saved; empty means the default (Pictures/Comfy Balancer). @default '' */
+  outputDir: string
+  /** @default 'system' */
+  language: Language
+  /** @default 'system' */
+  theme: Theme
+  /** Finished jobs kept in the job history. @default 500 */
+  jobHistoryLimit: number
+}
+
+export interface AppSettings extends BalancerSettings, AppPreferences {
   servers: ServerConfig[]
 }
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import {
   DEFAULT_SETTINGS,
+  defaultSettings,
   importLegacyServers,
   normalizeServerUrl,
   parseSettings
@@ -17,7 +18,7 @@ describe('settings', () => {
       queueWeightEnabled: true,
       failoverEnabled: true
     })
-    expect(parseSettings(undefined).settings).toEqual({ ...DEFAULT_SETTINGS, servers: [] })
+    expect(parseSettings(undefined).settings).toEqual(defaultSettings())
   })
 
   it('keeps good values and reports each bad one quoting the value', () => {
@@ -46,6 +47,34 @@ describe('settings', () => {
     expect(settings.timeout).toBe(2000)
     expect(settings.servers).toHaveLength(1)
     expect(problems[0]!.message).toMatch(/timeout must be a whole number .* got 1\.5/)
+  })
+
+  it('validates the app preferences, one value at a time', () => {
+    const { settings, problems } = parseSettings({
+      notifications: { serverDown: false, jobDone: 'no' },
+      language: 'zh-CN',
+      theme: 'purple',
+      startAtLogin: true,
+      outputDir: '  /home/a/renders ',
+      jobHistoryLimit: 5
+    })
+    expect(settings.notifications).toEqual({
+      serverDown: false,
+      serverUp: true,
+      jobDone: true,
+      jobFailed: true
+    })
+    expect(settings.language).toBe('zh-CN')
+    expect(settings.theme).toBe('system')
+    expect(settings.startAtLogin).toBe(true)
+    expect(settings.outputDir).toBe('/home/a/renders')
+    expect(settings.jobHistoryLimit).toBe(500)
+    expect(problems.map((p) => p.path)).toEqual([
+      'theme',
+      'jobHistoryLimit',
+      'notifications.jobDone'
+    ])
+    expect(problems[0]!.message).toContain('"purple"')
   })
 
   it('rejects a non-object and keeps everything', () => {

@@ -16,6 +16,12 @@ const settings: AppSettings = {
   verboseLogging: false,
   queueWeightEnabled: true,
   failoverEnabled: true,
+  notifications: { serverDown: true, serverUp: true, jobDone: true, jobFailed: true },
+  startAtLogin: false,
+  outputDir: '',
+  language: 'system',
+  theme: 'system',
+  jobHistoryLimit: 500,
   servers: []
 }
 

@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } fro
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { beforeEach, describe, expect, it, vi } from 'vitest'
-import { DEFAULT_SETTINGS } from '../../src/main/core/settings'
+import { DEFAULT_SETTINGS, defaultSettings } from '../../src/main/core/settings'
 import { SettingsStore } from '../../src/main/store'
 import { resetElectronMock } from './electron-mock'
 
@@ -27,7 +27,7 @@ describe('SettingsStore', () => {
     const r = open().load()
     expect(r.messages).toEqual([])
     expect(r.backupPath).toBeNull()
-    expect(r.settings).toEqual({ ...DEFAULT_SETTINGS, servers: [] })
+    expect(r.settings).toEqual(defaultSettings())
   })
 
   it('round-trips saved settings through the file the CLI reads', () => {
@@ -48,7 +48,7 @@ describe('SettingsStore', () => {
   it('backs up a corrupted file, starts from the defaults and says so', () => {
     writeFileSync(file, '{"timeout": 5000, "servers": [')
     const r = open().load()
-    expect(r.settings).toEqual({ ...DEFAULT_SETTINGS, servers: [] })
+    expect(r.settings).toEqual(defaultSettings())
     expect(r.backupPath).toBe(`${file}.${STAMP}.bak`)
     expect(readFileSync(r.backupPath!, 'utf8')).toBe('{"timeout": 5000, "servers": [')
     expect(r.messages).toHaveLength(1)

@@ -3,7 +3,13 @@
  * import of the original "primary + comma-separated backups" form.
  */
 import { z } from 'zod'
-import type { AppSettings, BalancerSettings, ServerConfig } from '../../shared/types'
+import type {
+  AppPreferences,
+  AppSettings,
+  BalancerSettings,
+  NotificationSettings,
+  ServerConfig
+} from '../../shared/types'
 
 /** Defaults from the original design. */
 export const DEFAULT_SETTINGS: Readonly<BalancerSettings> = Object.freeze({
@@ -15,11 +21,37 @@ export const DEFAULT_SETTINGS: Readonly<BalancerSettings> = Object.freeze({
   failoverEnabled: true
 })
 
+/** Defaults of the app around the balancer. */
+export const DEFAULT_PREFERENCES: Readonly<AppPreferences> = Object.freeze({
+  notifications: Object.freeze({
+    serverDown: true,
+    serverUp: true,
+    jobDone: true,
+    jobFailed: true
+  }),
+  startAtLogin: false,
+  outputDir: '',
+  language: 'system',
+  theme: 'system',
+  jobHistoryLimit: 500
+})
+
+/** Every setting at its default, with no servers. */
+export function defaultSettings(): AppSettings {
+  return {
+    ...DEFAULT_SETTINGS,
+    ...DEFAULT_PREFERENCES,
+    notifications: { ...DEFAULT_PREFERENCES.notifications },
+    servers: []
+  }
+}
+
 /** Bounds that keep a hand-edited value from hurting the user or the servers. */
 export const LIMITS = {
   healthCheckInterval: { min: 500, max: 3_600_000 },
   timeout: { min: 100, max: 600_000 },
-  retryAttempts: { min: 0, max: 20 }
+  retryAttempts: { min: 0, max: 20 },
+  jobHistoryLimit: { min: 10, max: 100_000 }
 } as const
 
 function quote(v: unknown): string {
@@ -51,6 +83,18 @@ const bool = (name: string) =>
       return z.NEVER
     }
     return v
+  })
+
+const oneOf = <T extends string>(name: string, values: readonly T[]) =>
+  z.unknown().transform((v, ctx) => {
+    if (typeof v !== 'string' || !values.includes(v as T)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `${name} must be one of ${values.map((x) => `"${x}"`).join(', ')}, got ${quote(v)}`
+      })
+      return z.NEVER
+    }
+    return v as T
   })
 
 /**
@@ -177,8 +221,21 @@ const fields = {
   retryAttempts: intIn('retryAttempts', LIMITS.retryAttempts.min, LIMITS.retryAttempts.max),
   verboseLogging: bool('verboseLogging'),
   queueWeightEnabled: bool('queueWeightEnabled'),
-  failoverEnabled: bool('failoverEnabled')
+  failoverEnabled: bool('failoverEnabled'),
+  startAtLogin: bool('startAtLogin'),
+  outputDir: z.unknown().transform((v, ctx) => {
+    if (typeof v !== 'string' || v.length > 4096 || /[\0]/.test(v)) {
+      ctx.addIssue({ code: 'custom', message: `outputDir must be a folder path, got ${quote(v)}` })
+      return z.NEVER
+    }
+    return v.trim()
+  }),
+  language: oneOf('language', ['system', 'en', 'zh-CN'] as const),
+  theme: oneOf('theme', ['system', 'light', 'dark'] as const),
+  jobHistoryLimit: intIn('jobHistoryLimit', LIMITS.jobHistoryLimit.min, LIMITS.jobHistoryLimit.max)
 } as const
+
+const NOTIFICATION_KINDS = ['serverDown', 'serverUp', 'jobDone', 'jobFailed'] as const
 
 /**
  * Validates settings from an untrusted source (file, IPC, CLI). Never throws: each bad value is
@@ -187,8 +244,8 @@ const fields = {
  */
 export function parseSettings(raw: unknown, fallback?: AppSettings): ParsedSettings {
   const base: AppSettings = fallback
-    ? { ...fallback, servers: [...fallback.servers] }
-    : { ...DEFAULT_SETTINGS, servers: [] }
+    ? { ...fallback, notifications: { ...fallback.notifications }, servers: [...fallback.servers] }
+    : defaultSettings()
   const problems: SettingsProblem[] = []
   if (raw === undefined || raw === null) return { settings: base, problems }
   if (typeof raw !== 'object' || Array.isArray(raw)) {
@@ -202,6 +259,28 @@ export function parseSettings(raw: unknown, fallback?: AppSettings): ParsedSetti
     const r = fields[key].safeParse(obj[key])
     if (r.success) (out as unknown as Record<string, unknown>)[key] = r.data
     else problems.push({ path: key, message: r.error.issues[0]?.message ?? `Bad ${key}` })
+  }
+  if ('notifications' in obj && obj.notifications !== undefined) {
+    const n = obj.notifications
+    if (!n || typeof n !== 'object' || Array.isArray(n)) {
+      problems.push({
+        path: 'notifications',
+        message: `notifications must be an object, got ${quote(n)}`
+      })
+    } else {
+      const next: NotificationSettings = { ...out.notifications }
+      for (const k of NOTIFICATION_KINDS) {
+        const v = (n as Record<string, unknown>)[k]
+        if (v === undefined) continue
+        if (typeof v === 'boolean') next[k] = v
+        else
+          problems.push({
+            path: `notifications.${k}`,
+            message: `notifications.${k} must be true or false, got ${quote(v)}`
+          })
+      }
+      out.notifications = next
+    }
   }
   if ('servers' in obj && obj.servers !== undefined) {
     if (!Array.isArray(obj.servers)) {

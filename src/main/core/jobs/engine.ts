@@ -722,7 +722,10 @@ export class JobEngine {
     if (!this.running || this.suspects.has(serverId)) return
     const holds = this.journal
       .unfinished()
-      .some((e) => e.job.serverId === serverId && (e.job.state === 'queued' || e.job.state === 'running'))
+      .some(
+        (e) =>
+          e.job.serverId === serverId && (e.job.state === 'queued' || e.job.state === 'running')
+      )
     if (!holds) return
     this.suspects.add(serverId)
     let left = REROUTE_AFTER_FAILURES
@@ -764,7 +767,9 @@ export class JobEngine {
         reroutes: cur.reroutes + 1,
         startedAt: null,
         // It starts over on the next server.
-        progress: cur.progress ? { ...cur.progress, node: null, value: 0, max: 0, nodesDone: 0 } : null
+        progress: cur.progress
+          ? { ...cur.progress, node: null, value: 0, max: 0, nodesDone: 0 }
+          : null
       },
       why
     )
