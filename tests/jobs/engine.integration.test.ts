@@ -317,3 +317,85 @@ describe('old servers', () => {
     expect(j.outputs).toHaveLength(1)
   })
 })
+
+describe('a server cut off from us, not dead', () => {
+  it('moves its job, then removes the stale copy when it is reachable again', async () => {
+    const fleet = await servers(2, { jobMs: 1000 })
+    fleet[0]!.enqueueDummy(1, 3) // busy for 3 s: our job waits behind it
+    fleet[1]!.enqueueDummy(2, 0.3) // two short ones: a longer queue for now
+    const core = makeCore(
+      fleet.map((s) => s.url),
+      tmp(),
+      { healthCheckInterval: 60_000 }
+    )
+    core.start()
+    await core.checkNow()
+    const job = core.jobs!.submit(workflow())
+    await until(() => core.jobs!.get(job.id)!.state === 'queued')
+    expect(core.jobs!.get(job.id)!.serverUrl).toBe(fleet[0]!.url)
+    // The server keeps running and keeps its queue, but we cannot reach it.
+    await fleet[0]!.setFault({ kind: 'refuse' })
+    await until(() => core.jobs!.get(job.id)!.serverUrl === fleet[1]!.url)
+    expect(fleet[0]!.queueSnapshot().pending).toContain(job.id)
+    await fleet[0]!.setFault(null)
+    await core.checkNow()
+    await until(() => !fleet[0]!.queueSnapshot().pending.includes(job.id))
+    const done = await core.jobs!.waitFor(job.id)
+    expect(done.state).toBe('done')
+    expect(done.serverUrl).toBe(fleet[1]!.url)
+    await fleet[0]!.waitForIdle(10_000)
+    expect(fleet[0]!.historyIds()).not.toContain(job.id)
+    expect(countCopies(fleet, job.id)).toBe(1)
+  }, 30_000)
+})
+
+describe('input images that live on another server', () => {
+  it('copies the image to the chosen server before sending', async () => {
+    const fleet = await servers(2)
+    const png = new PNG({ width: 8, height: 8 })
+    png.data.fill(90)
+    const form = new FormData()
+    form.append('image', new Blob([PNG.sync.write(png)]), 'shared.png')
+    const up = await fetch(`${fleet[0]!.url}/api/upload/image`, { method: 'POST', body: form })
+    expect(up.status).toBe(200)
+    fleet[0]!.enqueueDummy(3, 20) // busy: the job goes to the second server, which lacks the image
+    const core = makeCore(
+      fleet.map((s) => s.url),
+      tmp(),
+      { healthCheckInterval: 60_000 }
+    )
+    core.start()
+    await core.checkNow()
+    const raw = {
+      '10': { class_type: 'LoadImage', inputs: { image: 'shared.png', upload: 'image' } },
+      '11': { class_type: 'SaveImage', inputs: { filename_prefix: 'copy', images: ['10', 0] } }
+    }
+    const wf = loadWorkflowBytes(Buffer.from(JSON.stringify(raw)), 'img2img.json')
+    const j = await core.jobs!.waitFor(core.jobs!.submit(wf).id)
+    expect(j.state).toBe('done')
+    expect(j.serverUrl).toBe(fleet[1]!.url)
+    const list = await (await fetch(`${fleet[1]!.url}/api/object_info/LoadImage`)).json()
+    expect(JSON.stringify(list)).toContain('shared.png')
+  })
+
+  it('never uploads files outside the workflow folder', async () => {
+    const fleet = await servers(1)
+    const dir = tmp()
+    const sub = path.join(dir, 'wf')
+    fs.mkdirSync(sub)
+    fs.writeFileSync(path.join(dir, 'secret.png'), 'not for servers')
+    const core = makeCore([fleet[0]!.url], dir)
+    core.start()
+    await core.checkNow()
+    const raw = {
+      '10': { class_type: 'LoadImage', inputs: { image: '../secret.png', upload: 'image' } },
+      '11': { class_type: 'SaveImage', inputs: { filename_prefix: 'x', images: ['10', 0] } }
+    }
+    const wf = loadWorkflowBytes(Buffer.from(JSON.stringify(raw)), 'evil.json')
+    const j = await core.jobs!.waitFor(core.jobs!.submit(wf, { baseDir: sub }).id)
+    // ComfyUI itself refuses the unknown image; nothing was uploaded.
+    expect(j.state).toBe('failed')
+    const list = await (await fetch(`${fleet[0]!.url}/api/object_info/LoadImage`)).json()
+    expect(JSON.stringify(list)).not.toContain('secret')
+  })
+})

@@ -41,6 +41,38 @@ import { jobFolderName, writeUnique } from './files'
 import type { Journal } from './journal'
 import type { ApiPrompt, LoadedWorkflow } from './workflow'
 
+/** Nodes whose `image` input names a file in the server's input folder. */
+const IMAGE_LOADERS = ['LoadImage', 'LoadImageMask']
+const IMAGE_EXT = /\.(png|jpe?g|webp|gif|bmp|tiff?)$/i
+
+/**
+ * The files in the server's input folder, from LoadImage's option list in object_info, or null
+ * when the server does not say (then nothing is copied and ComfyUI's own check decides).
+ */
+async function inputFiles(client: ComfyClient): Promise<Set<string> | null> {
+  try {
+    const { value } = await client.getJson('/object_info/LoadImage')
+    const spec = (value as { LoadImage?: { input?: { required?: { image?: unknown } } } })
+      ?.LoadImage?.input?.required?.image
+    const list = Array.isArray(spec) ? spec[0] : null
+    if (Array.isArray(list)) return new Set(list.filter((x): x is string => typeof x === 'string'))
+    if (
+      typeof list === 'string' &&
+      list === 'COMBO' &&
+      Array.isArray(spec) &&
+      spec[1] &&
+      typeof spec[1] === 'object'
+    ) {
+      const opts = (spec[1] as { options?: unknown }).options
+      if (Array.isArray(opts))
+        return new Set(opts.filter((x): x is string => typeof x === 'string'))
+    }
+  } catch {
+    // fall through
+  }
+  return null
+}
+
 /** Failed checks in a row before a server's jobs are moved elsewhere. */
 export const REROUTE_AFTER_FAILURES = 2
 /** How often queue and history are polled for jobs in flight (the backstop to the socket). */
@@ -355,7 +387,7 @@ export class JobEngine {
       tried.add(serverId)
       let prompt: ApiPrompt
       try {
-        prompt = await this.preparePrompt(id, client)
+        prompt = await this.preparePrompt(id, client, serverId)
       } catch (err) {
         const msg = `upload failed: ${(err as Error).message}`
         this.addAttempt(id, serverId, config.url, msg)
@@ -442,29 +474,75 @@ export class JobEngine {
   }
 
   /** The prompt for one server: local input images uploaded there and renamed. */
-  private async preparePrompt(id: string, client: ComfyClient): Promise<ApiPrompt> {
+  private async preparePrompt(
+    id: string,
+    client: ComfyClient,
+    serverId: string
+  ): Promise<ApiPrompt> {
     const entry = this.journal.get(id)
     if (!entry?.prompt) throw new Error('The journal lost the workflow of this job')
     const prompt: ApiPrompt = JSON.parse(JSON.stringify(entry.prompt))
     const base = this.baseDirs.get(id)
-    if (!base) return prompt
+    let onServer: Set<string> | null = null
     for (const node of Object.values(prompt)) {
-      if (!['LoadImage', 'LoadImageMask'].includes(node.class_type)) continue
+      if (!IMAGE_LOADERS.includes(node.class_type)) continue
       const name = node.inputs.image
       if (typeof name !== 'string' || !name) continue
       const plain = name.replace(/\s*\[(input|output|temp)\]$/, '')
-      const local = path.resolve(base, plain)
-      if (!local.startsWith(path.resolve(base) + path.sep) || !fs.existsSync(local)) continue
-      let bytes: Buffer
-      try {
-        bytes = fs.readFileSync(local)
-      } catch (err) {
-        throw new LocalFileError(`Cannot read the input image ${local}: ${(err as Error).message}`)
+      // 1. A file next to the workflow (only there, and only images: a workflow from elsewhere
+      //    must not be able to send arbitrary local files to a server).
+      if (base && IMAGE_EXT.test(plain)) {
+        const local = path.resolve(base, plain)
+        if (local.startsWith(path.resolve(base) + path.sep) && fs.existsSync(local)) {
+          let bytes: Buffer
+          try {
+            bytes = fs.readFileSync(local)
+          } catch (err) {
+            throw new LocalFileError(
+              `Cannot read the input image ${local}: ${(err as Error).message}`
+            )
+          }
+          const up = await uploadImage(client, bytes, path.basename(plain))
+          node.inputs.image = up.subfolder ? `${up.subfolder}/${up.name}` : up.name
+          continue
+        }
       }
-      const up = await uploadImage(client, bytes, path.basename(plain))
-      node.inputs.image = up.subfolder ? `${up.subfolder}/${up.name}` : up.name
+      // 2. A file in another server's input folder: copy it over when this one lacks it.
+      if (/\[(output|temp)\]$/.test(name)) continue
+      onServer ??= await inputFiles(client)
+      if (onServer === null || onServer.has(plain)) continue
+      const copied = await this.copyInputFromFleet(plain, serverId, client)
+      if (copied) node.inputs.image = copied
     }
     return prompt
+  }
+
+  /** Finds an input image on another healthy server and uploads it to `client`'s server. */
+  private async copyInputFromFleet(
+    name: string,
+    targetId: string,
+    client: ComfyClient
+  ): Promise<string | null> {
+    const slash = name.lastIndexOf('/')
+    const ref = {
+      filename: slash < 0 ? name : name.slice(slash + 1),
+      subfolder: slash < 0 ? '' : name.slice(0, slash),
+      type: 'input'
+    }
+    for (const s of this.monitor.status().servers) {
+      if (s.id === targetId || !s.healthy) continue
+      const other = this.monitor.clientFor(s.id)
+      if (!other) continue
+      try {
+        const bytes = await viewFile(other, ref)
+        const up = await uploadImage(client, bytes, ref.filename, ref.subfolder)
+        this.logFn('info', `[Jobs] Copied input image ${name} from ${s.name}`)
+        return up.subfolder ? `${up.subfolder}/${up.name}` : up.name
+      } catch {
+        // Not there (404) or unreachable: try the next one.
+      }
+    }
+    return null
   }
 
   // ---------------------------------------------------------------- following
