@@ -74,7 +74,7 @@ export class BalancerCore {
     if (opts.jobs) {
       this.journal = new Journal({
         file: opts.jobs.journalFile,
-        historyLimit: opts.jobs.historyLimit
+        historyLimit: opts.jobs.historyLimit ?? opts.settings.jobHistoryLimit
       })
       this.jobs = new JobEngine({
         journal: this.journal,
