@@ -68,6 +68,21 @@ export interface ServerStatus {
   /** Checks so far and how many of them succeeded (for the success rate). */
   checks: number
   successes: number
+  /** Consecutive good checks (0 when the last one failed). */
+  consecutiveSuccesses: number
+  /**
+   * Declared down: it failed several checks in a row (`fall`). Notifications and moving jobs
+   * away follow this, not a single failed check, so a flapping server does not cause a flood.
+   */
+  down: boolean
+  /** Back after being down, but not yet for `rise` good checks: only chosen when nothing else is. */
+  recovering: boolean
+  /** Jobs this app sent that the server's last report did not include yet. */
+  ownInFlight: number
+  /** Learned run time of one job on this server (ms), or null before the first finished job. */
+  jobMs: number | null
+  /** Expected wait before a new job would start here (ms), or null when unknown. */
+  etaMs: number | null
 }
 
 /** The fleet as a whole. */
@@ -220,6 +235,8 @@ export interface JobRecord {
   finishedAt: number | null
   /** Pinned by the user to this server id, or null for auto. */
   pinnedServerId: string | null
+  /** The kind of workflow (node classes and steps); run times are learned per kind. */
+  kind?: string
   serverId: string | null
   serverUrl: string | null
   attempts: JobAttempt[]

@@ -3,6 +3,7 @@
  * outputs, restarts of servers and of the app.
  */
 import fs from 'node:fs'
+import http from 'node:http'
 import os from 'node:os'
 import path from 'node:path'
 import { PNG } from 'pngjs'
@@ -64,6 +65,8 @@ function makeCore(
   expect(problems).toEqual([])
   const core = new BalancerCore({
     settings,
+    // Among near-equal servers, take the first in the list (repeatable tests).
+    rng: () => 0,
     jobs: {
       journalFile: path.join(dir, 'jobs.jsonl'),
       outputDir: path.join(dir, 'out'),
@@ -135,24 +138,48 @@ describe('submitting jobs', () => {
 
   it('a POST that times out but was accepted is not sent twice', async () => {
     const fleet = await servers(2)
-    const core = makeCore(
-      fleet.map((s) => s.url),
-      tmp(),
-      { healthCheckInterval: 60_000, timeout: 300 }
-    )
+    // A proxy in front of the first server that passes requests on at once but holds the
+    // answers to POST /prompt back for 600 ms: the prompt is queued, our request times out.
+    const proxy = http.createServer((req, res) => {
+      const target = new URL(fleet[0]!.url)
+      const up = http.request(
+        {
+          host: target.hostname,
+          port: target.port,
+          path: req.url,
+          method: req.method,
+          headers: req.headers
+        },
+        (r) => {
+          const hold = req.method === 'POST' && req.url?.endsWith('/prompt') ? 600 : 0
+          setTimeout(() => {
+            res.writeHead(r.statusCode ?? 502, r.headers)
+            r.pipe(res)
+          }, hold)
+        }
+      )
+      up.on('error', () => res.destroy())
+      req.pipe(up)
+    })
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()))
+    cleanups.push(() => new Promise<void>((r) => proxy.close(() => r())))
+    proxy.on('upgrade', (req, socket) => socket.destroy()) // no socket: followed by polling
+    const proxyUrl = `http://127.0.0.1:${(proxy.address() as { port: number }).port}`
+    const core = makeCore([proxyUrl, fleet[1]!.url], tmp(), {
+      healthCheckInterval: 60_000,
+      timeout: 300
+    })
     core.start()
     await core.checkNow()
-    fleet[0]!.setFault({ kind: 'slow', delayMs: 500 }) // accepts, answers after our timeout
     const job = core.jobs!.submit(workflow())
-    await new Promise((r) => setTimeout(r, 250))
-    fleet[0]!.setFault(null)
     const done = await core.jobs!.waitFor(job.id)
     expect(done.state).toBe('done')
+    expect(done.attempts.map((a) => a.result)).toEqual(['accepted'])
+    expect(done.serverUrl).toBe(proxyUrl)
     expect(countCopies(fleet, job.id)).toBe(1)
-    expect(done.serverUrl).toBe(fleet[0]!.url)
   })
 
-  it('skips a server that lacks a node class, then fails fast on a broken workflow', async () => {
+  it('leaves out a server that lacks a node class, then fails fast on a broken workflow', async () => {
     const fleet = await servers(2, {}, (i) =>
       i === 0 ? { nodeClasses: ['CheckpointLoaderSimple', 'SaveImage'] } : {}
     )
@@ -163,10 +190,14 @@ describe('submitting jobs', () => {
     )
     core.start()
     await core.checkNow()
+    await until(() => core.capabilitiesKnown(core.status().servers[0]!.id))
+    const lines: string[] = []
+    core.events.on('log', (l) => lines.push(l.message))
     const ok = await core.jobs!.waitFor(core.jobs!.submit(workflow()).id)
     expect(ok.state).toBe('done')
     expect(ok.serverUrl).toBe(fleet[1]!.url)
-    expect(ok.attempts[0]!.result).toMatch(/cannot run it/)
+    expect(ok.attempts).toHaveLength(1)
+    expect(lines.join('\n')).toMatch(/1 server\(s\) lack what it needs/)
     const broken = workflow((p) => {
       p['3']!.inputs.steps = 'many'
     })
@@ -176,6 +207,24 @@ describe('submitting jobs', () => {
     expect(bad.state).toBe('failed')
     expect(bad.error?.details?.join('\n')).toMatch(/Node 3 \(KSampler\)/)
     expect(bad.attempts).toHaveLength(1)
+  })
+
+  it('moves on when a server answers 400 for a node class it lacks', async () => {
+    const fleet = await servers(2, {}, (i) =>
+      i === 0 ? { nodeClasses: ['CheckpointLoaderSimple', 'SaveImage'] } : {}
+    )
+    const core = makeCore(
+      fleet.map((s) => s.url),
+      tmp(),
+      { healthCheckInterval: 60_000 }
+    )
+    core.start()
+    await core.checkNow()
+    // Submitted before the first server's capabilities are known: its 400 rules it out.
+    const ok = await core.jobs!.waitFor(core.jobs!.submit(workflow()).id)
+    expect(ok.state).toBe('done')
+    expect(ok.serverUrl).toBe(fleet[1]!.url)
+    if (ok.attempts.length === 2) expect(ok.attempts[0]!.result).toMatch(/cannot run it/)
   })
 
   it('reports ComfyUI’s exception when a node fails', async () => {

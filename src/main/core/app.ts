@@ -9,7 +9,13 @@ import { systemClock, type Clock } from './clock'
 import type { HttpTransport } from './comfy/transport'
 import { Emitter } from './events'
 import { FleetMonitor } from './fleet/monitor'
-import { leastQueuePolicy, roundRobinPolicy, type Choice, type Policy } from './fleet/policy'
+import { randomUUID } from 'node:crypto'
+import {
+  expectedCompletionPolicy,
+  roundRobinPolicy,
+  type Choice,
+  type Policy
+} from './fleet/policy'
 import { conciseLines, LogBuffer, verboseLines } from './log'
 import { parseSettings, type SettingsProblem } from './settings'
 
@@ -28,7 +34,13 @@ export interface BalancerCoreOptions {
     /** Finished jobs kept in the journal. @default 500 */
     historyLimit?: number
     pollIntervalMs?: number
+    /** Late binding (see JobEngine). @default 1 */
+    holdBack?: number | null
   }
+  /** Keep a WebSocket per server for live queue changes while running. @default true */
+  live?: boolean
+  /** Randomness for the policy. @default Math.random */
+  rng?: () => number
 }
 
 export interface CoreEvents {
@@ -42,7 +54,7 @@ export interface CoreEvents {
 }
 
 export function policyFor(settings: Pick<AppSettings, 'queueWeightEnabled'>): Policy {
-  return settings.queueWeightEnabled ? leastQueuePolicy : roundRobinPolicy
+  return settings.queueWeightEnabled ? expectedCompletionPolicy : roundRobinPolicy
 }
 
 export class BalancerCore {
@@ -61,13 +73,16 @@ export class BalancerCore {
     this.clock = opts.clock ?? systemClock
     this.settingsValue = opts.settings
     this.fixedPolicy = opts.policy
+    const clientId = opts.jobs?.clientId ?? randomUUID()
     this.monitor = new FleetMonitor({
       servers: opts.settings.servers,
       intervalMs: opts.settings.healthCheckInterval,
       timeoutMs: opts.settings.timeout,
       policy: opts.policy ?? policyFor(opts.settings),
       clock: this.clock,
-      transportFactory: opts.transportFactory
+      transportFactory: opts.transportFactory,
+      live: opts.live === false ? null : { clientId },
+      rng: opts.rng
     })
     this.monitor.events.on('status', (s) => this.events.emit('status', s))
     this.monitor.events.on('round', (s) => this.onRound(s))
@@ -81,7 +96,8 @@ export class BalancerCore {
         monitor: this.monitor,
         settings: () => this.settingsValue,
         outputDir: opts.jobs.outputDir,
-        clientId: opts.jobs.clientId,
+        clientId,
+        holdBack: opts.jobs.holdBack,
         clock: this.clock,
         pollIntervalMs: opts.jobs.pollIntervalMs,
         log: (level, message) => this.log(level, message)
@@ -136,6 +152,11 @@ export class BalancerCore {
   async getBest(): Promise<Choice> {
     if (this.monitor.status().lastHealthCheck === null) await this.monitor.checkNow()
     return this.monitor.best()
+  }
+
+  /** True once the server's node classes and model lists have been read. */
+  capabilitiesKnown(serverId: string): boolean {
+    return this.monitor.capabilitiesKnown(serverId)
   }
 
   /** A round now (or the one already running). */

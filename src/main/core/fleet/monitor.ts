@@ -9,7 +9,9 @@ import { ComfyRequestError, classifyError } from '../comfy/errors'
 import type { HttpTransport } from '../comfy/transport'
 import { systemClock, type Clock } from '../clock'
 import { Emitter } from '../events'
-import { leastQueuePolicy, type Choice, type Policy } from './policy'
+import { ComfySocket, type ComfyEvent } from '../comfy/socket'
+import { expectedWaitMs, priorJobMs, ServerEstimator } from './estimator'
+import { leastQueuePolicy, type Choice, type Policy, type PolicyJob } from './policy'
 
 /** How many rounds a server's system stats are reused before they are asked again. */
 export const SYSTEM_STATS_EVERY_ROUNDS = 5
@@ -24,6 +26,23 @@ export interface FleetMonitorOptions {
   clock?: Clock
   /** Builds the transport for one server (default: axios with a keep-alive agent). */
   transportFactory?: (server: ServerConfig) => HttpTransport | undefined
+  /** Failed checks in a row before a server is declared down. @default 2 */
+  fall?: number
+  /** Good checks in a row before a server that was down is chosen again. @default 2 */
+  rise?: number
+  /**
+   * Keep one WebSocket per server open while running (with this clientId), for queue changes
+   * within milliseconds and for the job engine's events. Off: polling only.
+   */
+  live?: { clientId: string } | null
+  /** Randomness for the policy (tests pass a seeded one). @default Math.random */
+  rng?: () => number
+}
+
+/** A server's socket event, for the job engine. */
+export interface ServerEvent {
+  serverId: string
+  event: ComfyEvent
 }
 
 export interface FleetEvents {
@@ -31,6 +50,10 @@ export interface FleetEvents {
   round: FleetStatus
   /** Whenever the cached status changes (after a round, a config change, pause/resume). */
   status: FleetStatus
+  /** A message on a server's WebSocket. */
+  comfy: ServerEvent
+  /** A server's WebSocket closed (the server may have died). */
+  'socket-closed': { serverId: string }
 }
 
 interface Entry {
@@ -39,7 +62,28 @@ interface Entry {
   status: ServerStatus
   /** Rounds since system stats were last read. */
   statsAge: number
+  est: ServerEstimator
+  socket: ComfySocket | null
+  /** Node classes and model files the server has; null until read. */
+  caps: { classes: Set<string>; models: Map<string, Set<string>> } | null
+  capsLoading: boolean
+  /** system_stats argv + pytorch version seen last: a change means the server restarted. */
+  bootKey: string | null
 }
+
+/** Model folders checked for capability matching. */
+const CAPS_MODEL_FOLDERS = [
+  'checkpoints',
+  'loras',
+  'vae',
+  'diffusion_models',
+  'text_encoders',
+  'controlnet',
+  'upscale_models',
+  'clip_vision'
+]
+/** object_info can be several MB on servers with many custom nodes. */
+const CAPS_TIMEOUT_MS = 30_000
 
 function initialStatus(c: ServerConfig): ServerStatus {
   return {
@@ -57,7 +101,13 @@ function initialStatus(c: ServerConfig): ServerStatus {
     consecutiveFailures: 0,
     legacyRoutes: false,
     checks: 0,
-    successes: 0
+    successes: 0,
+    consecutiveSuccesses: 0,
+    down: false,
+    recovering: false,
+    ownInFlight: 0,
+    jobMs: null,
+    etaMs: null
   }
 }
 
@@ -78,6 +128,10 @@ export class FleetMonitor {
   private lastHealthCheck: number | null = null
   private cached: FleetStatus
   private lastChoice: Choice = { server: null, reason: 'No server has been checked yet' }
+  private readonly fall: number
+  private readonly rise: number
+  private readonly live: { clientId: string } | null
+  private readonly rng: () => number
   /** The last server handed out by `choose` (round-robin continues after it). */
   private lastPickId: string | null = null
   /** Rounds completed since start. */
@@ -89,6 +143,10 @@ export class FleetMonitor {
     this.policy = opts.policy ?? leastQueuePolicy
     this.clock = opts.clock ?? systemClock
     this.transportFactory = opts.transportFactory
+    this.fall = Math.max(1, opts.fall ?? 2)
+    this.rise = Math.max(1, opts.rise ?? 2)
+    this.live = opts.live ?? null
+    this.rng = opts.rng ?? Math.random
     this.entries = opts.servers.map((c) => this.makeEntry(c))
     this.cached = this.buildStatus()
   }
@@ -102,14 +160,175 @@ export class FleetMonitor {
         transport: this.transportFactory?.(config)
       }),
       status: initialStatus(config),
-      statsAge: SYSTEM_STATS_EVERY_ROUNDS
+      statsAge: SYSTEM_STATS_EVERY_ROUNDS,
+      est: new ServerEstimator(),
+      socket: null,
+      caps: null,
+      capsLoading: false,
+      bootKey: null
     }
+  }
+
+  /** Opens the server's socket if live updates are on and the loop runs. */
+  private openSocket(e: Entry): void {
+    if (!this.live || !this.running || e.socket || !e.config.enabled) return
+    const sock = new ComfySocket(e.config.url, this.live.clientId, {
+      headers: e.config.headers,
+      clock: this.clock,
+      handshakeTimeoutMs: this.timeoutMs
+    })
+    const serverId = e.config.id
+    sock.events.on('event', (event) => {
+      if (event.type === 'status') this.onLiveStatus(e, event)
+      this.events.emit('comfy', { serverId, event })
+    })
+    let opened = 0
+    sock.events.on('open', () => {
+      // Reconnected: the server may have restarted with other nodes or models.
+      if (opened++ > 0) e.caps = null
+    })
+    sock.events.on('close', () => this.events.emit('socket-closed', { serverId }))
+    e.socket = sock
+    sock.connect()
+  }
+
+  private closeSocket(e: Entry): void {
+    e.socket?.close()
+    e.socket = null
+  }
+
+  /** A `status` event: the queue length changed (queue_remaining = running + pending). */
+  private onLiveStatus(e: Entry, ev: ComfyEvent): void {
+    const st = ev.data.status as { exec_info?: { queue_remaining?: unknown } } | undefined
+    const n = st?.exec_info?.queue_remaining
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || !this.entries.includes(e)) return
+    if (!e.status.healthy) return // the HTTP checks decide about health
+    const running = Math.min(1, n)
+    e.est.noteReport(this.clock.now())
+    e.status = { ...e.status, queue: { running, pending: n - running, total: n } }
+    this.publish(false)
+  }
+
+  /**
+   * Resolves once the server's socket is open, or after `maxWaitMs`: ComfyUI buffers no
+   * events, so the job engine waits for it before sending a prompt.
+   */
+  whenSocketOpen(serverId: string, maxWaitMs: number): Promise<void> {
+    const e = this.entries.find((x) => x.config.id === serverId)
+    if (!e) return Promise.resolve()
+    this.openSocket(e)
+    const sock = e.socket
+    if (!sock || sock.open) return Promise.resolve()
+    return new Promise<void>((resolve) => {
+      let settled = false
+      const done = () => {
+        if (settled) return
+        settled = true
+        off()
+        this.clock.clearTimeout(timer)
+        resolve()
+      }
+      const off = sock.events.on('open', done)
+      const timer = this.clock.setTimeout(done, maxWaitMs)
+    })
+  }
+
+  /**
+   * Which servers cannot run this workflow, and why: node classes missing from their
+   * object_info, or model files missing from their model folders. Only servers whose
+   * capabilities are known are judged; the others are given the benefit of the doubt (a 400
+   * from them rules them out for the job).
+   */
+  unableToRun(
+    needs: { classes: string[]; models: Array<{ folder: string; name: string }> } | null
+  ): Map<string, string> {
+    const out = new Map<string, string>()
+    if (!needs) return out
+    const summary = needs
+    for (const e of this.entries) {
+      const caps = e.caps
+      if (!caps) continue
+      const missingNodes = summary.classes.filter((c) => !caps.classes.has(c))
+      const missingModels = summary.models.filter((m) => {
+        const list = caps.models.get(m.folder)
+        return list !== undefined && !list.has(m.name)
+      })
+      const why: string[] = []
+      if (missingNodes.length)
+        why.push(`missing node${missingNodes.length > 1 ? 's' : ''} ${missingNodes.join(', ')}`)
+      if (missingModels.length)
+        why.push(
+          `missing model${missingModels.length > 1 ? 's' : ''} ${missingModels.map((m) => m.name).join(', ')}`
+        )
+      if (why.length) out.set(e.config.id, why.join('; '))
+    }
+    return out
+  }
+
+  capabilitiesKnown(serverId: string): boolean {
+    return Boolean(this.entries.find((x) => x.config.id === serverId)?.caps)
+  }
+
+  /** Reads (once, and again after a restart) what the server can run. */
+  private async refreshCaps(e: Entry): Promise<void> {
+    if (e.capsLoading) return
+    e.capsLoading = true
+    try {
+      const info = await e.client.getJson('/object_info', Math.max(this.timeoutMs, CAPS_TIMEOUT_MS))
+      if (!info.value || typeof info.value !== 'object' || Array.isArray(info.value)) return
+      const classes = new Set(Object.keys(info.value as object))
+      const models = new Map<string, Set<string>>()
+      for (const folder of CAPS_MODEL_FOLDERS) {
+        try {
+          const r = await e.client.getJson(`/models/${folder}`)
+          if (Array.isArray(r.value))
+            models.set(folder, new Set(r.value.filter((x): x is string => typeof x === 'string')))
+        } catch {
+          // Unknown folder (404) or an old server without /models: not judged.
+        }
+      }
+      e.caps = { classes, models }
+    } catch {
+      // Leave it unknown; retried after the next restart or round without caps.
+    } finally {
+      e.capsLoading = false
+    }
+  }
+
+  /** A job this app sent was accepted by the server (own accounting). */
+  noteSent(serverId: string, promptId: string): void {
+    const e = this.entries.find((x) => x.config.id === serverId)
+    if (!e) return
+    e.est.noteSent(promptId, this.clock.now())
+    this.publish(false)
+  }
+
+  /** A job of ours left the server (finished, moved or cancelled). */
+  noteGone(serverId: string, promptId: string): void {
+    const e = this.entries.find((x) => x.config.id === serverId)
+    if (!e) return
+    e.est.noteGone(promptId)
+    this.publish(false)
+  }
+
+  /** A job finished on the server after running `runMs` (learns the server's speed). */
+  noteRun(serverId: string, runMs: number, kind?: string): void {
+    this.entries.find((x) => x.config.id === serverId)?.est.recordRun(runMs, kind)
+  }
+
+  /** Expected run time of a job (of `kind`) on the server, with a prior when unknown. */
+  estimateJobMs(serverId: string, kind?: string): number {
+    const e = this.entries.find((x) => x.config.id === serverId)
+    const own = e?.est.jobMsFor(kind) ?? null
+    if (own !== null) return own
+    return priorJobMs(this.entries.map((x) => x.est.jobMsFor(kind) ?? x.est.jobMs))
   }
 
   /** Starts the loop: a round now, then one every interval after the previous ends. */
   start(): void {
     if (this.running) return
     this.running = true
+    for (const e of this.entries) this.openSocket(e)
     void this.checkNow()
   }
 
@@ -118,7 +337,10 @@ export class FleetMonitor {
     this.running = false
     this.clearTimer()
     if (this.inflight) await this.inflight.catch(() => undefined)
-    for (const e of this.entries) e.client.close()
+    for (const e of this.entries) {
+      this.closeSocket(e)
+      e.client.close()
+    }
   }
 
   setPaused(paused: boolean): void {
@@ -182,8 +404,15 @@ export class FleetMonitor {
         next.push(this.makeEntry(c))
       }
     }
-    for (const e of old.values()) e.client.close()
+    for (const e of old.values()) {
+      this.closeSocket(e)
+      e.client.close()
+    }
     this.entries = next
+    for (const e of next) {
+      if (!e.config.enabled) this.closeSocket(e)
+      else this.openSocket(e)
+    }
     this.publish(false)
   }
 
@@ -201,10 +430,13 @@ export class FleetMonitor {
    * The policy's choice among healthy servers, leaving out `exclude` (servers that already
    * failed this job). Pure over the cached state; never starts a check.
    */
-  choose(exclude: ReadonlySet<string> = new Set()): Choice {
-    const servers = this.entries.map((e) => e.status).filter((s) => !exclude.has(s.id))
+  choose(exclude: ReadonlySet<string> = new Set(), job?: PolicyJob): Choice {
+    const servers = this.views().filter((s) => !exclude.has(s.id))
     const c = this.policy(servers, {
-      previousId: this.lastPickId ?? this.lastChoice.server?.id ?? null
+      previousId: this.lastPickId ?? this.lastChoice.server?.id ?? null,
+      job,
+      estimateJobMs: (id) => this.estimateJobMs(id, job?.kind),
+      rng: this.rng
     })
     if (c.server) this.lastPickId = c.server.id
     if (!c.server && exclude.size && servers.length) {
@@ -272,6 +504,7 @@ export class FleetMonitor {
     let next: ServerStatus
     try {
       const q = await e.client.getQueue(deadline)
+      e.est.noteReport(started)
       let system: SystemInfo | null = prev.system
       e.statsAge++
       if (!system || e.statsAge >= SYSTEM_STATS_EVERY_ROUNDS || !prev.healthy) {
@@ -281,11 +514,16 @@ export class FleetMonitor {
           try {
             system = (await e.client.getSystemStats(left)).value
             e.statsAge = 0
+            // ComfyUI has no boot id; a change of RAM total, PyTorch or version hints at a restart.
+            const key = `${system.ramTotal}|${system.pytorchVersion}|${system.comfyuiVersion}`
+            if (e.bootKey !== null && e.bootKey !== key) e.caps = null
+            e.bootKey = key
           } catch {
             // System stats are informative only; the queue decides health.
           }
         }
       }
+      if (!e.caps && this.running) void this.refreshCaps(e)
       next = {
         ...prev,
         healthy: true,
@@ -298,7 +536,10 @@ export class FleetMonitor {
         consecutiveFailures: 0,
         legacyRoutes: e.client.legacyRoutes,
         checks: prev.checks + 1,
-        successes: prev.successes + 1
+        successes: prev.successes + 1,
+        consecutiveSuccesses: prev.consecutiveSuccesses + 1,
+        // Up again only after `rise` good checks in a row.
+        down: prev.down && prev.consecutiveSuccesses + 1 < this.rise
       }
     } catch (err) {
       const ce = err instanceof ComfyRequestError ? err : classifyError(err, deadline)
@@ -310,24 +551,48 @@ export class FleetMonitor {
         errorKind: ce.kind,
         lastCheck: this.clock.now(),
         consecutiveFailures: prev.consecutiveFailures + 1,
-        checks: prev.checks + 1
+        checks: prev.checks + 1,
+        consecutiveSuccesses: 0,
+        // Down only after `fall` failed checks in a row (a server never seen up is down at once
+        // when it keeps failing from the start).
+        down: prev.down || prev.consecutiveFailures + 1 >= this.fall
       }
     }
     // The entry may have been replaced by setServers while we waited.
     if (this.entries.includes(e) && e.config.enabled) e.status = next
   }
 
+  /** The servers' states with what the estimators add (own jobs, speed, expected wait). */
+  private views(): ServerStatus[] {
+    const prior = priorJobMs(this.entries.map((e) => e.est.jobMs))
+    return this.entries.map((e) => {
+      const own = e.est.ownInFlight
+      const jobMs = e.est.jobMs
+      const healthy = e.status.healthy
+      return {
+        ...e.status,
+        recovering: healthy && e.status.down,
+        ownInFlight: own,
+        jobMs,
+        etaMs: healthy ? expectedWaitMs(e.status.queue, own, jobMs ?? prior) : null
+      }
+    })
+  }
+
   private publish(afterRound: boolean): FleetStatus {
-    const servers = this.entries.map((e) => e.status)
-    this.lastChoice = this.policy(servers, { previousId: this.lastChoice.server?.id ?? null })
-    this.cached = this.buildStatus()
+    const servers = this.views()
+    this.lastChoice = this.policy(servers, {
+      previousId: this.lastChoice.server?.id ?? null,
+      estimateJobMs: (id) => this.estimateJobMs(id),
+      rng: () => 0
+    })
+    this.cached = this.buildStatus(servers)
     if (afterRound) this.events.emit('round', this.cached)
     this.events.emit('status', this.cached)
     return this.cached
   }
 
-  private buildStatus(): FleetStatus {
-    const servers = this.entries.map((e) => e.status)
+  private buildStatus(servers: ServerStatus[] = this.views()): FleetStatus {
     const best = this.lastChoice.server
     return Object.freeze({
       total: servers.length,

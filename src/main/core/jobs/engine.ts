@@ -34,12 +34,13 @@ import {
   viewFile,
   type HistoryEntry
 } from '../comfy/prompt-api'
-import { ComfySocket, type ComfyEvent } from '../comfy/socket'
+import type { ComfyEvent } from '../comfy/socket'
+import { workflowKind } from '../fleet/estimator'
 import { Emitter } from '../events'
 import type { FleetMonitor } from '../fleet/monitor'
 import { jobFolderName, writeUnique } from './files'
 import type { Journal } from './journal'
-import type { ApiPrompt, LoadedWorkflow } from './workflow'
+import { summarize, type ApiPrompt, type LoadedWorkflow } from './workflow'
 
 /** Nodes whose `image` input names a file in the server's input folder. */
 const IMAGE_LOADERS = ['LoadImage', 'LoadImageMask']
@@ -82,6 +83,8 @@ const SOCKET_WAIT_MS = 2_000
 /** After a failed POST, how many times the server is asked whether the prompt arrived. */
 const ARRIVAL_CHECKS = 3
 const ARRIVAL_CHECK_GAP_MS = 300
+/** How long a server is watched for a late copy of a job that went elsewhere. */
+const STALE_WATCH_MS = 5 * 60_000
 /** Gap between the extra checks of a server that stopped answering while holding our jobs. */
 const SUSPECT_RECHECK_MS = 500
 
@@ -95,6 +98,11 @@ export interface JobEngineOptions {
   clock?: Clock
   log?: (level: 'info' | 'warn' | 'error' | 'verbose', message: string) => void
   pollIntervalMs?: number
+  /**
+   * Late binding: at most this many of our jobs wait in any one server's queue; the rest wait
+   * here and go to whichever server is about to be free. null sends every job at once. @default 1
+   */
+  holdBack?: number | null
 }
 
 export interface SubmitOptions {
@@ -122,13 +130,12 @@ export class JobEngine {
   private readonly clock: Clock
   private readonly logFn: NonNullable<JobEngineOptions['log']>
   private readonly pollMs: number
-  private readonly sockets = new Map<string, ComfySocket>()
   /** Jobs being dispatched or finalised right now (never twice at once). */
   private readonly busy = new Set<string>()
   /** Base folders of workflows, for local input images (not journaled: paths stay local). */
   private readonly baseDirs = new Map<string, string>()
   /** Copies left on servers we moved jobs away from: serverId -> prompt ids. */
-  private readonly stale = new Map<string, Set<string>>()
+  private readonly stale = new Map<string, Map<string, number>>()
   /** Next poll; set while running. */
   private pollTimer: unknown = null
   /** Servers being re-checked because they stopped answering while holding our jobs. */
@@ -136,6 +143,10 @@ export class JobEngine {
   private readonly waiters = new Map<string, Array<(j: JobRecord) => void>>()
   private running = false
   private offFleet: (() => void) | null = null
+  private offComfy: (() => void) | null = null
+  /** Late binding: how many of our jobs may wait in one server's queue (null: no limit). */
+  private readonly holdBack: number | null
+  private pumpQueued = false
 
   constructor(opts: JobEngineOptions) {
     this.journal = opts.journal
@@ -146,6 +157,7 @@ export class JobEngine {
     this.clock = opts.clock ?? systemClock
     this.logFn = opts.log ?? (() => undefined)
     this.pollMs = opts.pollIntervalMs ?? POLL_INTERVAL_MS
+    this.holdBack = opts.holdBack === undefined ? 1 : opts.holdBack
   }
 
   /** Resumes unfinished jobs from the journal and starts following the fleet. */
@@ -153,6 +165,16 @@ export class JobEngine {
     if (this.running) return
     this.running = true
     this.offFleet = this.monitor.events.on('round', (s) => this.onRound(s))
+    const offEvents = this.monitor.events.on('comfy', ({ serverId, event }) =>
+      this.onSocketEvent(serverId, event)
+    )
+    const offClosed = this.monitor.events.on('socket-closed', ({ serverId }) =>
+      this.suspect(serverId)
+    )
+    this.offComfy = () => {
+      offEvents()
+      offClosed()
+    }
     for (const e of this.journal.unfinished()) {
       const j = e.job
       this.logFn('info', `[Jobs] Resuming ${j.id.slice(0, 8)} (${j.source}, ${j.state})`)
@@ -168,8 +190,8 @@ export class JobEngine {
     this.offFleet = null
     if (this.pollTimer !== null) this.clock.clearTimeout(this.pollTimer)
     this.pollTimer = null
-    for (const s of this.sockets.values()) s.close()
-    this.sockets.clear()
+    this.offComfy?.()
+    this.offComfy = null
   }
 
   jobs(): JobRecord[] {
@@ -208,6 +230,7 @@ export class JobEngine {
       startedAt: null,
       finishedAt: null,
       pinnedServerId: opts.serverId ?? null,
+      kind: workflowKind(wf.prompt),
       serverId: null,
       serverUrl: null,
       attempts: [],
@@ -258,6 +281,10 @@ export class JobEngine {
     if (note) full.notes = [...(patch.notes ?? cur.notes), note].slice(-50)
     const next = this.journal.patch(id, full)
     this.events.emit('job', next)
+    if (cur.serverId && (isFinished(next.state) || next.serverId !== cur.serverId)) {
+      this.monitor.noteGone(cur.serverId, id)
+    }
+    if (cur.state === 'queued' && next.state !== 'queued') this.schedulePump()
     if (isFinished(next.state)) {
       this.baseDirs.delete(id)
       const list = this.waiters.get(id)
@@ -265,6 +292,47 @@ export class JobEngine {
       list?.forEach((fn) => fn(next))
     }
     return next
+  }
+
+  /** Adds a note unless it is already the last one (waiting jobs are retried often). */
+  private noteOnce(id: string, note: string): void {
+    if (this.get(id)?.notes.at(-1) !== note) this.update(id, {}, note)
+  }
+
+  /** Our jobs accepted by the server and not yet running there. */
+  private ourWaitingOn(serverId: string): number {
+    let n = 0
+    for (const e of this.journal.unfinished())
+      if (e.job.serverId === serverId && e.job.state === 'queued') n++
+    return n
+  }
+
+  private serversAtHoldBack(): string[] {
+    if (this.holdBack === null) return []
+    const count = new Map<string, number>()
+    for (const e of this.journal.unfinished()) {
+      if (e.job.serverId && e.job.state === 'queued')
+        count.set(e.job.serverId, (count.get(e.job.serverId) ?? 0) + 1)
+    }
+    return [...count].filter(([, n]) => n >= this.holdBack!).map(([id]) => id)
+  }
+
+  /** Sends waiting jobs, oldest first, soon (coalesced). */
+  private schedulePump(): void {
+    if (this.pumpQueued || !this.running) return
+    this.pumpQueued = true
+    queueMicrotask(() => {
+      this.pumpQueued = false
+      this.pump()
+    })
+  }
+
+  private pump(): void {
+    const waiting = this.journal
+      .unfinished()
+      .filter((e) => e.job.state === 'pending' && !this.busy.has(e.job.id))
+      .sort((a, b) => a.job.createdAt - b.job.createdAt)
+    for (const e of waiting) void this.dispatch(e.job.id)
   }
 
   private addAttempt(id: string, serverId: string, serverUrl: string, result: string): JobRecord {
@@ -315,16 +383,22 @@ export class JobEngine {
     return (await getHistory(client, id)) ? 'history' : null
   }
 
-  /** Asks a few times, a little apart, whether the prompt reached the server. */
+  /**
+   * Asks a few times, a little apart, whether the prompt reached the server. After a timeout
+   * it keeps asking even when the answer is "no": a slow server may still be handling the POST.
+   */
   private async askArrival(
     client: ComfyClient,
-    id: string
+    id: string,
+    after: ComfyRequestError
   ): Promise<{ where: 'queued' | 'running' | 'history' | null; error: ComfyRequestError | null }> {
     let error: ComfyRequestError | null = null
     for (let i = 0; i < ARRIVAL_CHECKS; i++) {
       if (i > 0) await new Promise<void>((r) => this.clock.setTimeout(r, ARRIVAL_CHECK_GAP_MS))
       try {
-        return { where: await this.serverHas(client, id), error: null }
+        const where = await this.serverHas(client, id)
+        if (where || after.kind !== 'timeout') return { where, error: null }
+        error = null
       } catch (err) {
         error =
           err instanceof ComfyRequestError ? err : new ComfyRequestError('network', String(err))
@@ -363,14 +437,31 @@ export class JobEngine {
       if (job.pinnedServerId) {
         serverId = job.pinnedServerId
       } else {
-        const choice = this.monitor.choose(tried)
+        const prompt = this.journal.get(id)?.prompt
+        const policyJob = {
+          kind: job.kind,
+          unable: this.monitor.unableToRun(prompt ? summarize(prompt) : null)
+        }
+        let choice = this.monitor.choose(tried, policyJob)
         if (!choice.server) {
           if (tried.size === 0) {
-            this.update(id, {}, `Waiting for a healthy server: ${choice.reason}`)
+            this.noteOnce(id, `Waiting for a healthy server: ${choice.reason}`)
             return // retried after the next check round
           }
           break
         }
+        if (this.holdBack !== null && this.ourWaitingOn(choice.server.id) >= this.holdBack) {
+          // Late binding: that server already has our next job lined up. Another server only
+          // if it finishes this job no later; otherwise keep it here until a server frees up.
+          const full = new Set([...tried, ...this.serversAtHoldBack()])
+          const alt = this.monitor.choose(full, policyJob)
+          if (!alt.server || (alt.finishMs ?? Infinity) > (choice.finishMs ?? Infinity)) {
+            this.noteOnce(id, 'Waiting in Comfy Balancer until a server is about to be free')
+            return
+          }
+          choice = alt
+        }
+        if (!choice.server) break
         serverId = choice.server.id
         this.logFn('info', `[Jobs] ${id.slice(0, 8)} -> ${choice.server.name} (${choice.reason})`)
       }
@@ -432,14 +523,14 @@ export class JobEngine {
         let ce =
           err instanceof ComfyRequestError ? err : new ComfyRequestError('network', String(err))
         // Did it arrive anyway? A slow accept must not run twice.
-        const arrival = await this.askArrival(client, id)
+        const arrival = await this.askArrival(client, id, ce)
         if (arrival.where) {
           this.accepted(id, serverId, config.url, arrival.where)
           return
         }
+        // Any copy that still arrives later is removed once the server answers again.
+        this.markStale(serverId, id)
         if (arrival.error) {
-          // Could not tell: any copy that did arrive is removed once the server answers again.
-          this.markStale(serverId, id)
           // The server's current state says more than a reset of a reused connection.
           if (arrival.error.kind === 'refused' || ce.kind === 'network') ce = arrival.error
         }
@@ -463,6 +554,7 @@ export class JobEngine {
   ): void {
     this.setLastAttemptResult(id, 'accepted')
     this.unmarkStale(serverId, id)
+    this.monitor.noteSent(serverId, id)
     this.update(id, {
       state: where === 'running' ? 'running' : 'queued',
       serverId,
@@ -548,39 +640,12 @@ export class JobEngine {
   // ---------------------------------------------------------------- following
 
   /**
-   * Opens (once) the server's socket and resolves when it is open, or after a short wait: a
-   * server whose socket does not open is still followed by polling.
+   * Resolves when the server's socket is open (the fleet monitor keeps one per server), or
+   * after a short wait: a server whose socket does not open is still followed by polling.
    */
   private socketFor(serverId: string): Promise<void> {
     if (!this.running) return Promise.resolve()
-    let sock = this.sockets.get(serverId)
-    if (!sock) {
-      const config = this.monitor.configFor(serverId)
-      if (!config) return Promise.resolve()
-      sock = new ComfySocket(config.url, this.clientId, {
-        headers: config.headers,
-        clock: this.clock,
-        handshakeTimeoutMs: this.settings().timeout
-      })
-      sock.events.on('event', (ev) => this.onSocketEvent(serverId, ev))
-      sock.events.on('close', () => this.suspect(serverId))
-      this.sockets.set(serverId, sock)
-      sock.connect()
-    }
-    if (sock.open) return Promise.resolve()
-    const s = sock
-    return new Promise<void>((resolve) => {
-      let settled = false
-      const done = () => {
-        if (settled) return
-        settled = true
-        off()
-        this.clock.clearTimeout(timer)
-        resolve()
-      }
-      const off = s.events.on('open', done)
-      const timer = this.clock.setTimeout(done, Math.min(SOCKET_WAIT_MS, this.settings().timeout))
-    })
+    return this.monitor.whenSocketOpen(serverId, Math.min(SOCKET_WAIT_MS, this.settings().timeout))
   }
 
   private jobOn(serverId: string, promptId: unknown): JobRecord | undefined {
@@ -855,9 +920,9 @@ export class JobEngine {
   }
 
   private markStale(serverId: string, id: string): void {
-    const set = this.stale.get(serverId) ?? new Set<string>()
-    set.add(id)
-    this.stale.set(serverId, set)
+    const m = this.stale.get(serverId) ?? new Map<string, number>()
+    m.set(id, this.clock.now())
+    this.stale.set(serverId, m)
   }
 
   private unmarkStale(serverId: string, id: string): void {
@@ -876,15 +941,14 @@ export class JobEngine {
       }
       if (s.healthy) void this.cleanStale(s.id)
     }
-    // Jobs that were waiting for a healthy server.
-    for (const e of this.journal.unfinished()) {
-      if (e.job.state === 'pending' && !this.busy.has(e.job.id)) void this.dispatch(e.job.id)
-    }
+    // Jobs that were waiting for a healthy or a free server.
+    this.pump()
   }
 
   /** Removes copies of moved jobs from a server that is back. */
   private async cleanStale(serverId: string): Promise<void> {
-    const ids = [...(this.stale.get(serverId) ?? [])]
+    const marks = this.stale.get(serverId)
+    const ids = [...(marks?.keys() ?? [])]
     if (!ids.length) return
     const client = this.monitor.clientFor(serverId)
     if (!client) return
@@ -894,7 +958,18 @@ export class JobEngine {
       const pending = mine.filter((id) => q.pending.includes(id))
       if (pending.length) await deleteFromQueue(client, pending)
       for (const id of mine.filter((x) => q.running.includes(x))) await interruptPrompt(client, id)
-      for (const id of ids) this.stale.get(serverId)?.delete(id)
+      // A copy may still turn up later (a slow server handling our POST): keep watching for a while.
+      const now = this.clock.now()
+      for (const id of ids) {
+        const gone = pending.includes(id) || q.running.includes(id)
+        if (
+          gone ||
+          now - (marks?.get(id) ?? 0) > STALE_WATCH_MS ||
+          this.get(id)?.serverId === serverId
+        ) {
+          marks?.delete(id)
+        }
+      }
       if (pending.length) {
         this.logFn(
           'info',

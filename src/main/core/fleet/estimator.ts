@@ -1,0 +1,119 @@
+/**
+ * What the balancer learns and remembers per server, without timers or I/O:
+ * - how long a job takes there (a moving average of finished jobs, per server and per kind of
+ *   workflow), with a prior for servers it has not seen finish anything yet;
+ * - the jobs this app sent that the server's last report did not include yet (own accounting),
+ *   so a burst spreads out instead of piling onto the server that looked emptiest.
+ */
+
+/** Run time assumed for a job before any server has finished one. @default 20 s */
+export const DEFAULT_JOB_MS = 20_000
+/** Weight of the newest run time in the moving average. */
+export const EWMA_ALPHA = 0.3
+/** Own jobs not seen in any report after this long are dropped (the report was lost). */
+export const OWN_MAX_AGE_MS = 10 * 60_000
+
+export interface JobKindStats {
+  avgMs: number
+  samples: number
+}
+
+export class ServerEstimator {
+  private avg: number | null = null
+  private samples = 0
+  private readonly kinds = new Map<string, JobKindStats>()
+  /** promptId -> time the server accepted it. */
+  private readonly own = new Map<string, number>()
+
+  /** Records the run time of a finished job (execution start to end on the server). */
+  recordRun(ms: number, kind?: string): void {
+    if (!Number.isFinite(ms) || ms <= 0) return
+    this.avg = this.avg === null ? ms : this.avg + EWMA_ALPHA * (ms - this.avg)
+    this.samples++
+    if (kind) {
+      const k = this.kinds.get(kind)
+      this.kinds.set(
+        kind,
+        k
+          ? { avgMs: k.avgMs + EWMA_ALPHA * (ms - k.avgMs), samples: k.samples + 1 }
+          : { avgMs: ms, samples: 1 }
+      )
+      // Bounded: keep the most recently used kinds.
+      if (this.kinds.size > 64) this.kinds.delete(this.kinds.keys().next().value as string)
+    }
+  }
+
+  /** Learned average run time, or null. */
+  get jobMs(): number | null {
+    return this.avg
+  }
+
+  get sampleCount(): number {
+    return this.samples
+  }
+
+  /** Run time of a job of `kind` here: that kind's average when known, else the server's. */
+  jobMsFor(kind: string | undefined): number | null {
+    if (kind) {
+      const k = this.kinds.get(kind)
+      if (k) return k.avgMs
+    }
+    return this.avg
+  }
+
+  /** A job we sent was accepted at `at`. */
+  noteSent(promptId: string, at: number): void {
+    this.own.set(promptId, at)
+  }
+
+  /** The job left this server (finished, moved, cancelled). */
+  noteGone(promptId: string): void {
+    this.own.delete(promptId)
+  }
+
+  /**
+   * A report taken at `at` (the time its request started) includes every job accepted
+   * before then: those no longer need counting on top of it.
+   */
+  noteReport(at: number): void {
+    for (const [id, t] of this.own) if (t <= at || at - t > OWN_MAX_AGE_MS) this.own.delete(id)
+  }
+
+  get ownInFlight(): number {
+    return this.own.size
+  }
+}
+
+/** The median of the known averages, for servers without their own (a neutral prior). */
+export function priorJobMs(known: Array<number | null>): number {
+  const xs = known.filter((x): x is number => x !== null).sort((a, b) => a - b)
+  if (!xs.length) return DEFAULT_JOB_MS
+  const mid = xs.length >> 1
+  return xs.length % 2 ? xs[mid]! : (xs[mid - 1]! + xs[mid]!) / 2
+}
+
+/**
+ * Expected wait before a new job would start: the jobs ahead of it times the run time, with
+ * the running one assumed half done.
+ */
+export function expectedWaitMs(
+  q: { running: number; pending: number },
+  own: number,
+  jobMs: number
+): number {
+  return Math.round(
+    (Math.min(q.running, 1) * 0.5 + Math.max(0, q.running - 1) + q.pending + own) * jobMs
+  )
+}
+
+/** A stable name for the kind of a workflow: its node classes and sampler steps. */
+export function workflowKind(
+  prompt: Record<string, { class_type: string; inputs: Record<string, unknown> }>
+): string {
+  const classes = [...new Set(Object.values(prompt).map((n) => n.class_type))].sort()
+  const steps = Object.values(prompt)
+    .map((n) => n.inputs.steps)
+    .filter((x): x is number => typeof x === 'number')
+    .reduce((a, b) => a + b, 0)
+  return `${classes.join(',')}|${steps}`
+}
