@@ -15,6 +15,8 @@ export interface StatusJson {
     latencyMs: number | null
     system: ServerStatus['system']
     error: string | null
+    /** Expected wait before a new job would start there (ms), or null when unknown. */
+    etaMs: number | null
   }>
 }
 
@@ -32,7 +34,8 @@ export function statusJson(s: FleetStatus): StatusJson {
       queue: { ...x.queue },
       latencyMs: x.latencyMs,
       system: x.system,
-      error: x.healthy ? null : (x.error ?? 'not checked')
+      error: x.healthy ? null : (x.error ?? 'not checked'),
+      etaMs: x.etaMs
     }))
   }
 }

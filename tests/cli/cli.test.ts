@@ -60,7 +60,8 @@ describe('comfy-balancer status', () => {
       'queue',
       'latencyMs',
       'system',
-      'error'
+      'error',
+      'etaMs'
     ])
     expect(obj.servers[0].queue).toEqual({ running: 1, pending: 1, total: 2 })
     expect(obj.servers[0].error).toBeNull()

@@ -209,6 +209,8 @@ export interface HistoryEntry {
   error: { message: string; nodeId?: string; nodeType?: string } | null
   interrupted: boolean
   outputs: OutputFile[]
+  /** Execution time on the server (execution_start to the end), from the message timestamps. */
+  runMs: number | null
 }
 
 const fileSchema = z
@@ -227,6 +229,8 @@ export function parseHistoryEntry(raw: unknown): HistoryEntry {
     st.status_str === 'success' || st.status_str === 'error' ? st.status_str : 'unknown'
   let error: HistoryEntry['error'] = null
   let interrupted = false
+  let startTs: number | null = null
+  let endTs: number | null = null
   if (Array.isArray(st.messages)) {
     for (const m of st.messages) {
       if (!Array.isArray(m) || typeof m[0] !== 'string') continue
@@ -240,6 +244,10 @@ export function parseHistoryEntry(raw: unknown): HistoryEntry {
         }
       }
       if (m[0] === 'execution_interrupted') interrupted = true
+      if (typeof data.timestamp === 'number') {
+        if (m[0] === 'execution_start') startTs = data.timestamp
+        else if (m[0] === 'execution_success' || m[0] === 'execution_error') endTs = data.timestamp
+      }
     }
   }
   const outputs: OutputFile[] = []
@@ -262,7 +270,8 @@ export function parseHistoryEntry(raw: unknown): HistoryEntry {
       }
     }
   }
-  return { status: statusStr, completed: st.completed === true, error, interrupted, outputs }
+  const runMs = startTs !== null && endTs !== null && endTs >= startTs ? endTs - startTs : null
+  return { status: statusStr, completed: st.completed === true, error, interrupted, outputs, runMs }
 }
 
 /** The history entry of one prompt, or null when the server does not know it. */

@@ -748,6 +748,9 @@ export class JobEngine {
       })
       return
     }
+    // Learn this server's speed from the run time ComfyUI recorded (or our own view of it).
+    const runMs = h.runMs ?? (j.startedAt !== null ? now - j.startedAt : null)
+    if (runMs !== null && j.serverId) this.monitor.noteRun(j.serverId, runMs, j.kind)
     const folder = path.join(this.outputDir, jobFolderName(j.source, j.id, j.createdAt))
     const outputs: JobRecord['outputs'] = []
     const problems: string[] = []
