@@ -134,4 +134,46 @@ describe('check loop (fake timers)', () => {
     monitor.setServers([servers[0]!])
     expect(monitor.status().total).toBe(1)
   })
+
+  it('declares a server down after 2 failed checks and up after 2 good ones', async () => {
+    const t = transports.get('a')!
+    let fail = true
+    t.answer = () =>
+      fail
+        ? Object.assign(new Error('refused'), { code: 'ECONNREFUSED' })
+        : json({ queue_running: [], queue_pending: [] })
+    monitor.start()
+    await vi.advanceTimersByTimeAsync(50)
+    let a = monitor.status().servers[0]!
+    expect([a.healthy, a.down, a.consecutiveFailures]).toEqual([false, false, 1])
+    await vi.advanceTimersByTimeAsync(1100)
+    a = monitor.status().servers[0]!
+    expect([a.healthy, a.down, a.consecutiveFailures]).toEqual([false, true, 2])
+    fail = false
+    await vi.advanceTimersByTimeAsync(1100)
+    a = monitor.status().servers[0]!
+    expect([a.healthy, a.down, a.recovering]).toEqual([true, true, true])
+    await vi.advanceTimersByTimeAsync(1100)
+    a = monitor.status().servers[0]!
+    expect([a.healthy, a.down, a.recovering, a.consecutiveSuccesses]).toEqual([
+      true,
+      false,
+      false,
+      2
+    ])
+  })
+
+  it('one failed check between good ones never declares a server down', async () => {
+    const t = transports.get('a')!
+    let n = 0
+    t.answer = (req) =>
+      req.url.endsWith('/queue') && ++n === 2
+        ? Object.assign(new Error('refused'), { code: 'ECONNREFUSED' })
+        : json({ queue_running: [], queue_pending: [] })
+    monitor.start()
+    for (let i = 0; i < 4; i++) await vi.advanceTimersByTimeAsync(1100)
+    const a = monitor.status().servers[0]!
+    expect(a.down).toBe(false)
+    expect(a.checks - a.successes).toBeGreaterThanOrEqual(1)
+  })
 })

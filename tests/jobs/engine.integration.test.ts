@@ -448,3 +448,44 @@ describe('input images that live on another server', () => {
     expect(JSON.stringify(list)).not.toContain('secret')
   })
 })
+
+describe('balancing a burst', () => {
+  it('spreads a burst over idle servers at once instead of piling onto the emptiest', async () => {
+    const fleet = await servers(4, { jobMs: 300 })
+    const core = makeCore(
+      fleet.map((s) => s.url),
+      tmp(),
+      { healthCheckInterval: 60_000 }
+    )
+    core.start()
+    await core.checkNow()
+    const ids = Array.from({ length: 8 }, () => core.jobs!.submit(workflow()).id)
+    await until(() => ids.every((id) => core.jobs!.get(id)!.state !== 'pending'))
+    const perServer = new Map<string, number>()
+    for (const id of ids) {
+      const url = core.jobs!.get(id)!.serverUrl!
+      perServer.set(url, (perServer.get(url) ?? 0) + 1)
+    }
+    // Late binding: each server runs one and has one of ours lined up.
+    expect([...perServer.values()].sort()).toEqual([2, 2, 2, 2])
+    const done = await Promise.all(ids.map((id) => core.jobs!.waitFor(id)))
+    expect(done.every((j) => j.state === 'done')).toBe(true)
+  })
+
+  it('learns which server is faster and gives it more of the work', async () => {
+    const fleet = await servers(2, {}, (i) => ({ jobMs: 150, speed: i === 0 ? 0.25 : 1 }))
+    const core = makeCore(
+      fleet.map((s) => s.url),
+      tmp(),
+      { healthCheckInterval: 60_000 }
+    )
+    core.start()
+    await core.checkNow()
+    const ids = Array.from({ length: 12 }, () => core.jobs!.submit(workflow()).id)
+    const done = await Promise.all(ids.map((id) => core.jobs!.waitFor(id)))
+    const onFast = done.filter((j) => j.serverUrl === fleet[1]!.url).length
+    expect(onFast).toBeGreaterThanOrEqual(8)
+    const st = core.status().servers
+    expect(st[0]!.jobMs!).toBeGreaterThan(st[1]!.jobMs! * 2)
+  })
+})

@@ -147,6 +147,8 @@ export class JobEngine {
   /** Late binding: how many of our jobs may wait in one server's queue (null: no limit). */
   private readonly holdBack: number | null
   private pumpQueued = false
+  /** Jobs being sent right now: job id -> server id (own accounting before the answer). */
+  private readonly sending = new Map<string, string>()
 
   constructor(opts: JobEngineOptions) {
     this.journal = opts.journal
@@ -301,20 +303,24 @@ export class JobEngine {
 
   /** Our jobs accepted by the server and not yet running there. */
   private ourWaitingOn(serverId: string): number {
-    let n = 0
-    for (const e of this.journal.unfinished())
-      if (e.job.serverId === serverId && e.job.state === 'queued') n++
-    return n
+    return this.waitingCounts().get(serverId) ?? 0
+  }
+
+  /** Per server: our jobs queued there or being sent there right now. */
+  private waitingCounts(): Map<string, number> {
+    const count = new Map<string, number>()
+    for (const e of this.journal.unfinished()) {
+      if (e.job.serverId && e.job.state === 'queued') {
+        count.set(e.job.serverId, (count.get(e.job.serverId) ?? 0) + 1)
+      }
+    }
+    for (const sid of this.sending.values()) count.set(sid, (count.get(sid) ?? 0) + 1)
+    return count
   }
 
   private serversAtHoldBack(): string[] {
     if (this.holdBack === null) return []
-    const count = new Map<string, number>()
-    for (const e of this.journal.unfinished()) {
-      if (e.job.serverId && e.job.state === 'queued')
-        count.set(e.job.serverId, (count.get(e.job.serverId) ?? 0) + 1)
-    }
-    return [...count].filter(([, n]) => n >= this.holdBack!).map(([id]) => id)
+    return [...this.waitingCounts()].filter(([, n]) => n >= this.holdBack!).map(([id]) => id)
   }
 
   /** Sends waiting jobs, oldest first, soon (coalesced). */
@@ -369,6 +375,10 @@ export class JobEngine {
       }
     } finally {
       this.busy.delete(id)
+      const sid = this.sending.get(id)
+      this.sending.delete(id)
+      const j = this.get(id)
+      if (sid && j?.serverId !== sid) this.monitor.noteGone(sid, id)
     }
   }
 
@@ -463,6 +473,11 @@ export class JobEngine {
         }
         if (!choice.server) break
         serverId = choice.server.id
+        // Counted on that server from now on, so jobs placed meanwhile go elsewhere.
+        const before = this.sending.get(id)
+        if (before && before !== serverId) this.monitor.noteGone(before, id)
+        this.sending.set(id, serverId)
+        this.monitor.noteSent(serverId, id)
         this.logFn('info', `[Jobs] ${id.slice(0, 8)} -> ${choice.server.name} (${choice.reason})`)
       }
       const config = this.monitor.configFor(serverId)
