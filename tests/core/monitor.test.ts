@@ -7,8 +7,7 @@ import type { ServerConfig } from '../../src/shared/types'
 /** A transport whose answers the test scripts; resolves after `delayMs` of (fake) time. */
 class ScriptedTransport implements HttpTransport {
   calls: HttpRequest[] = []
-  answer: (req: HttpRequest) => HttpResponse | Error = () =>
-    json({ queue_running: [], queue_pending: [] })
+  answer: (req: HttpRequest) => HttpResponse | Error = (req) => idle(req)
   delayMs = 10
   async request(req: HttpRequest): Promise<HttpResponse> {
     this.calls.push(req)
@@ -18,6 +17,20 @@ class ScriptedTransport implements HttpTransport {
     return a
   }
   close() {}
+}
+
+/** A healthy idle server: the queue, the cheap count and system stats. */
+function idle(
+  req: HttpRequest,
+  queue: unknown = { queue_running: [], queue_pending: [] }
+): HttpResponse {
+  if (req.url.endsWith('/prompt')) {
+    const q = queue as { queue_running: unknown[]; queue_pending: unknown[] }
+    return json({ exec_info: { queue_remaining: q.queue_running.length + q.queue_pending.length } })
+  }
+  if (req.url.endsWith('/system_stats'))
+    return json({ system: { comfyui_version: '0.3.64' }, devices: [] })
+  return json(queue)
 }
 
 function json(body: unknown, status = 200): HttpResponse {
@@ -52,7 +65,9 @@ describe('check loop (fake timers)', () => {
   })
 
   const queueCalls = () =>
-    [...transports.values()].map((t) => t.calls.filter((c) => c.url.endsWith('/queue')).length)
+    [...transports.values()].map(
+      (t) => t.calls.filter((c) => /\/(queue|prompt)$/.test(c.url)).length
+    )
 
   it('runs a round at start and then one per interval after the previous ends', async () => {
     monitor.start()
@@ -88,6 +103,21 @@ describe('check loop (fake timers)', () => {
     expect(queueCalls()).toEqual(before)
   })
 
+  it('reads the full queue every few rounds and the cheap count in between', async () => {
+    monitor.start()
+    for (let i = 0; i < 6; i++) await vi.advanceTimersByTimeAsync(1100)
+    const urls = transports.get('a')!.calls.map((c) => c.url.replace('http://a:8188/api', ''))
+    const counts = urls.filter((u) => u === '/queue' || u === '/prompt')
+    expect(counts.slice(0, 6)).toEqual([
+      '/queue',
+      '/prompt',
+      '/prompt',
+      '/prompt',
+      '/prompt',
+      '/queue'
+    ])
+  })
+
   it('asks system stats on the same round only after a good queue, and reuses them', async () => {
     const t = transports.get('a')!
     t.answer = (req) =>
@@ -121,8 +151,8 @@ describe('check loop (fake timers)', () => {
   })
 
   it('keeps state for unchanged servers when the list changes, and drops removed ones', async () => {
-    transports.get('b')!.answer = () => json({ queue_running: [], queue_pending: [] })
-    transports.get('a')!.answer = () => json({ queue_running: [[1]], queue_pending: [[2]] })
+    transports.get('b')!.answer = (req) => idle(req)
+    transports.get('a')!.answer = (req) => idle(req, { queue_running: [[1]], queue_pending: [[2]] })
     monitor.start()
     await vi.advanceTimersByTimeAsync(50)
     expect(monitor.best().server?.id).toBe('b')
@@ -138,10 +168,8 @@ describe('check loop (fake timers)', () => {
   it('declares a server down after 2 failed checks and up after 2 good ones', async () => {
     const t = transports.get('a')!
     let fail = true
-    t.answer = () =>
-      fail
-        ? Object.assign(new Error('refused'), { code: 'ECONNREFUSED' })
-        : json({ queue_running: [], queue_pending: [] })
+    t.answer = (req) =>
+      fail ? Object.assign(new Error('refused'), { code: 'ECONNREFUSED' }) : idle(req)
     monitor.start()
     await vi.advanceTimersByTimeAsync(50)
     let a = monitor.status().servers[0]!
@@ -167,9 +195,9 @@ describe('check loop (fake timers)', () => {
     const t = transports.get('a')!
     let n = 0
     t.answer = (req) =>
-      req.url.endsWith('/queue') && ++n === 2
+      /\/(queue|prompt)$/.test(req.url) && ++n === 2
         ? Object.assign(new Error('refused'), { code: 'ECONNREFUSED' })
-        : json({ queue_running: [], queue_pending: [] })
+        : idle(req)
     monitor.start()
     for (let i = 0; i < 4; i++) await vi.advanceTimersByTimeAsync(1100)
     const a = monitor.status().servers[0]!

@@ -4,7 +4,7 @@
  */
 import type { QueueCounts, ServerConfig, SystemInfo } from '../../../shared/types'
 import { ComfyRequestError, classifyError, httpError } from './errors'
-import { parseQueue, parseSystemStats, ShapeError } from './schemas'
+import { parsePromptInfo, parseQueue, parseSystemStats, ShapeError } from './schemas'
 import { createAxiosTransport, type HttpResponse, type HttpTransport } from './transport'
 
 export interface ComfyClientOptions {
@@ -118,6 +118,16 @@ export class ComfyClient {
       return { value: parseQueue(r.value), latencyMs: r.latencyMs }
     } catch (err) {
       throw shape(err, 'queue')
+    }
+  }
+
+  /** The cheap count: `GET /prompt` -> queue_remaining (running + pending). */
+  async getQueueCount(deadlineMs?: number): Promise<Timed<number>> {
+    const r = await this.getJson('/prompt', deadlineMs)
+    try {
+      return { value: parsePromptInfo(r.value), latencyMs: r.latencyMs }
+    } catch (err) {
+      throw shape(err, 'queue count')
     }
   }
 

@@ -69,7 +69,15 @@ interface Entry {
   capsLoading: boolean
   /** system_stats argv + pytorch version seen last: a change means the server restarted. */
   bootKey: string | null
+  /** Rounds since the full /queue was read (the cheap count serves in between). */
+  roundsSinceFull: number
 }
+
+/** Every this many rounds the full /queue is read; the cheap count serves in between. */
+export const FULL_QUEUE_EVERY_ROUNDS = 5
+/** While a server has work and no live socket, check this much more often (not below 1 s). */
+const BUSY_SPEEDUP = 3
+const BUSY_MIN_INTERVAL_MS = 1_000
 
 /** Model folders checked for capability matching. */
 const CAPS_MODEL_FOLDERS = [
@@ -165,7 +173,8 @@ export class FleetMonitor {
       socket: null,
       caps: null,
       capsLoading: false,
-      bootKey: null
+      bootKey: null,
+      roundsSinceFull: FULL_QUEUE_EVERY_ROUNDS
     }
   }
 
@@ -478,7 +487,19 @@ export class FleetMonitor {
     this.timer = this.clock.setTimeout(() => {
       this.timer = null
       if (this.running && !this.paused) void this.checkNow()
-    }, this.intervalMs)
+    }, this.nextDelay())
+  }
+
+  /**
+   * The configured interval, shortened while some server has work and no live socket to tell
+   * us when it changes (the queue then moves between checks).
+   */
+  private nextDelay(): number {
+    const blindAndBusy = this.entries.some(
+      (e) => e.config.enabled && e.status.healthy && e.status.queue.total > 0 && !e.socket?.open
+    )
+    if (!blindAndBusy || this.intervalMs <= BUSY_MIN_INTERVAL_MS) return this.intervalMs
+    return Math.max(BUSY_MIN_INTERVAL_MS, Math.round(this.intervalMs / BUSY_SPEEDUP))
   }
 
   private clearTimer(): void {
@@ -503,8 +524,33 @@ export class FleetMonitor {
     const prev = e.status
     let next: ServerStatus
     try {
-      const q = await e.client.getQueue(deadline)
+      // The full /queue carries every queued workflow and grows large; between full reads the
+      // cheap count from GET /prompt (queue_remaining = running + pending) serves.
+      e.roundsSinceFull++
+      const full = !prev.healthy || e.roundsSinceFull >= FULL_QUEUE_EVERY_ROUNDS
+      let q: { value: ServerStatus['queue']; latencyMs: number }
+      if (full) {
+        q = await e.client.getQueue(deadline)
+        e.roundsSinceFull = 0
+      } else {
+        const c = await e.client.getQueueCount(deadline)
+        const running = Math.min(1, c.value)
+        q = {
+          value: { running, pending: c.value - running, total: c.value },
+          latencyMs: c.latencyMs
+        }
+      }
       e.est.noteReport(started)
+      // A socket that says nothing while the queue moves has gone stale: dial it again.
+      const sock = e.socket
+      if (
+        sock?.open &&
+        q.value.total !== prev.queue.total &&
+        (sock.lastMessageAt ?? 0) < started - 2 * this.intervalMs
+      ) {
+        this.closeSocket(e)
+        this.openSocket(e)
+      }
       let system: SystemInfo | null = prev.system
       e.statsAge++
       if (!system || e.statsAge >= SYSTEM_STATS_EVERY_ROUNDS || !prev.healthy) {
