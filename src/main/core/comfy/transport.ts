@@ -40,6 +40,9 @@ export interface HttpTransport {
 /** Largest body accepted from a server (a full /queue can carry many workflows). */
 export const MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 
+/** Largest output file downloaded from /view. */
+export const MAX_DOWNLOAD_BYTES = 1024 * 1024 * 1024
+
 /** How long an idle keep-alive connection is kept open between check rounds. */
 const KEEP_ALIVE_MS = 60_000
 
@@ -74,6 +77,8 @@ export function createAxiosTransport(): HttpTransport {
         headers: json ? { 'Content-Type': 'application/json', ...req.headers } : req.headers,
         data: req.form ?? (json ? JSON.stringify(req.body) : undefined),
         responseType: req.binary ? 'arraybuffer' : 'text',
+        // Outputs (videos) can be far larger than any JSON answer.
+        maxContentLength: req.binary ? MAX_DOWNLOAD_BYTES : MAX_RESPONSE_BYTES,
         timeout: req.timeoutMs,
         signal: AbortSignal.timeout(req.timeoutMs + 50)
       })
