@@ -244,3 +244,27 @@ describe('log modes', () => {
     ])
   })
 })
+
+describe('for the window', () => {
+  it('tests a connection without adding the server', async () => {
+    const f = await fleetOf(1)
+    const core = coreFor(f.urls)
+    const ok = await core.testServer({ url: f.urls[0]! })
+    expect(ok.ok).toBe(true)
+    if (ok.ok) expect(ok.system?.comfyuiVersion).toBe('0.3.64')
+    const bad = await core.testServer({ url: 'http://127.0.0.1:9' })
+    expect(bad).toMatchObject({ ok: false, errorKind: 'refused' })
+  })
+
+  it('keeps each server queue length over time', async () => {
+    const f = await fleetOf(2)
+    const core = coreFor(f.urls, { healthCheckInterval: 500 })
+    await core.checkNow()
+    f.servers[0]!.enqueueDummy(3)
+    await core.checkNow()
+    const h = core.queueHistory()
+    const first = h[core.status().servers[0]!.id]!
+    expect(first.map((p) => p[1])).toEqual([0, 3])
+    expect(first[1]![0]).toBeGreaterThanOrEqual(first[0]![0])
+  })
+})

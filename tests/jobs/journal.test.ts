@@ -50,8 +50,8 @@ describe('job journal', () => {
     expect(k.open()).toEqual({ jobs: 2, badLines: 0 })
     expect(k.get('a')!.job.state).toBe('queued')
     expect(k.get('a')!.prompt).toEqual(PROMPT)
-    // A finished job no longer needs its prompt.
-    expect(k.get('b')!.prompt).toBeNull()
+    // A finished job keeps its prompt, so it can be sent again.
+    expect(k.get('b')!.prompt).toEqual(PROMPT)
     expect(k.unfinished().map((e) => e.job.id)).toEqual(['a'])
     k.close()
   })

@@ -6,6 +6,7 @@ import type { AppSettings, FleetStatus, JobRecord, LogLevel, LogLine } from '../
 import { JobEngine } from './jobs/engine'
 import { Journal, type JournalLoadReport } from './jobs/journal'
 import { systemClock, type Clock } from './clock'
+import { probeServer, type ProbeResult } from './comfy/probe'
 import type { HttpTransport } from './comfy/transport'
 import { Emitter } from './events'
 import { FleetMonitor } from './fleet/monitor'
@@ -152,6 +153,16 @@ export class BalancerCore {
   async getBest(): Promise<Choice> {
     if (this.monitor.status().lastHealthCheck === null) await this.monitor.checkNow()
     return this.monitor.best()
+  }
+
+  /** Each server's queue length over the last 30 minutes: id -> [epoch ms, total][]. */
+  queueHistory(): Record<string, Array<[number, number]>> {
+    return this.monitor.queueHistory()
+  }
+
+  /** "Test connection" for a server that may not be in the list yet. */
+  testServer(server: { url: string; headers?: Record<string, string> }): Promise<ProbeResult> {
+    return probeServer(server, this.settingsValue.timeout)
   }
 
   /** True once the server's node classes and model lists have been read. */

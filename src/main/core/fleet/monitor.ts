@@ -71,7 +71,13 @@ interface Entry {
   bootKey: string | null
   /** Rounds since the full /queue was read (the cheap count serves in between). */
   roundsSinceFull: number
+  /** [epoch ms, queue total] over the last QUEUE_HISTORY_MS, oldest first. */
+  samples: Array<[number, number]>
 }
+
+/** How far back each server's queue length is kept (for the window's chart). */
+export const QUEUE_HISTORY_MS = 30 * 60_000
+const QUEUE_HISTORY_MAX_POINTS = 2_000
 
 /** Every this many rounds the full /queue is read; the cheap count serves in between. */
 export const FULL_QUEUE_EVERY_ROUNDS = 5
@@ -174,7 +180,8 @@ export class FleetMonitor {
       caps: null,
       capsLoading: false,
       bootKey: null,
-      roundsSinceFull: FULL_QUEUE_EVERY_ROUNDS
+      roundsSinceFull: FULL_QUEUE_EVERY_ROUNDS,
+      samples: []
     }
   }
 
@@ -215,6 +222,7 @@ export class FleetMonitor {
     const running = Math.min(1, n)
     e.est.noteReport(this.clock.now())
     e.status = { ...e.status, queue: { running, pending: n - running, total: n } }
+    this.sample(e)
     this.publish(false)
   }
 
@@ -457,6 +465,28 @@ export class FleetMonitor {
     return c
   }
 
+  /** Each server's queue length over the last 30 minutes: id -> [epoch ms, total][]. */
+  queueHistory(): Record<string, Array<[number, number]>> {
+    const out: Record<string, Array<[number, number]>> = {}
+    for (const e of this.entries) out[e.config.id] = e.samples.slice()
+    return out
+  }
+
+  private sample(e: Entry): void {
+    const now = this.clock.now()
+    const total = e.status.healthy ? e.status.queue.total : 0
+    const last = e.samples.at(-1)
+    // A point per change, and one per round at most otherwise.
+    if (last && last[1] === total && now - last[0] < this.intervalMs / 2) return
+    e.samples.push([now, total])
+    const cutoff = now - QUEUE_HISTORY_MS
+    let drop = 0
+    while (drop < e.samples.length && e.samples[drop]![0] < cutoff) drop++
+    if (e.samples.length - drop > QUEUE_HISTORY_MAX_POINTS)
+      drop = e.samples.length - QUEUE_HISTORY_MAX_POINTS
+    if (drop) e.samples.splice(0, drop)
+  }
+
   /** The cached fleet status. Never starts a check. */
   status(): FleetStatus {
     return this.cached
@@ -605,7 +635,10 @@ export class FleetMonitor {
       }
     }
     // The entry may have been replaced by setServers while we waited.
-    if (this.entries.includes(e) && e.config.enabled) e.status = next
+    if (this.entries.includes(e) && e.config.enabled) {
+      e.status = next
+      this.sample(e)
+    }
   }
 
   /** The servers' states with what the estimators add (own jobs, speed, expected wait). */

@@ -250,6 +250,20 @@ export class JobEngine {
     return job
   }
 
+  /** Sends a finished job's workflow again as a new job (same server pin, if any). */
+  resubmit(id: string, opts: SubmitOptions = {}): JobRecord {
+    const e = this.journal.get(id)
+    if (!e) throw new Error(`Unknown job ${id}`)
+    if (!e.prompt) throw new Error('This job no longer has its workflow')
+    return this.submit(
+      { source: e.job.source, format: 'json', prompt: e.prompt, summary: summarize(e.prompt) },
+      {
+        serverId: opts.serverId !== undefined ? opts.serverId : e.job.pinnedServerId,
+        baseDir: opts.baseDir
+      }
+    )
+  }
+
   /** Cancels a job: removes it from its server's queue, or interrupts it if it is running. */
   async cancel(id: string): Promise<JobRecord> {
     const j = this.get(id)

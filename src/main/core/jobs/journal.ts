@@ -11,7 +11,7 @@ import type { ApiPrompt } from './workflow'
 
 export interface JournalEntry {
   job: JobRecord
-  /** The API-format prompt, kept until the job is finished so it can be re-sent. */
+  /** The API-format prompt, kept so the job can be re-sent (after a failure, or on request). */
   prompt: ApiPrompt | null
 }
 
@@ -126,8 +126,9 @@ export class Journal {
     const e = this.entries.get(id)
     if (!e) throw new Error(`Unknown job ${id}`)
     const next = { ...e.job, ...patch }
-    const dropPrompt = isFinished(next) && e.prompt !== null
-    const line: Line = { t: 'patch', id, patch, ...(dropPrompt ? { dropPrompt } : {}) }
+    // The prompt stays with finished jobs too, so they can be sent again; the history limit
+    // bounds how many are kept.
+    const line: Line = { t: 'patch', id, patch }
     this.write(line)
     this.apply(line)
     if (isFinished(next)) this.maintain()
