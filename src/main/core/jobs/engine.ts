@@ -83,6 +83,9 @@ const SOCKET_WAIT_MS = 2_000
 /** After a failed POST, how many times the server is asked whether the prompt arrived. */
 const ARRIVAL_CHECKS = 3
 const ARRIVAL_CHECK_GAP_MS = 300
+/** A finished job whose history is not there yet is looked up again this often, this many times. */
+const FINALIZE_GAP_MS = 200
+const FINALIZE_TRIES = 5
 /** How long a server is watched for a late copy of a job that went elsewhere. */
 const STALE_WATCH_MS = 5 * 60_000
 /** Gap between the extra checks of a server that stopped answering while holding our jobs. */
@@ -293,6 +296,9 @@ export class JobEngine {
   private update(id: string, patch: Partial<JobRecord>, note?: string): JobRecord {
     const cur = this.get(id)
     if (!cur) throw new Error(`Unknown job ${id}`)
+    // After shutdown, work still in flight changes nothing: the journal keeps the last state
+    // and the next start reconciles it with the server.
+    if (!this.journal.isOpen) return cur
     const full: Partial<JobRecord> = { ...patch, updatedAt: this.clock.now() }
     if (note) full.notes = [...(patch.notes ?? cur.notes), note].slice(-50)
     const next = this.journal.patch(id, full)
@@ -742,8 +748,13 @@ export class JobEngine {
   }
 
   /** Reads the history entry and saves the outputs; idempotent. */
-  private async finalize(id: string): Promise<void> {
-    if (this.busy.has(id)) return
+  private async finalize(id: string, tries = 0): Promise<void> {
+    if (this.busy.has(id)) {
+      // Another read is in flight (execution_success, then executing null): look again after it.
+      if (tries < FINALIZE_TRIES)
+        this.clock.setTimeout(() => void this.finalize(id, tries + 1), FINALIZE_GAP_MS)
+      return
+    }
     const j = this.get(id)
     if (!j || isFinished(j.state) || !j.serverId) return
     const client = this.monitor.clientFor(j.serverId)
@@ -751,7 +762,12 @@ export class JobEngine {
     this.busy.add(id)
     try {
       const h = await getHistory(client, id)
-      if (!h) return // not written yet; the next poll looks again
+      if (!h) {
+        // Not written yet: look again shortly (the poll is the backstop).
+        if (tries < FINALIZE_TRIES)
+          this.clock.setTimeout(() => void this.finalize(id, tries + 1), FINALIZE_GAP_MS)
+        return
+      }
       await this.finish(j, h, client)
     } catch (err) {
       this.logFn(

@@ -183,6 +183,10 @@ export class Journal {
     this.lines = this.entries.size
   }
 
+  get isOpen(): boolean {
+    return this.fd !== null
+  }
+
   /** Flushes and closes. Safe to call twice. */
   close(): void {
     if (this.fd === null) return
