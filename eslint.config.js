@@ -12,6 +12,7 @@ export default ts.config(
       'test-results/**',
       'playwright-report/**',
       'reports/**',
+      'dist/**',
       'bench/results/**'
     ]
   },
@@ -45,6 +46,31 @@ export default ts.config(
           paths: [
             { name: 'electron', message: 'The core must not import electron.' },
             { name: 'electron-store', message: 'The core must not import electron.' }
+          ]
+        }
+      ]
+    }
+  },
+  {
+    // IPC goes through the typed contract: raw ipcMain/ipcRenderer only in the wrappers and
+    // where they are handed to them.
+    files: [
+      'src/main/*.ts',
+      'src/preload/**/*.ts',
+      'src/renderer/**/*.ts',
+      'src/renderer/**/*.svelte'
+    ],
+    ignores: ['src/main/ipc.ts', 'src/main/lifecycle.ts', 'src/preload/index.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            {
+              name: 'electron',
+              importNames: ['ipcMain', 'ipcRenderer'],
+              message: 'Use the typed IPC wrappers (src/main/ipc.ts, src/preload/create-api.ts).'
+            }
           ]
         }
       ]

@@ -1,6 +1,8 @@
 /**
- * The tray: icon (see `tray-icon.ts`), tooltip and a small context menu. It only shows the fleet
- * status and forwards the user's clicks to the actions it is given.
+ * The tray: icon (see `tray-icon.ts`), tooltip and context menu. It shows the fleet and the few
+ * switches a tray user wants, and forwards clicks to the actions it is given; it decides nothing.
+ * The menu is a pure function of what it shows (`trayMenuTemplate`), and is rebuilt only when
+ * that changes: rebuilding a menu that is open makes some Linux trays flicker or close it.
  */
 import {
   Menu,
@@ -10,59 +12,136 @@ import {
   type NativeImage
 } from 'electron'
 import { trayIconModel, trayIconPng } from './tray-icon'
-import type { FleetStatus } from '../shared/types'
+import { clip, translator, type Locale, type Translate } from './messages'
+import type { FleetStatus, ServerStatus } from '../shared/types'
 
 export interface TrayActions {
   open(): void
   checkNow(): void
   setPaused(paused: boolean): void
+  setVerbose(verbose: boolean): void
+  setStartAtLogin(enabled: boolean): void
+  /** Asks for a workflow file and submits it: to the best server (null) or to this one. */
+  submit(serverId: string | null): void
+  openLogFolder(): void
   quit(): void
 }
 
-/** `2/3 servers up - best: gpu-1 (queue 0)`, plus ` - paused` while paused. */
-export function trayTooltip(status: FleetStatus): string {
-  const enabled = status.servers.filter((s) => s.enabled).length
-  let text: string
-  if (status.servers.length === 0) text = 'No servers configured'
-  else if (enabled === 0) text = 'All servers are disabled'
-  else if (status.lastHealthCheck === null) text = `Checking ${enabled} servers...`
-  else {
-    const best = status.servers.find((s) => s.id === status.bestServerId)
-    const head = `${status.healthy}/${enabled} servers up`
-    text = best
-      ? `${head} - best: ${best.name} (queue ${best.queue.total})`
-      : `${head} - no healthy server`
-  }
-  return status.paused ? `${text} - checks paused` : text
+/** Everything the tray shows. */
+export interface TrayView {
+  status: FleetStatus
+  verbose: boolean
+  startAtLogin: boolean
+  locale: Locale
+  /** False while jobs cannot be submitted (no job engine). @default true */
+  canSubmit?: boolean
 }
 
-/** The tray image with its 1x (16 px) and 2x (32 px) versions. */
-export function trayImage(status: FleetStatus): NativeImage {
+/** Longest down reason in a menu line. */
+const REASON_MAX = 60
+
+/** `2/3 servers up - best: gpu-1 (queue 0)`, plus ` - checks paused` while paused. */
+export function trayTooltip(status: FleetStatus, t: Translate = translator('en')): string {
+  const enabled = status.servers.filter((s) => s.enabled).length
+  let text: string
+  if (status.servers.length === 0) text = t('summaryNoServers')
+  else if (enabled === 0) text = t('summaryAllDisabled')
+  else if (status.lastHealthCheck === null) text = t('summaryChecking', { count: enabled })
+  else {
+    const best = status.servers.find((s) => s.id === status.bestServerId)
+    text = best
+      ? t('summaryBest', {
+          up: status.healthy,
+          total: enabled,
+          best: best.name,
+          queue: best.queue.total
+        })
+      : t('summaryNone', { up: status.healthy, total: enabled })
+  }
+  return status.paused ? t('summaryPaused', { text }) : text
+}
+
+/** One menu line for a server: state, running/pending or why it is down; the best is starred. */
+export function serverLine(s: ServerStatus, bestId: string | null, t: Translate): string {
+  const values = { name: s.name, running: s.queue.running, pending: s.queue.pending }
+  if (!s.enabled) return t('serverDisabled', values)
+  if (s.lastCheck === null) return t('serverChecking', values)
+  if (!s.healthy) {
+    return t('serverDown', { ...values, reason: clip(s.error ?? t('unknownReason'), REASON_MAX) })
+  }
+  return t(s.id === bestId ? 'serverBest' : 'serverUp', values)
+}
+
+/** The tray image with its 1x (16 px) and 2x (32 px) versions; a template image on macOS. */
+export function trayImage(status: FleetStatus, template = false): NativeImage {
   const image = nativeImage.createEmpty()
-  image.addRepresentation({ scaleFactor: 1, buffer: trayIconPng(status, 16) })
-  image.addRepresentation({ scaleFactor: 2, buffer: trayIconPng(status, 32) })
+  image.addRepresentation({ scaleFactor: 1, buffer: trayIconPng(status, 16, { template }) })
+  image.addRepresentation({ scaleFactor: 2, buffer: trayIconPng(status, 32, { template }) })
+  if (template) image.setTemplateImage(true)
   return image
 }
 
 export function trayMenuTemplate(
-  status: FleetStatus,
+  view: TrayView,
   actions: TrayActions
 ): MenuItemConstructorOptions[] {
+  const { status } = view
+  const t = translator(view.locale)
+  const canSubmit = view.canSubmit !== false && status.servers.some((s) => s.enabled)
+  const servers: MenuItemConstructorOptions[] = status.servers.map((s) => ({
+    label: serverLine(s, status.bestServerId, t),
+    click: () => actions.open()
+  }))
+  const submitTo: MenuItemConstructorOptions[] = status.servers
+    .filter((s) => s.enabled)
+    .map((s) => ({
+      label: s.healthy
+        ? t('submitToServer', { name: s.name })
+        : t('submitToDown', { name: s.name }),
+      enabled: s.healthy,
+      click: () => actions.submit(s.id)
+    }))
   return [
     // Linux desktops often show no tooltip, so the summary is also the menu's first line.
-    { label: trayTooltip(status), enabled: false },
+    { label: trayTooltip(status, t), enabled: false },
+    ...(servers.length ? [{ type: 'separator' as const }, ...servers] : []),
     { type: 'separator' },
-    { label: 'Open Comfy Balancer', click: () => actions.open() },
-    { label: 'Check now', enabled: !status.paused, click: () => actions.checkNow() },
+    { label: t('submitWorkflow'), enabled: canSubmit, click: () => actions.submit(null) },
     {
-      label: 'Pause checks',
+      label: t('submitTo'),
+      enabled: canSubmit && submitTo.length > 0,
+      submenu: submitTo.length ? submitTo : [{ label: t('summaryNoServers'), enabled: false }]
+    },
+    { type: 'separator' },
+    { label: t('openApp'), click: () => actions.open() },
+    { label: t('checkNow'), enabled: !status.paused, click: () => actions.checkNow() },
+    {
+      label: t('pauseChecks'),
       type: 'checkbox',
       checked: status.paused,
       click: (item) => actions.setPaused(item.checked)
     },
+    {
+      label: t('verboseLogs'),
+      type: 'checkbox',
+      checked: view.verbose,
+      click: (item) => actions.setVerbose(item.checked)
+    },
+    {
+      label: t('startAtLogin'),
+      type: 'checkbox',
+      checked: view.startAtLogin,
+      click: (item) => actions.setStartAtLogin(item.checked)
+    },
+    { label: t('openLogFolder'), click: () => actions.openLogFolder() },
     { type: 'separator' },
-    { label: 'Quit', click: () => actions.quit() }
+    { label: t('quit'), click: () => actions.quit() }
   ]
+}
+
+/** What a menu shows (labels, state, nesting), without its click handlers. */
+export function menuKey(template: MenuItemConstructorOptions[]): string {
+  return JSON.stringify(template)
 }
 
 function iconKey(status: FleetStatus): string {
@@ -70,37 +149,60 @@ function iconKey(status: FleetStatus): string {
   return `${m.state}:${m.count ?? ''}`
 }
 
+export interface AppTrayOptions {
+  /** Monochrome template icon (macOS). @default false */
+  template?: boolean
+}
+
 export class AppTray {
   private readonly tray: Tray
-  /** The icon model last drawn, so a status change that looks the same redraws nothing. */
+  private readonly template: boolean
+  /** What was last drawn, shown and built, so an update that looks the same does nothing. */
   private iconKey = ''
   private tooltip = ''
+  private menuKey = ''
+  private menu: MenuItemConstructorOptions[] = []
 
   constructor(
-    status: FleetStatus,
-    private readonly actions: TrayActions
+    view: TrayView,
+    private readonly actions: TrayActions,
+    opts: AppTrayOptions = {}
   ) {
-    this.tray = new Tray(trayImage(status))
-    this.iconKey = iconKey(status)
-    // Windows and most Linux trays: a left click opens the window.
+    this.template = opts.template === true
+    this.tray = new Tray(trayImage(view.status, this.template))
+    this.iconKey = iconKey(view.status)
+    // Windows and most Linux trays: a left click opens the window (macOS opens the menu).
     this.tray.on('click', () => this.actions.open())
-    this.update(status)
+    this.update(view)
   }
 
-  update(status: FleetStatus): void {
-    const key = iconKey(status)
+  update(view: TrayView): void {
+    const key = iconKey(view.status)
     if (key !== this.iconKey) {
       this.iconKey = key
-      this.tray.setImage(trayImage(status))
+      this.tray.setImage(trayImage(view.status, this.template))
     }
-    // The tooltip also carries the paused state, so an unchanged tooltip means an unchanged menu
-    // (rebuilding a menu that is open makes some Linux trays flicker).
-    const tooltip = trayTooltip(status)
+    const tooltip = `Comfy Balancer: ${trayTooltip(view.status, translator(view.locale))}`
     if (tooltip !== this.tooltip) {
       this.tooltip = tooltip
-      this.tray.setToolTip(`Comfy Balancer: ${tooltip}`)
-      this.tray.setContextMenu(Menu.buildFromTemplate(trayMenuTemplate(status, this.actions)))
+      this.tray.setToolTip(tooltip)
     }
+    const template = trayMenuTemplate(view, this.actions)
+    const menu = menuKey(template)
+    if (menu !== this.menuKey) {
+      this.menuKey = menu
+      this.menu = template
+      this.tray.setContextMenu(Menu.buildFromTemplate(template))
+    }
+  }
+
+  /** What the tray shows now: icon state, tooltip and menu labels (for the e2e smoke test). */
+  snapshot(): { icon: string; tooltip: string; menu: unknown[] } {
+    const labels = (items: MenuItemConstructorOptions[]): unknown[] =>
+      items.map((i) =>
+        Array.isArray(i.submenu) ? { [i.label ?? '']: labels(i.submenu) } : (i.label ?? i.type)
+      )
+    return { icon: this.iconKey, tooltip: this.tooltip, menu: labels(this.menu) }
   }
 
   destroy(): void {

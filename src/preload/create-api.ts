@@ -57,6 +57,16 @@ export function createApi(ipc: IpcRendererLike): ComfyBalancerApi {
     }),
     servers: Object.freeze({
       import: (text: string) => invoke(IpcChannel.ServersImport, text)
+    }),
+    jobs: Object.freeze({
+      list: () => invoke(IpcChannel.JobsList),
+      submit: (request: InvokeParams<'jobs:submit'>[0]) => invoke(IpcChannel.JobsSubmit, request),
+      cancel: (jobId: string) => invoke(IpcChannel.JobsCancel, jobId),
+      onJob: (fn: (payload: PushPayload<'job:push'>) => void) => subscribe(IpcChannel.JobPush, fn)
+    }),
+    ui: Object.freeze({
+      onNavigate: (fn: (payload: PushPayload<'navigate:push'>) => void) =>
+        subscribe(IpcChannel.NavigatePush, fn)
     })
   })
 }

@@ -6,7 +6,14 @@
  *
  * Runtime content: only the `IpcChannel` constant.
  */
-import type { AppSettings, FleetStatus, LogLine, ServerConfig, SettingsProblem } from './types'
+import type {
+  AppSettings,
+  FleetStatus,
+  JobRecord,
+  LogLine,
+  ServerConfig,
+  SettingsProblem
+} from './types'
 
 /** Every channel name. `*:push` channels go main -> renderer; all others are invoke calls. */
 export const IpcChannel = {
@@ -17,9 +24,14 @@ export const IpcChannel = {
   ChecksPause: 'checks:pause',
   LogsGet: 'logs:get',
   ServersImport: 'servers:import',
+  JobsList: 'jobs:list',
+  JobsSubmit: 'jobs:submit',
+  JobsCancel: 'jobs:cancel',
   StatusPush: 'status:push',
   LogPush: 'log:push',
-  SettingsPush: 'settings:push'
+  SettingsPush: 'settings:push',
+  JobPush: 'job:push',
+  NavigatePush: 'navigate:push'
 } as const
 
 export type IpcChannelName = (typeof IpcChannel)[keyof typeof IpcChannel]
@@ -40,6 +52,28 @@ export interface ServersImportResult {
   problems: SettingsProblem[]
 }
 
+/**
+ * A workflow to submit: a file main reads (an absolute path to a `.json` or `.png`, e.g. from a
+ * drop), or the bytes of one the page read itself (a file input). Local input images next to the
+ * workflow are uploaded only for a path.
+ */
+export type WorkflowSource = { path: string } | { name: string; bytes: Uint8Array }
+
+export type JobSubmitRequest = WorkflowSource & {
+  /** Run only on this server (no failover); absent or null for the best server. */
+  serverId?: string | null
+}
+
+/**
+ * Where the window should go, e.g. after a click on a "job done" notification. A window opened
+ * for a route also gets it as its URL hash (`#jobs/<id>`), since it may load after the push.
+ */
+export type AppRoute =
+  | { view: 'servers'; serverId?: string }
+  | { view: 'jobs'; jobId?: string }
+  | { view: 'logs' }
+  | { view: 'settings' }
+
 /** Renderer -> main calls (`ipcRenderer.invoke`): the parameters each takes and what it returns. */
 export interface IpcInvokeMap {
   /** The cached fleet status; never waits for a check. */
@@ -58,6 +92,15 @@ export interface IpcInvokeMap {
    * URLs. Only parses: nothing is saved until the renderer sends the list with `settings:update`.
    */
   'servers:import': { params: [text: string]; result: ServersImportResult }
+  /** Every job in the history (unfinished ones included), oldest first. */
+  'jobs:list': { params: []; result: JobRecord[] }
+  /**
+   * Loads the workflow (refused with a readable reason if it is not one), journals the job and
+   * sends it. Resolves at once with the new job; `job:push` follows it.
+   */
+  'jobs:submit': { params: [request: JobSubmitRequest]; result: JobRecord }
+  /** Removes a job from its server's queue, or interrupts it; returns the job after. */
+  'jobs:cancel': { params: [jobId: string]; result: JobRecord }
 }
 
 /** Main -> renderer pushes (`webContents.send`): the payload of each. */
@@ -65,6 +108,9 @@ export interface IpcPushMap {
   'status:push': FleetStatus
   'log:push': LogLine
   'settings:push': AppSettings
+  /** Every change of a job: state, progress, outputs. */
+  'job:push': JobRecord
+  'navigate:push': AppRoute
 }
 
 export type InvokeChannel = keyof IpcInvokeMap
@@ -111,6 +157,16 @@ export interface ComfyBalancerApi {
   }
   readonly servers: {
     import(text: string): Promise<ServersImportResult>
+  }
+  readonly jobs: {
+    list(): Promise<JobRecord[]>
+    submit(request: JobSubmitRequest): Promise<JobRecord>
+    cancel(jobId: string): Promise<JobRecord>
+    onJob(fn: (job: JobRecord) => void): Unsubscribe
+  }
+  readonly ui: {
+    /** Called when main asks the window to show something (see `AppRoute`). */
+    onNavigate(fn: (route: AppRoute) => void): Unsubscribe
   }
 }
 

@@ -152,3 +152,13 @@ describe('settings', () => {
     expect(settingsFile({ COMFY_BALANCER_CONFIG: '/tmp/x.json' })).toBe('/tmp/x.json')
   })
 })
+
+describe('settings problems never leak credentials', () => {
+  it('quotes a bad server by name and URL only', () => {
+    const { problems } = parseSettings({
+      servers: [{ name: 'cloud', url: 'ftp://x', headers: { Authorization: 'Bearer s3cret' } }]
+    })
+    expect(problems[0]!.message).toContain('ftp://x')
+    expect(problems[0]!.message).not.toContain('s3cret')
+  })
+})

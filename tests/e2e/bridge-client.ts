@@ -9,6 +9,7 @@
  */
 import { createApi, type IpcRendererLike } from '../../src/preload/create-api'
 import { API_GLOBAL } from '../../src/shared/ipc'
+import { BYTES_KEY } from './bridge-protocol'
 
 /** The few browser globals used here, typed locally (this file is also seen by the Node project). */
 interface BrowserSocket {
@@ -23,6 +24,15 @@ const page = globalThis as unknown as {
 } & Record<string, unknown>
 
 const OPEN = 1
+
+function encodeBytes(_key: string, value: unknown): unknown {
+  if (!(value instanceof Uint8Array)) return value
+  let text = ''
+  for (let i = 0; i < value.length; i += 0x8000) {
+    text += String.fromCharCode(...value.subarray(i, i + 0x8000))
+  }
+  return { [BYTES_KEY]: (globalThis as unknown as { btoa(s: string): string }).btoa(text) }
+}
 
 export type BridgeMessage =
   | { id: number; ok: true; result: unknown }
@@ -63,7 +73,7 @@ function socketIpc(url: string): IpcRendererLike {
       return new Promise((resolve, reject) => {
         const id = nextId++
         pending.set(id, { resolve, reject })
-        const m = JSON.stringify({ id, channel, args })
+        const m = JSON.stringify({ id, channel, args }, encodeBytes)
         if (socket.readyState === OPEN) socket.send(m)
         else outbox.push(m)
       })

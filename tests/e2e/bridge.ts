@@ -23,6 +23,18 @@ import {
   type IpcCore
 } from '../../src/main/ipc-handlers'
 import type { BridgeMessage } from './bridge-client'
+import { BYTES_KEY } from './bridge-protocol'
+
+/** Turns `{ $bytes: base64 }` from the page back into bytes, as Electron's IPC would deliver them. */
+function decodeBytes(_key: string, value: unknown): unknown {
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    const keys = Object.keys(value)
+    const b64 = (value as Record<string, unknown>)[BYTES_KEY]
+    if (keys.length === 1 && typeof b64 === 'string')
+      return new Uint8Array(Buffer.from(b64, 'base64'))
+  }
+  return value
+}
 
 export interface BridgeOptions {
   core: IpcCore
@@ -133,7 +145,7 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
     socket.on('message', (data) => {
       let call: { id: number; channel: string; args: unknown[] }
       try {
-        call = JSON.parse(String(data)) as typeof call
+        call = JSON.parse(String(data), decodeBytes) as typeof call
         if (typeof call.id !== 'number' || !Array.isArray(call.args)) throw new Error('bad call')
       } catch {
         return socket.close(1003, 'Not a bridge call')

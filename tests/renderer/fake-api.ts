@@ -1,6 +1,6 @@
 /** An in-memory `ComfyBalancerApi` for component tests: records calls, lets the test push. */
-import type { ComfyBalancerApi, Unsubscribe } from '../../src/shared/ipc'
-import type { AppSettings, FleetStatus, LogLine } from '../../src/shared/types'
+import type { AppRoute, ComfyBalancerApi, Unsubscribe } from '../../src/shared/ipc'
+import type { AppSettings, FleetStatus, JobRecord, LogLine } from '../../src/shared/types'
 
 type Listener<T> = (value: T) => void
 
@@ -25,6 +25,8 @@ export interface FakeApi extends ComfyBalancerApi {
   pushStatus(status: FleetStatus): void
   pushLog(line: LogLine): void
   pushSettings(settings: AppSettings): void
+  pushJob(job: JobRecord): void
+  navigate(route: AppRoute): void
   listenerCount(): number
 }
 
@@ -32,6 +34,7 @@ export function fakeApi(init: {
   status: FleetStatus
   settings: AppSettings
   logs?: LogLine[]
+  jobs?: JobRecord[]
 }): FakeApi {
   let status = init.status
   let settings = init.settings
@@ -39,6 +42,9 @@ export function fakeApi(init: {
   const statusCh = new Channel<FleetStatus>()
   const logCh = new Channel<LogLine>()
   const settingsCh = new Channel<AppSettings>()
+  const jobCh = new Channel<JobRecord>()
+  const navCh = new Channel<AppRoute>()
+  const jobs = new Map((init.jobs ?? []).map((j) => [j.id, j]))
   const calls: Array<[string, ...unknown[]]> = []
   return {
     calls,
@@ -75,6 +81,26 @@ export function fakeApi(init: {
     servers: {
       import: async () => ({ servers: [], problems: [] })
     },
+    jobs: {
+      list: async () => [...jobs.values()],
+      submit: async (request) => {
+        calls.push(['jobs.submit', request])
+        throw new Error('The fake API submits nothing')
+      },
+      cancel: async (id) => {
+        calls.push(['jobs.cancel', id])
+        const job = jobs.get(id)
+        if (!job) throw new Error(`Unknown job ${id}`)
+        const next = { ...job, state: 'cancelled' as const }
+        jobs.set(id, next)
+        jobCh.emit(next)
+        return next
+      },
+      onJob: (fn) => jobCh.on(fn)
+    },
+    ui: {
+      onNavigate: (fn) => navCh.on(fn)
+    },
     pushStatus(next) {
       status = next
       statusCh.emit(next)
@@ -87,6 +113,13 @@ export function fakeApi(init: {
       settings = next
       settingsCh.emit(next)
     },
-    listenerCount: () => statusCh.size + logCh.size + settingsCh.size
+    pushJob(job) {
+      jobs.set(job.id, job)
+      jobCh.emit(job)
+    },
+    navigate(route) {
+      navCh.emit(route)
+    },
+    listenerCount: () => statusCh.size + logCh.size + settingsCh.size + jobCh.size + navCh.size
   }
 }

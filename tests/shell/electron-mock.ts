@@ -13,6 +13,7 @@ import { join } from 'node:path'
 import { vi } from 'vitest'
 
 type Handler = (event: unknown, ...args: unknown[]) => unknown
+type Listener = (...args: unknown[]) => void
 
 /** `ipcMain` that keeps its handlers so a test can call them like the renderer would. */
 class FakeIpcMain {
@@ -37,11 +38,26 @@ class FakeIpcMain {
 
 export class FakeNativeImage {
   readonly representations: Array<{ scaleFactor: number; buffer?: Buffer }> = []
+  template = false
+  path: string | null = null
+  resized: { width?: number; height?: number } | null = null
   addRepresentation(rep: { scaleFactor: number; buffer?: Buffer }): void {
     this.representations.push(rep)
   }
   isEmpty(): boolean {
-    return this.representations.length === 0
+    return this.representations.length === 0 && this.path === null
+  }
+  setTemplateImage(on: boolean): void {
+    this.template = on
+  }
+  isTemplateImage(): boolean {
+    return this.template
+  }
+  resize(size: { width?: number; height?: number }): FakeNativeImage {
+    const copy = new FakeNativeImage()
+    copy.path = this.path
+    copy.resized = size
+    return copy
   }
 }
 
@@ -72,6 +88,9 @@ export class FakeTray {
   destroy(): void {
     this.destroyed = true
   }
+  isDestroyed(): boolean {
+    return this.destroyed
+  }
 }
 
 /** A webContents with just what the shell touches. */
@@ -81,13 +100,21 @@ export class FakeWebContents {
   readonly listeners = new Map<string, (...args: unknown[]) => void>()
   windowOpenHandler: ((details: { url: string }) => unknown) | null = null
   destroyed = false
+  loading = false
   isDestroyed(): boolean {
     return this.destroyed
+  }
+  isLoading(): boolean {
+    return this.loading
   }
   send(channel: string, payload: unknown): void {
     this.sent.push({ channel, payload })
   }
   on(event: string, fn: (...args: unknown[]) => void): this {
+    this.listeners.set(event, fn)
+    return this
+  }
+  once(event: string, fn: (...args: unknown[]) => void): this {
     this.listeners.set(event, fn)
     return this
   }
@@ -100,7 +127,7 @@ export class FakeBrowserWindow {
   static instances: FakeBrowserWindow[] = []
   readonly webContents = new FakeWebContents()
   readonly listeners = new Map<string, () => void>()
-  loaded: { file?: string; url?: string } = {}
+  loaded: { file?: string; url?: string; options?: unknown } = {}
   visible = false
   destroyed = false
   constructor(readonly options: Record<string, unknown>) {
@@ -114,8 +141,8 @@ export class FakeBrowserWindow {
     this.listeners.set(event, fn)
     return this
   }
-  loadFile(file: string): Promise<void> {
-    this.loaded = { file }
+  loadFile(file: string, options?: unknown): Promise<void> {
+    this.loaded = options === undefined ? { file } : { file, options }
     return Promise.resolve()
   }
   loadURL(url: string): Promise<void> {
@@ -140,16 +167,63 @@ export class FakeBrowserWindow {
   }
 }
 
+export class FakeNotification {
+  static instances: FakeNotification[] = []
+  static supported = true
+  static isSupported(): boolean {
+    return FakeNotification.supported
+  }
+  readonly listeners = new Map<string, Listener>()
+  shown = false
+  constructor(readonly options: { title: string; body: string; icon?: unknown; silent?: boolean }) {
+    FakeNotification.instances.push(this)
+  }
+  on(event: string, fn: Listener): this {
+    this.listeners.set(event, fn)
+    return this
+  }
+  show(): void {
+    this.shown = true
+  }
+  close(): void {
+    this.listeners.get('close')?.()
+  }
+}
+
 let userData = mkdtempSync(join(tmpdir(), 'comfy-balancer-userdata-'))
+const appListeners = new Map<string, Listener[]>()
 
 export const app = {
+  isPackaged: false,
+  getAppPath: vi.fn(() => '/app'),
   getPath: vi.fn((_name: string) => userData),
+  setPath: vi.fn(),
+  setAppLogsPath: vi.fn(),
   getVersion: vi.fn(() => '0.1.0'),
-  on: vi.fn(),
+  getLocale: vi.fn(() => 'en-US'),
+  getPreferredSystemLanguages: vi.fn(() => ['en-US']),
+  setName: vi.fn(),
+  setAppUserModelId: vi.fn(),
+  getLoginItemSettings: vi.fn(() => ({ openAtLogin: false })),
+  setLoginItemSettings: vi.fn(),
+  on: vi.fn((event: string, fn: Listener) => {
+    appListeners.set(event, [...(appListeners.get(event) ?? []), fn])
+    return app
+  }),
+  /** Calls the listeners a test's code registered, as Electron would. */
+  emit(event: string, ...args: unknown[]): void {
+    for (const fn of appListeners.get(event) ?? []) fn(...args)
+  },
+  listenerCount(event: string): number {
+    return appListeners.get(event)?.length ?? 0
+  },
   quit: vi.fn(),
+  exit: vi.fn(),
+  focus: vi.fn(),
   requestSingleInstanceLock: vi.fn(() => true),
   whenReady: vi.fn(() => Promise.resolve()),
-  dock: { hide: vi.fn() }
+  enableSandbox: vi.fn(),
+  dock: { hide: vi.fn(), show: vi.fn(async () => {}) }
 }
 
 export const ipcMain = new FakeIpcMain()
@@ -168,6 +242,11 @@ export const nativeImage = {
     const img = new FakeNativeImage()
     img.addRepresentation({ scaleFactor: 1, buffer })
     return img
+  }),
+  createFromPath: vi.fn((path: string) => {
+    const img = new FakeNativeImage()
+    img.path = path
+    return img
   })
 }
 
@@ -178,14 +257,50 @@ export const Menu = {
 export const session = {
   defaultSession: {
     setPermissionRequestHandler: vi.fn(),
-    setPermissionCheckHandler: vi.fn()
+    setPermissionCheckHandler: vi.fn(),
+    setDevicePermissionHandler: vi.fn(),
+    setDisplayMediaRequestHandler: vi.fn(),
+    on: vi.fn()
   }
 }
 
 export const shell = { openPath: vi.fn(async () => ''), openExternal: vi.fn(async () => {}) }
 
+export const dialog = {
+  showOpenDialog: vi.fn(async () => ({ canceled: true, filePaths: [] as string[] })),
+  showMessageBox: vi.fn(async () => ({ response: 0, checkboxChecked: false })),
+  showErrorBox: vi.fn()
+}
+
+/**
+ * safeStorage stand-in: reversible, but never leaves the text readable (each byte is flipped),
+ * so a test can check that no secret lands on disk in plain text.
+ */
+export const safeStorage = {
+  available: true,
+  isAsyncEncryptionAvailable: vi.fn(async () => safeStorage.available),
+  getSelectedStorageBackend: vi.fn(
+    (): 'basic_text' | 'gnome_libsecret' | 'kwallet' | 'kwallet5' | 'kwallet6' | 'unknown' =>
+      'gnome_libsecret'
+  ),
+  encryptStringAsync: vi.fn(async (text: string) => {
+    if (!safeStorage.available) throw new Error('Encryption is not available')
+    return Buffer.concat([Buffer.from('v10'), Buffer.from(text, 'utf8').map((b) => b ^ 0xa5)])
+  }),
+  decryptStringAsync: vi.fn(async (data: Buffer) => {
+    if (!safeStorage.available) throw new Error('Decryption is not available')
+    if (data.subarray(0, 3).toString() !== 'v10')
+      throw new Error('Error while decrypting the ciphertext')
+    return {
+      shouldReEncrypt: false,
+      result: Buffer.from(data.subarray(3).map((b) => b ^ 0xa5)).toString('utf8')
+    }
+  })
+}
+
 export const Tray = FakeTray
 export const BrowserWindow = FakeBrowserWindow
+export const Notification = FakeNotification
 
 const electron = {
   app,
@@ -196,8 +311,11 @@ const electron = {
   Menu,
   session,
   shell,
+  dialog,
+  safeStorage,
   Tray,
-  BrowserWindow
+  BrowserWindow,
+  Notification
 }
 export default electron
 
@@ -205,7 +323,11 @@ export default electron
 export function resetElectronMock(): void {
   vi.clearAllMocks()
   ipcMain.handlers.clear()
+  appListeners.clear()
   FakeTray.instances = []
   FakeBrowserWindow.instances = []
+  FakeNotification.instances = []
+  FakeNotification.supported = true
+  safeStorage.available = true
   userData = mkdtempSync(join(tmpdir(), 'comfy-balancer-userdata-'))
 }

@@ -15,7 +15,8 @@ import {
   type IpcPushMap,
   type PushChannel
 } from '../../src/shared/ipc'
-import type { AppSettings, FleetStatus, LogLine } from '../../src/shared/types'
+import type { AppRoute, JobSubmitRequest } from '../../src/shared/ipc'
+import type { AppSettings, FleetStatus, JobRecord, LogLine } from '../../src/shared/types'
 
 describe('the IPC contract', () => {
   it('names each channel once, in the channel object and in exactly one map', () => {
@@ -44,11 +45,21 @@ describe('the IPC contract', () => {
     expectTypeOf<IpcInvokeMap['settings:get']['result']>().toEqualTypeOf<AppSettings>()
     expectTypeOf<IpcInvokeMap['logs:get']['result']>().toEqualTypeOf<LogLine[]>()
     expectTypeOf<IpcInvokeMap['checks:pause']['params']>().toEqualTypeOf<[paused: boolean]>()
+    expectTypeOf<IpcInvokeMap['jobs:list']['result']>().toEqualTypeOf<JobRecord[]>()
+    expectTypeOf<IpcInvokeMap['jobs:submit']['params']>().toEqualTypeOf<
+      [request: JobSubmitRequest]
+    >()
+    expectTypeOf<IpcInvokeMap['jobs:submit']['result']>().toEqualTypeOf<JobRecord>()
+    expectTypeOf<IpcInvokeMap['jobs:cancel']['params']>().toEqualTypeOf<[jobId: string]>()
     expectTypeOf<IpcPushMap>().toEqualTypeOf<{
       'status:push': FleetStatus
       'log:push': LogLine
       'settings:push': AppSettings
+      'job:push': JobRecord
+      'navigate:push': AppRoute
     }>()
+    expectTypeOf<ComfyBalancerApi['jobs']['onJob']>().returns.toEqualTypeOf<() => void>()
+    expectTypeOf<ComfyBalancerApi['ui']['onNavigate']>().returns.toEqualTypeOf<() => void>()
     expectTypeOf<ComfyBalancerApi['status']['onStatus']>().returns.toEqualTypeOf<() => void>()
     expectTypeOf(createApi).returns.toEqualTypeOf<ComfyBalancerApi>()
   })

@@ -1,8 +1,17 @@
-import { beforeEach, describe, expect, it, vi } from 'vitest'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { BalancerCore } from '../../src/main/core/app'
 import { parseSettings } from '../../src/main/core/settings'
 import { registerIpc, trustedSender } from '../../src/main/ipc'
-import { createIpcHandlers, forwardPushes, MAX_IMPORT_CHARS } from '../../src/main/ipc-handlers'
+import {
+  createIpcHandlers,
+  forwardPushes,
+  JobsDisabledError,
+  MAX_IMPORT_CHARS
+} from '../../src/main/ipc-handlers'
+import type { JobRecord } from '../../src/shared/types'
 import { IpcChannel } from '../../src/shared/ipc'
 import { FakeWebContents, ipcMain, resetElectronMock } from './electron-mock'
 
@@ -140,5 +149,143 @@ describe('forwardPushes', () => {
     send.mockClear()
     core.log('info', 'after')
     expect(send).not.toHaveBeenCalled()
+  })
+})
+
+describe('job channels', () => {
+  const FIXTURE = join(import.meta.dirname, '..', 'fixtures', 'txt2img.json')
+  let jobsCore: BalancerCore
+
+  beforeEach(() => {
+    unregister()
+    const dir = mkdtempSync(join(tmpdir(), 'comfy-balancer-ipc-jobs-'))
+    jobsCore = new BalancerCore({
+      // A server that refuses connections: jobs fail fast, nothing leaves the machine.
+      settings: parseSettings({
+        servers: [{ id: 'gpu-1', url: 'http://127.0.0.1:9' }],
+        timeout: 500
+      }).settings,
+      jobs: { journalFile: join(dir, 'jobs.jsonl'), outputDir: join(dir, 'out') }
+    })
+    jobsCore.start()
+    refused = []
+    unregister = registerIpc({
+      ipcMain,
+      handlers: createIpcHandlers(jobsCore),
+      isTrustedSender: trustedSender(
+        () => contents as unknown as Electron.WebContents,
+        (url) => url === APP_URL
+      ),
+      onRefused: (channel, err) => refused.push([channel, err.message])
+    })
+  })
+  afterEach(async () => {
+    await jobsCore.stop()
+  })
+
+  it('submits a workflow by path or by bytes, lists and cancels jobs', async () => {
+    const byPath = (await ipcMain.invoke('jobs:submit', fromWindow(), {
+      path: FIXTURE
+    })) as JobRecord
+    expect(byPath).toMatchObject({ source: 'txt2img.json', pinnedServerId: null })
+    const bytes = new Uint8Array(readFileSync(FIXTURE))
+    const byBytes = (await ipcMain.invoke('jobs:submit', fromWindow(), {
+      name: 'dropped.json',
+      bytes,
+      serverId: 'gpu-1'
+    })) as JobRecord
+    expect(byBytes).toMatchObject({ source: 'dropped.json', pinnedServerId: 'gpu-1' })
+    const list = (await ipcMain.invoke('jobs:list', fromWindow())) as JobRecord[]
+    expect(list.map((j) => j.id)).toEqual([byPath.id, byBytes.id])
+    const cancelled = (await ipcMain.invoke('jobs:cancel', fromWindow(), byBytes.id)) as JobRecord
+    expect(cancelled.id).toBe(byBytes.id)
+    expect(['cancelled', 'failed']).toContain(cancelled.state)
+  })
+
+  it('explains a file that is not a workflow, in the words of the core', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'comfy-balancer-ipc-bad-'))
+    const notes = join(dir, 'notes.json')
+    writeFileSync(notes, '{"nodes": [], "links": []}')
+    await expect(ipcMain.invoke('jobs:submit', fromWindow(), { path: notes })).rejects.toThrow(
+      /notes\.json: /
+    )
+    await expect(
+      ipcMain.invoke('jobs:submit', fromWindow(), { path: join(dir, 'missing.json') })
+    ).rejects.toThrow(/missing\.json: the file does not exist/)
+    await expect(
+      ipcMain.invoke('jobs:submit', fromWindow(), { path: join(dir, 'x.txt') })
+    ).rejects.toThrow(/only \.json and \.png workflows/)
+    await expect(
+      ipcMain.invoke('jobs:submit', fromWindow(), { path: 'rel/a.json' })
+    ).rejects.toThrow(/the path must be absolute/)
+    await expect(ipcMain.invoke('jobs:submit', fromWindow(), { path: dir + '/' })).rejects.toThrow(
+      /only \.json/
+    )
+    await expect(
+      ipcMain.invoke('jobs:submit', fromWindow(), { path: FIXTURE, serverId: 'nope' })
+    ).rejects.toThrow(/Unknown server "nope"/)
+    expect(jobsCore.jobs!.jobs()).toEqual([])
+  })
+
+  it.each([
+    ['jobs:submit', [], /Bad arguments for jobs:submit/],
+    ['jobs:submit', ['/a.json'], /Bad arguments for jobs:submit/],
+    ['jobs:submit', [{ path: '/a.json', extra: 1 }], /Bad arguments for jobs:submit/],
+    ['jobs:submit', [{ name: '../../etc/x.json', bytes: new Uint8Array(2) }], /Bad arguments/],
+    ['jobs:submit', [{ name: 'a.json', bytes: [1, 2, 3] }], /Bad arguments for jobs:submit/],
+    ['jobs:submit', [{ path: '/a.json', serverId: 7 }], /Bad arguments for jobs:submit/],
+    ['jobs:submit', [{ path: '/a.json' }, 'more'], /Bad arguments for jobs:submit/],
+    ['jobs:cancel', ['not-a-job'], /Bad arguments for jobs:cancel: argument 0: Expected a job id/],
+    ['jobs:cancel', [42], /Bad arguments for jobs:cancel/],
+    ['jobs:list', [true], /Bad arguments for jobs:list/]
+  ])('rejects %s with arguments %j', async (channel, args, message) => {
+    await expect(ipcMain.invoke(channel, fromWindow(), ...args)).rejects.toThrow(message)
+    expect(refused.map(([c]) => c)).toEqual([channel])
+    expect(jobsCore.jobs!.jobs()).toEqual([])
+  })
+
+  it('rejects job calls from anything but our window', async () => {
+    const other = new FakeWebContents()
+    await expect(
+      ipcMain.invoke(
+        'jobs:submit',
+        { sender: other, senderFrame: other.mainFrame },
+        { path: FIXTURE }
+      )
+    ).rejects.toThrow(/Refused jobs:submit/)
+    expect(jobsCore.jobs!.jobs()).toEqual([])
+  })
+
+  it('says so when the core runs without jobs', async () => {
+    const handlers = createIpcHandlers(core)
+    expect(() => handlers['jobs:list']()).toThrow(JobsDisabledError)
+  })
+
+  it('pushes every job change', async () => {
+    const send = vi.fn()
+    const stop = forwardPushes(jobsCore, send)
+    await ipcMain.invoke('jobs:submit', fromWindow(), { path: FIXTURE })
+    expect(send).toHaveBeenCalledWith(
+      'job:push',
+      expect.objectContaining({ source: 'txt2img.json' })
+    )
+    stop()
+  })
+})
+
+describe('log lines to the page', () => {
+  it('pass the redaction, pushed or fetched', async () => {
+    const redact = (t: string) => t.replace('hunter2', '[redacted]')
+    const send = vi.fn()
+    const stop = forwardPushes(core, send, { redact })
+    core.log('info', 'password hunter2')
+    expect(send).toHaveBeenCalledWith(
+      'log:push',
+      expect.objectContaining({ message: 'password [redacted]' })
+    )
+    stop()
+    const handlers = createIpcHandlers(core, { redact })
+    const lines = await handlers['logs:get']()
+    expect(lines.at(-1)!.message).toBe('password [redacted]')
   })
 })

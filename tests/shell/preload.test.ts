@@ -37,6 +37,9 @@ describe('createApi', () => {
     await api.checks.pause(true)
     await api.logs.get()
     await api.servers.import('http://gpu-1:8188')
+    await api.jobs.list()
+    await api.jobs.submit({ path: '/w/a.json', serverId: 'gpu-1' })
+    await api.jobs.cancel('6f1c4a3e-0000-4000-8000-000000000001')
     expect(ipc.invoke.mock.calls).toEqual([
       ['status:get'],
       ['settings:get'],
@@ -44,7 +47,10 @@ describe('createApi', () => {
       ['checks:now'],
       ['checks:pause', true],
       ['logs:get'],
-      ['servers:import', 'http://gpu-1:8188']
+      ['servers:import', 'http://gpu-1:8188'],
+      ['jobs:list'],
+      ['jobs:submit', { path: '/w/a.json', serverId: 'gpu-1' }],
+      ['jobs:cancel', '6f1c4a3e-0000-4000-8000-000000000001']
     ])
   })
 
@@ -55,15 +61,25 @@ describe('createApi', () => {
     const off = api.status.onStatus((s) => seen.push(s))
     api.logs.onLog((l) => seen.push(l))
     api.settings.onSettings((s) => seen.push(s))
+    api.jobs.onJob((j) => seen.push(j))
+    api.ui.onNavigate((r) => seen.push(r))
     ipc.push('status:push', { healthy: 1 })
     ipc.push('log:push', { message: 'hi' })
     ipc.push('settings:push', { timeout: 1 })
-    expect(seen).toEqual([{ healthy: 1 }, { message: 'hi' }, { timeout: 1 }])
+    ipc.push('job:push', { id: 'j' })
+    ipc.push('navigate:push', { view: 'jobs', jobId: 'j' })
+    expect(seen).toEqual([
+      { healthy: 1 },
+      { message: 'hi' },
+      { timeout: 1 },
+      { id: 'j' },
+      { view: 'jobs', jobId: 'j' }
+    ])
     off()
     off()
     expect(ipc.count('status:push')).toBe(0)
     ipc.push('status:push', { healthy: 2 })
-    expect(seen).toHaveLength(3)
+    expect(seen).toHaveLength(5)
   })
 })
 
@@ -73,7 +89,18 @@ describe('preload entry', () => {
     expect(contextBridge.exposeInMainWorld).toHaveBeenCalledOnce()
     const [name, api] = contextBridge.exposeInMainWorld.mock.calls[0]! as [string, object]
     expect(name).toBe('comfyBalancer')
-    expect(Object.keys(api).sort()).toEqual(['checks', 'logs', 'servers', 'settings', 'status'])
+    expect(Object.keys(api).sort()).toEqual([
+      'checks',
+      'jobs',
+      'logs',
+      'servers',
+      'settings',
+      'status',
+      'ui'
+    ])
+    // Frozen all the way down: the page cannot swap a function for its own.
+    expect(Object.isFrozen(api)).toBe(true)
+    for (const group of Object.values(api)) expect(Object.isFrozen(group)).toBe(true)
     expect(JSON.stringify(Object.keys(api))).not.toContain('ipcRenderer')
     expect(Object.values(api)).not.toContain(ipcRenderer)
   })

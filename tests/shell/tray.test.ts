@@ -1,7 +1,16 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest'
-import { AppTray, trayMenuTemplate, trayTooltip, type TrayActions } from '../../src/main/tray'
+import type { MenuItemConstructorOptions } from 'electron'
+import {
+  AppTray,
+  serverLine,
+  trayMenuTemplate,
+  trayTooltip,
+  type TrayActions,
+  type TrayView
+} from '../../src/main/tray'
+import { translator } from '../../src/main/messages'
 import { fleet, q, server } from '../core/helpers'
-import { FakeNativeImage, FakeTray, resetElectronMock } from './electron-mock'
+import { FakeNativeImage, FakeTray, Menu, resetElectronMock } from './electron-mock'
 
 vi.mock('electron', () => import('./electron-mock'))
 
@@ -10,15 +19,40 @@ beforeEach(() => resetElectronMock())
 const gpu1 = server('gpu-1', { name: 'gpu-1', queue: q(0, 0) })
 const gpu2 = server('gpu-2', { name: 'gpu-2', queue: q(1, 2) })
 const gpu3 = server('gpu-3', { name: 'gpu-3', healthy: false, error: 'Connection refused' })
+const off = server('gpu-4', { name: 'gpu-4', enabled: false, healthy: false })
 
 function actions() {
   return {
     open: vi.fn<TrayActions['open']>(),
     checkNow: vi.fn<TrayActions['checkNow']>(),
     setPaused: vi.fn<TrayActions['setPaused']>(),
+    setVerbose: vi.fn<TrayActions['setVerbose']>(),
+    setStartAtLogin: vi.fn<TrayActions['setStartAtLogin']>(),
+    submit: vi.fn<TrayActions['submit']>(),
+    openLogFolder: vi.fn<TrayActions['openLogFolder']>(),
     quit: vi.fn<TrayActions['quit']>()
   }
 }
+
+const view = (
+  status = fleet([gpu1, gpu2, gpu3], 'gpu-1'),
+  patch: Partial<TrayView> = {}
+): TrayView => ({
+  status,
+  verbose: false,
+  startAtLogin: false,
+  locale: 'en',
+  ...patch
+})
+
+const labels = (items: MenuItemConstructorOptions[]) => items.map((i) => i.label ?? i.type)
+const item = (items: MenuItemConstructorOptions[], label: string) => {
+  const found = items.find((i) => i.label === label)
+  if (!found) throw new Error(`No menu item "${label}" in ${JSON.stringify(labels(items))}`)
+  return found
+}
+const click = (items: MenuItemConstructorOptions[], label: string, checked = false) =>
+  (item(items, label).click as (i: { checked: boolean }) => void)({ checked })
 
 describe('trayTooltip', () => {
   it('says how many servers are up and which is best', () => {
@@ -36,64 +70,177 @@ describe('trayTooltip', () => {
       'Checking 2 servers...'
     )
     expect(trayTooltip(fleet([], null))).toBe('No servers configured')
+    expect(trayTooltip(fleet([off], null))).toBe('All servers are disabled')
+  })
+
+  it('counts only enabled servers', () => {
+    expect(trayTooltip(fleet([gpu1, off], 'gpu-1'))).toBe('1/1 servers up - best: gpu-1 (queue 0)')
+  })
+
+  it('speaks Chinese', () => {
+    expect(trayTooltip(fleet([gpu1, gpu2, gpu3], 'gpu-1'), translator('zh-CN'))).toBe(
+      '2/3 台服务器在线 - 最佳：gpu-1（队列 0）'
+    )
+  })
+})
+
+describe('serverLine', () => {
+  const t = translator('en')
+  it('shows state, running/pending or the reason, and marks the best', () => {
+    expect(serverLine(gpu1, 'gpu-1', t)).toBe('★ gpu-1 - best: 0 running, 0 pending')
+    expect(serverLine(gpu2, 'gpu-1', t)).toBe('● gpu-2 - 1 running, 2 pending')
+    expect(serverLine(gpu3, 'gpu-1', t)).toBe('✕ gpu-3 - down: Connection refused')
+    expect(serverLine(off, 'gpu-1', t)).toBe('– gpu-4 - disabled')
+    expect(serverLine(server('new', { lastCheck: null }), null, t)).toBe('… new - checking')
+  })
+
+  it('keeps a long reason short', () => {
+    const s = server('x', {
+      healthy: false,
+      error: `HTTP 502 ${'from a very long proxy '.repeat(10)}`
+    })
+    expect(serverLine(s, null, t).length).toBeLessThan(80)
   })
 })
 
 describe('trayMenuTemplate', () => {
-  it('has the summary, Open, Check now, Pause checks and Quit, wired to the actions', () => {
-    const a = actions()
-    const items = trayMenuTemplate(fleet([gpu1, gpu3], 'gpu-1'), a)
-    expect(items.map((i) => i.label ?? i.type)).toEqual([
-      '1/2 servers up - best: gpu-1 (queue 0)',
+  it('has the summary, one line per server, submit, the switches and Quit', () => {
+    const items = trayMenuTemplate(view(fleet([gpu1, gpu2, gpu3, off], 'gpu-1')), actions())
+    expect(labels(items)).toEqual([
+      '2/3 servers up - best: gpu-1 (queue 0)',
+      'separator',
+      '★ gpu-1 - best: 0 running, 0 pending',
+      '● gpu-2 - 1 running, 2 pending',
+      '✕ gpu-3 - down: Connection refused',
+      '– gpu-4 - disabled',
+      'separator',
+      'Submit workflow...',
+      'Submit to',
       'separator',
       'Open Comfy Balancer',
       'Check now',
       'Pause checks',
+      'Verbose logs',
+      'Start at login',
+      'Open log folder',
       'separator',
       'Quit'
     ])
-    const click = (label: string, checked = false) =>
-      (items.find((i) => i.label === label)!.click as (item: { checked: boolean }) => void)({
-        checked
-      })
-    click('Open Comfy Balancer')
-    click('Check now')
-    click('Pause checks', true)
-    click('Quit')
-    expect(a.open).toHaveBeenCalledOnce()
+  })
+
+  it('wires every item to its action', () => {
+    const a = actions()
+    const items = trayMenuTemplate(view(), a)
+    click(items, 'Open Comfy Balancer')
+    click(items, '★ gpu-1 - best: 0 running, 0 pending')
+    click(items, 'Check now')
+    click(items, 'Pause checks', true)
+    click(items, 'Verbose logs', true)
+    click(items, 'Start at login', true)
+    click(items, 'Open log folder')
+    click(items, 'Submit workflow...')
+    click(items, 'Quit')
+    expect(a.open).toHaveBeenCalledTimes(2)
     expect(a.checkNow).toHaveBeenCalledOnce()
     expect(a.setPaused).toHaveBeenCalledWith(true)
+    expect(a.setVerbose).toHaveBeenCalledWith(true)
+    expect(a.setStartAtLogin).toHaveBeenCalledWith(true)
+    expect(a.openLogFolder).toHaveBeenCalledOnce()
+    expect(a.submit).toHaveBeenCalledWith(null)
     expect(a.quit).toHaveBeenCalledOnce()
   })
 
-  it('shows Pause checks ticked and Check now disabled while paused', () => {
-    const items = trayMenuTemplate(fleet([gpu1], 'gpu-1', { paused: true }), actions())
-    expect(items.find((i) => i.label === 'Pause checks')).toMatchObject({ checked: true })
-    expect(items.find((i) => i.label === 'Check now')).toMatchObject({ enabled: false })
+  it('offers each enabled server under Submit to, down ones greyed', () => {
+    const a = actions()
+    const items = trayMenuTemplate(view(fleet([gpu1, gpu2, gpu3, off], 'gpu-1')), a)
+    const sub = item(items, 'Submit to').submenu as MenuItemConstructorOptions[]
+    expect(sub.map((i) => [i.label, i.enabled])).toEqual([
+      ['gpu-1...', true],
+      ['gpu-2...', true],
+      ['gpu-3 (down)', false]
+    ])
+    ;(sub[1]!.click as () => void)()
+    expect(a.submit).toHaveBeenCalledWith('gpu-2')
+  })
+
+  it('shows the switches as they are', () => {
+    const items = trayMenuTemplate(
+      view(fleet([gpu1], 'gpu-1', { paused: true }), { verbose: true, startAtLogin: true }),
+      actions()
+    )
+    expect(item(items, 'Pause checks')).toMatchObject({ type: 'checkbox', checked: true })
+    expect(item(items, 'Check now')).toMatchObject({ enabled: false })
+    expect(item(items, 'Verbose logs')).toMatchObject({ type: 'checkbox', checked: true })
+    expect(item(items, 'Start at login')).toMatchObject({ type: 'checkbox', checked: true })
+  })
+
+  it('cannot submit with no servers or no job engine', () => {
+    const empty = trayMenuTemplate(view(fleet([], null)), actions())
+    expect(labels(empty).slice(0, 3)).toEqual([
+      'No servers configured',
+      'separator',
+      'Submit workflow...'
+    ])
+    expect(item(empty, 'Submit workflow...').enabled).toBe(false)
+    expect(item(empty, 'Submit to').enabled).toBe(false)
+    const noJobs = trayMenuTemplate(view(undefined, { canSubmit: false }), actions())
+    expect(item(noJobs, 'Submit workflow...').enabled).toBe(false)
+  })
+
+  it('speaks Chinese', () => {
+    const items = trayMenuTemplate(view(undefined, { locale: 'zh-CN' }), actions())
+    expect(labels(items)).toContain('提交工作流...')
+    expect(labels(items)).toContain('★ gpu-1 - 最佳：运行中 0，排队中 0')
+    expect(labels(items)).toContain('退出')
   })
 })
 
 describe('AppTray', () => {
   it('draws 1x and 2x icons, sets the tooltip and follows status changes', () => {
     const a = actions()
-    const tray = new AppTray(fleet([gpu1, gpu2], 'gpu-1'), a)
+    const tray = new AppTray(view(fleet([gpu1, gpu2], 'gpu-1')), a)
     const fake = FakeTray.instances[0]!
     const image = fake.image as FakeNativeImage
     expect(image.representations.map((r) => r.scaleFactor)).toEqual([1, 2])
+    expect(image.template).toBe(false)
     expect(fake.tooltip).toBe('Comfy Balancer: 2/2 servers up - best: gpu-1 (queue 0)')
 
-    tray.update(fleet([gpu1, gpu2, gpu3], 'gpu-1'))
+    tray.update(view(fleet([gpu1, gpu2, gpu3], 'gpu-1')))
     expect(fake.tooltip).toBe('Comfy Balancer: 2/3 servers up - best: gpu-1 (queue 0)')
     expect(fake.setImage).toHaveBeenCalledTimes(1)
-
-    // Same look: nothing is redrawn or rebuilt.
-    tray.update(fleet([gpu1, gpu2, gpu3], 'gpu-1'))
-    expect(fake.setImage).toHaveBeenCalledTimes(1)
-    expect(fake.setContextMenu).toHaveBeenCalledTimes(2)
 
     fake.listeners.get('click')!()
     expect(a.open).toHaveBeenCalledOnce()
     tray.destroy()
     expect(fake.destroyed).toBe(true)
+  })
+
+  it('rebuilds the menu only when what it shows changes', () => {
+    const tray = new AppTray(view(), actions())
+    const fake = FakeTray.instances[0]!
+    expect(fake.setContextMenu).toHaveBeenCalledTimes(1)
+    // Same status again (a new round with the same numbers): nothing is rebuilt or redrawn.
+    tray.update(view(fleet([{ ...gpu1, latencyMs: 99, lastCheck: 5 }, gpu2, gpu3], 'gpu-1')))
+    expect(fake.setContextMenu).toHaveBeenCalledTimes(1)
+    expect(fake.setImage).not.toHaveBeenCalled()
+    expect(fake.setToolTip).toHaveBeenCalledTimes(1)
+    // A queue that changes a menu line, but not the icon or the tooltip.
+    tray.update(view(fleet([gpu1, { ...gpu2, queue: q(1, 3) }, gpu3], 'gpu-1')))
+    expect(fake.setContextMenu).toHaveBeenCalledTimes(2)
+    expect(fake.setImage).not.toHaveBeenCalled()
+    expect(fake.setToolTip).toHaveBeenCalledTimes(1)
+    // A switch.
+    tray.update(view(fleet([gpu1, { ...gpu2, queue: q(1, 3) }, gpu3], 'gpu-1'), { verbose: true }))
+    expect(fake.setContextMenu).toHaveBeenCalledTimes(3)
+    const built = Menu.buildFromTemplate.mock.results.at(-1)!.value as {
+      items: MenuItemConstructorOptions[]
+    }
+    expect(item(built.items, 'Verbose logs').checked).toBe(true)
+  })
+
+  it('uses a template image on macOS', () => {
+    new AppTray(view(), actions(), { template: true })
+    const image = FakeTray.instances[0]!.image as FakeNativeImage
+    expect(image.template).toBe(true)
   })
 })

@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest'
-import { AppWindow, hardenApp } from '../../src/main/window'
+import { AppWindow, hardenApp, routeHash } from '../../src/main/window'
 import {
   app,
   FakeBrowserWindow,
@@ -23,7 +23,15 @@ describe('AppWindow', () => {
       contextIsolation: true,
       sandbox: true,
       nodeIntegration: false,
-      webSecurity: true
+      nodeIntegrationInWorker: false,
+      nodeIntegrationInSubFrames: false,
+      webSecurity: true,
+      allowRunningInsecureContent: false,
+      experimentalFeatures: false,
+      webviewTag: false,
+      navigateOnDragDrop: false,
+      disableBlinkFeatures: 'Auxclick',
+      devTools: true
     })
     expect(win.loaded).toEqual({ file: '/app/out/renderer/index.html' })
     // Shown once ready, and a second show reuses the window.
@@ -63,6 +71,56 @@ describe('AppWindow', () => {
     expect(w.webContents).toBeNull()
     w.show()
     expect(FakeBrowserWindow.instances).toHaveLength(2)
+  })
+})
+
+describe('AppWindow routes and the dock', () => {
+  it('opens a new window at a route through the URL hash', () => {
+    const w = new AppWindow({ mainDir: '/app/out/main' })
+    w.show({ view: 'jobs', jobId: 'abc' })
+    expect(FakeBrowserWindow.instances[0]!.loaded).toEqual({
+      file: '/app/out/renderer/index.html',
+      options: { hash: 'jobs/abc' }
+    })
+    const dev = new AppWindow({ mainDir: '/app/out/main', rendererUrl: 'http://localhost:5173' })
+    dev.show({ view: 'logs' })
+    expect(FakeBrowserWindow.instances[1]!.loaded).toEqual({ url: 'http://localhost:5173/#logs' })
+  })
+
+  it('sends a route to a window that is open, once it has loaded', () => {
+    const w = new AppWindow({ mainDir: '/app/out/main' })
+    w.show()
+    const win = FakeBrowserWindow.instances[0]!
+    w.show({ view: 'servers', serverId: 'gpu-1' })
+    expect(win.webContents.sent).toEqual([
+      { channel: 'navigate:push', payload: { view: 'servers', serverId: 'gpu-1' } }
+    ])
+    win.webContents.loading = true
+    w.show({ view: 'settings' })
+    expect(win.webContents.sent).toHaveLength(1)
+    win.webContents.listeners.get('did-finish-load')!()
+    expect(win.webContents.sent.at(-1)).toEqual({
+      channel: 'navigate:push',
+      payload: { view: 'settings' }
+    })
+  })
+
+  it('names routes', () => {
+    expect(routeHash({ view: 'jobs' })).toBe('jobs')
+    expect(routeHash({ view: 'servers', serverId: 'a b' })).toBe('servers/a%20b')
+    expect(routeHash({ view: 'settings' })).toBe('settings')
+  })
+
+  it('reports opening and closing (the dock icon follows), and no dev tools when packaged', () => {
+    const onOpen = vi.fn()
+    const onClosed = vi.fn()
+    const w = new AppWindow({ mainDir: '/app/out/main', onOpen, onClosed, devTools: false })
+    w.show()
+    expect(onOpen).toHaveBeenCalledOnce()
+    const win = FakeBrowserWindow.instances[0]!
+    expect(win.options.webPreferences).toMatchObject({ devTools: false })
+    w.close()
+    expect(onClosed).toHaveBeenCalledOnce()
   })
 })
 
@@ -116,6 +174,32 @@ describe('hardenApp', () => {
     expect(contents.windowOpenHandler!({ url: 'https://example.com' })).toEqual({ action: 'deny' })
     const e = { preventDefault: vi.fn() }
     contents.listeners.get('will-attach-webview')!(e)
+    expect(e.preventDefault).toHaveBeenCalled()
+    // Frames too.
+    const frame = { url: 'https://evil.example/', preventDefault: vi.fn() }
+    contents.listeners.get('will-frame-navigate')!(frame)
+    expect(frame.preventDefault).toHaveBeenCalled()
+  })
+
+  it('denies devices and screen capture, and cancels downloads', () => {
+    created()
+    const device = session.defaultSession.setDevicePermissionHandler.mock
+      .calls[0]![0] as () => boolean
+    expect(device()).toBe(false)
+    const media = session.defaultSession.setDisplayMediaRequestHandler.mock.calls[0]![0] as (
+      r: unknown,
+      cb: (s: unknown) => void
+    ) => void
+    const cb = vi.fn()
+    media({}, cb)
+    expect(cb).toHaveBeenCalledWith({})
+    const [event, onDownload] = session.defaultSession.on.mock.calls[0]! as unknown as [
+      string,
+      (e: { preventDefault(): void }) => void
+    ]
+    expect(event).toBe('will-download')
+    const e = { preventDefault: vi.fn() }
+    onDownload(e)
     expect(e.preventDefault).toHaveBeenCalled()
   })
 })

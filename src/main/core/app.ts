@@ -200,6 +200,12 @@ export class BalancerCore {
       this.monitor.setPolicy(policyFor(settings))
     }
     if (settings.servers !== prev.servers) this.monitor.setServers(settings.servers)
+    if (settings.jobHistoryLimit !== prev.jobHistoryLimit) {
+      this.journal?.setHistoryLimit(settings.jobHistoryLimit)
+    }
+    if (settings.outputDir !== prev.outputDir && settings.outputDir && this.jobs) {
+      this.jobs.setOutputDir(settings.outputDir)
+    }
     if (settings.verboseLogging !== prev.verboseLogging) {
       this.log('info', `[LoadBalancer] Verbose logging ${settings.verboseLogging ? 'on' : 'off'}`)
     }

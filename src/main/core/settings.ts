@@ -196,7 +196,10 @@ export function parseServer(
   if (!r.success) {
     const issue = r.error.issues[0]
     const where = issue?.path.join('.') || 'entry'
-    return { error: `Bad server ${where}: ${issue?.message ?? 'invalid'} (${quote(raw)})` }
+    // Quote only what identifies the entry: never its headers (they may hold credentials).
+    const r0 = raw && typeof raw === 'object' ? (raw as Record<string, unknown>) : null
+    const shown = r0 ? { name: r0.name, url: r0.url } : raw
+    return { error: `Bad server ${where}: ${issue?.message ?? 'invalid'} (${quote(shown)})` }
   }
   const n = normalizeServerUrl(r.data.url)
   if ('error' in n) return { error: n.error }

@@ -129,7 +129,7 @@ export class JobEngine {
   private readonly journal: Journal
   private readonly monitor: FleetMonitor
   private readonly settings: () => BalancerSettings
-  private readonly outputDir: string
+  private outputDir: string
   private readonly clock: Clock
   private readonly logFn: NonNullable<JobEngineOptions['log']>
   private readonly pollMs: number
@@ -251,6 +251,11 @@ export class JobEngine {
     this.events.emit('job', job)
     void this.dispatch(job.id)
     return job
+  }
+
+  /** Where outputs of jobs finishing from now on are saved. */
+  setOutputDir(dir: string): void {
+    this.outputDir = dir
   }
 
   /** Sends a finished job's workflow again as a new job (same server pin, if any). */

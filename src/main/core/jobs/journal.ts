@@ -41,7 +41,7 @@ function isFinished(j: JobRecord): boolean {
 
 export class Journal {
   readonly file: string
-  private readonly historyLimit: number
+  private historyLimit: number
   private readonly compactAfter: number
   private readonly sync: boolean
   private readonly entries = new Map<string, JournalEntry>()
@@ -181,6 +181,12 @@ export class Journal {
     fs.renameSync(tmp, this.file)
     this.fd = fs.openSync(this.file, 'a')
     this.lines = this.entries.size
+  }
+
+  /** Changes how many finished jobs are kept; prunes at once when it shrinks. */
+  setHistoryLimit(n: number): void {
+    this.historyLimit = n
+    if (this.fd !== null) this.maintain()
   }
 
   get isOpen(): boolean {

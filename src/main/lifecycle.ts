@@ -1,0 +1,375 @@
+/**
+ * The app's life, from launch to quit: one instance only (a second launch shows the first's
+ * window), start to the tray without a window, wire the shell (store, log file, tray,
+ * notifications, window, IPC) to the engine, and quit cleanly (the check loop stopped, the job
+ * journal flushed, the settings and the log written). `index.ts` only calls `runApp`.
+ */
+import path from 'node:path'
+import {
+  app,
+  dialog,
+  ipcMain,
+  nativeImage,
+  Notification,
+  safeStorage,
+  session,
+  shell
+} from 'electron'
+import { BalancerCore } from './core/app'
+import { settingsFile, userDataDir } from './core/paths'
+import type { AppRoute } from '../shared/ipc'
+import type { AppSettings } from '../shared/types'
+import { loadClientId } from './client-id'
+import { createIpcHandlers, forwardPushes } from './ipc-handlers'
+import { registerIpc, trustedSender } from './ipc'
+import { RotatingLogFile } from './log-file'
+import { loginItemFor, type LoginItem } from './login-item'
+import { resolveLocale, translator, type Locale } from './messages'
+import { Notifier } from './notifier'
+import { noticeText, NotifyPolicy, type Notice } from './notify-policy'
+import { SecretRedactor } from './redact'
+import { safeStorageCipher } from './secrets'
+import { SettingsStore } from './store'
+import { submitWorkflow, WORKFLOW_EXTENSIONS } from './submit'
+import { AppTray, type TrayActions, type TrayView } from './tray'
+import { AppWindow, hardenApp } from './window'
+
+/** The app id (Windows notifications, packaging); `electron-builder.json` has the same. */
+export const APP_ID = 'io.github.comfy-balancer'
+
+/** How long quitting waits for the engine to stop before it gives up on it. */
+export const QUIT_GRACE_MS = 3_000
+
+export interface RunAppOptions {
+  /** Folder of the built main bundle (`import.meta.dirname` in the entry). */
+  mainDir: string
+  /** Dev server URL (`ELECTRON_RENDERER_URL`). */
+  rendererUrl?: string
+  env?: NodeJS.ProcessEnv
+  platform?: NodeJS.Platform
+}
+
+/** The running shell, for tests and the e2e hook. */
+export interface RunningApp {
+  core: BalancerCore
+  store: SettingsStore
+  tray: AppTray
+  window: AppWindow
+  logFile: RotatingLogFile
+  notifier: Notifier
+  /** Stops everything, in order; what `before-quit` runs. Safe to call twice. */
+  shutdown(): Promise<void>
+}
+
+export interface AppHandle {
+  /** The running shell once the app is ready; null for a second instance that quit. */
+  ready: Promise<RunningApp | null>
+}
+
+/** Ctrl-C and `kill` quit cleanly too (hooked once per process). */
+let signalsHooked = false
+
+/** Starts the app. Call once, before Electron's `ready`. */
+export function runApp(opts: RunAppOptions): AppHandle {
+  const env = opts.env ?? process.env
+  const platform = opts.platform ?? process.platform
+  // The CLI computes the same folder without Electron; set it explicitly so both always agree
+  // (Electron's default follows the product name, which packaging may change). Also before
+  // the single-instance lock, which lives there.
+  const dataDir = userDataDir(platform, env)
+  app.setPath('userData', dataDir)
+  if (platform === 'win32') app.setAppUserModelId(APP_ID)
+  app.enableSandbox()
+
+  if (!app.requestSingleInstanceLock()) {
+    app.quit()
+    return { ready: Promise.resolve(null) }
+  }
+
+  let running: RunningApp | null = null
+  let quitting = false
+  // A tray app: closing the window must not quit.
+  app.on('window-all-closed', () => {})
+  app.on('second-instance', () => running?.window.show())
+  // macOS: clicking the app in Finder or the dock while it runs opens the window.
+  app.on('activate', () => running?.window.show())
+  app.on('before-quit', (event) => {
+    if (quitting || !running) {
+      quitting = true
+      return
+    }
+    quitting = true
+    event.preventDefault()
+    void running.shutdown().finally(() => app.quit())
+  })
+  if (!signalsHooked) {
+    signalsHooked = true
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => app.quit())
+  }
+
+  const ready = app.whenReady().then(async () => {
+    if (quitting) return null
+    const started = await start({ ...opts, env, platform, dataDir })
+    if (quitting) {
+      await started.shutdown()
+      return null
+    }
+    running = started
+    return started
+  })
+  return { ready }
+}
+
+interface StartOptions extends RunAppOptions {
+  env: NodeJS.ProcessEnv
+  platform: NodeJS.Platform
+  dataDir: string
+}
+
+async function start(opts: StartOptions): Promise<RunningApp> {
+  const { env, platform, dataDir } = opts
+  if (platform === 'darwin') app.dock?.hide()
+  const iconFile = path.join(app.getAppPath(), 'resources', 'icons', '256x256.png')
+
+  // Logs first, so everything after can report into the file.
+  app.setAppLogsPath()
+  const logDir = app.getPath('logs')
+  const redactor = new SecretRedactor()
+  const logFile = new RotatingLogFile({ dir: logDir, redact: (t) => redactor.redact(t) })
+
+  const cipher = safeStorageCipher(safeStorage, platform)
+  const store = new SettingsStore({ file: settingsFile(env), cipher })
+  const loaded = await store.load()
+  const settings = loaded.settings
+  redactor.update(settings)
+
+  const core = new BalancerCore({
+    settings,
+    jobs: {
+      journalFile: path.join(dataDir, 'jobs.jsonl'),
+      outputDir: settings.outputDir || path.join(app.getPath('pictures'), 'Comfy Balancer'),
+      clientId: loadClientId(path.join(dataDir, 'client-id')),
+      historyLimit: settings.jobHistoryLimit
+    }
+  })
+  const offLogFile = core.events.on('log', (line) => logFile.write(line))
+  core.log('info', `[App] Comfy Balancer ${app.getVersion()} started; log folder ${logDir}`)
+  for (const note of loaded.notes) core.log('info', `[Settings] ${note}`)
+  for (const message of loaded.messages) core.log('warn', `[Settings] ${message}`)
+  const hasHeaders = settings.servers.some((s) => s.headers && Object.keys(s.headers).length)
+  if (loaded.plainSecrets) {
+    core.log(
+      'warn',
+      `[Settings] This system offers no key store, so server auth headers are saved in plain text in ${store.path}`
+    )
+  } else if (hasHeaders && cipher.weakness()) {
+    core.log('warn', `[Settings] ${cipher.weakness()}`)
+  }
+
+  const locale = (): Locale =>
+    resolveLocale(core.settings.language, [...app.getPreferredSystemLanguages(), app.getLocale()])
+  const loginItem: LoginItem = loginItemFor(app, platform, env)
+  applyLoginItem(loginItem, settings.startAtLogin, core)
+
+  const window = new AppWindow({
+    rendererUrl: opts.rendererUrl,
+    mainDir: opts.mainDir,
+    icon: iconFile,
+    devTools: !app.isPackaged,
+    // macOS: a dock icon only while the window is open.
+    onOpen: () => {
+      if (platform === 'darwin') void app.dock?.show()
+    },
+    onClosed: () => {
+      if (platform === 'darwin') app.dock?.hide()
+    }
+  })
+  hardenApp(app, session.defaultSession, window.isAppUrl)
+  const redact = (t: string) => redactor.redact(t)
+  const unregisterIpc = registerIpc({
+    ipcMain,
+    handlers: createIpcHandlers(core, { redact }),
+    isTrustedSender: trustedSender(() => window.webContents, window.isAppUrl),
+    onRefused: (channel, error) => core.log('warn', `[IPC] ${channel}: ${error.message}`)
+  })
+  const stopPushes = forwardPushes(core, (channel, payload) => window.send(channel, payload), {
+    redact
+  })
+
+  // Notifications: the policy decides, the notifier shows.
+  const notifier = new Notifier({
+    Notification,
+    createImageFromPath: (p) => nativeImage.createFromPath(p),
+    platform,
+    appIcon: iconFile
+  })
+  const policy = new NotifyPolicy()
+  const serverName = (id: string | null) =>
+    core.status().servers.find((s) => s.id === id)?.name ?? null
+  const notify = (notice: Notice) => {
+    const text = noticeText(notice, translator(locale()), serverName)
+    notifier.show(notice, text, () => window.show(routeFor(notice)))
+  }
+  const offRound = core.events.on('round', (status) => {
+    for (const n of policy.onRound(status, Date.now(), core.settings.notifications)) notify(n)
+  })
+  const offJob = core.events.on('job', (job) => {
+    for (const n of policy.onJob(job, core.settings.notifications)) notify(n)
+  })
+  if (loaded.messages.length) {
+    const t = translator(locale())
+    const more = loaded.messages.length > 1 ? ` (+${loaded.messages.length - 1})` : ''
+    notifier.show(
+      null,
+      {
+        title: t('settingsRepairedTitle'),
+        body: t('settingsRepairedBody', { message: redactor.redact(loaded.messages[0]!) + more })
+      },
+      () => window.show({ view: 'logs' })
+    )
+  }
+
+  // The tray.
+  const view = (): TrayView => ({
+    status: core.status(),
+    verbose: core.settings.verboseLogging,
+    startAtLogin: core.settings.startAtLogin,
+    locale: locale(),
+    canSubmit: core.jobs !== null
+  })
+  const actions: TrayActions = {
+    open: () => window.show(),
+    checkNow: () => void core.checkNow(),
+    setPaused: (paused) => core.setPaused(paused),
+    setVerbose: (verbose) => core.setVerbose(verbose),
+    setStartAtLogin: (enabled) => void core.updateSettings({ startAtLogin: enabled }),
+    submit: (serverId) => void pickAndSubmit(core, serverId, locale()),
+    openLogFolder: () => void shell.openPath(logDir),
+    quit: () => app.quit()
+  }
+  const tray = new AppTray(view(), actions, { template: platform === 'darwin' })
+  const offStatus = core.events.on('status', () => tray.update(view()))
+
+  // Settings changes: saved, secrets learned, login item and tray follow.
+  let current: AppSettings = settings
+  const offSettings = core.events.on('settings', (next) => {
+    const prev = current
+    current = next
+    redactor.update(next)
+    void store.save(next).then((error) => {
+      if (error) core.log('error', `[Settings] ${error}`)
+    })
+    if (next.startAtLogin !== prev.startAtLogin) applyLoginItem(loginItem, next.startAtLogin, core)
+    if (next.outputDir !== prev.outputDir || next.jobHistoryLimit !== prev.jobHistoryLimit) {
+      core.log('info', '[Settings] The output folder and job history size apply after a restart')
+    }
+    tray.update(view())
+  })
+
+  app.on('render-process-gone', (_e, _contents, details) =>
+    core.log('error', `[App] The window's page stopped (${details.reason})`)
+  )
+  app.on('child-process-gone', (_e, details) => {
+    if (details.reason !== 'clean-exit') {
+      core.log('warn', `[App] A ${details.type} process stopped (${details.reason})`)
+    }
+  })
+
+  let shutdown: Promise<void> | null = null
+  const running: RunningApp = {
+    core,
+    store,
+    tray,
+    window,
+    logFile,
+    notifier,
+    shutdown: () =>
+      (shutdown ??= (async () => {
+        offStatus()
+        offSettings()
+        offRound()
+        offJob()
+        stopPushes()
+        unregisterIpc()
+        core.log('info', '[App] Quitting')
+        const grace = new Promise<void>((resolve) => setTimeout(resolve, QUIT_GRACE_MS).unref())
+        try {
+          await Promise.race([core.stop(), grace])
+          await Promise.race([store.flush(), grace])
+        } catch (err) {
+          console.error('[comfy-balancer] stopping failed:', err)
+        }
+        offLogFile()
+        logFile.close()
+        notifier.closeAll()
+        tray.destroy()
+        window.close()
+      })())
+  }
+  if (env.COMFY_BALANCER_E2E === '1') exposeForE2e(running)
+  core.start()
+  return running
+}
+
+/** Where a notification's click takes the window. */
+export function routeFor(notice: Notice): AppRoute {
+  switch (notice.kind) {
+    case 'jobDone':
+    case 'jobFailed':
+      return { view: 'jobs', jobId: notice.job.id }
+    case 'serverDown':
+    case 'serverUp':
+      return { view: 'servers', serverId: notice.servers[0]?.id }
+  }
+}
+
+function applyLoginItem(item: LoginItem, enabled: boolean, core: BalancerCore): void {
+  try {
+    if (item.get() !== enabled) item.set(enabled)
+  } catch (err) {
+    core.log('warn', `[App] Could not change "start at login": ${(err as Error).message}`)
+  }
+}
+
+/** The tray's "Submit workflow...": a file dialog, then each file to the best (or the chosen) server. */
+async function pickAndSubmit(
+  core: BalancerCore,
+  serverId: string | null,
+  locale: Locale
+): Promise<void> {
+  const jobs = core.jobs
+  if (!jobs) return
+  const t = translator(locale)
+  const name = serverId ? core.status().servers.find((s) => s.id === serverId)?.name : undefined
+  const picked = await dialog.showOpenDialog({
+    title: name ? t('chooseWorkflowFor', { name }) : t('chooseWorkflow'),
+    properties: ['openFile', 'multiSelections'],
+    filters: [{ name: t('workflowFilter'), extensions: [...WORKFLOW_EXTENSIONS] }]
+  })
+  if (picked.canceled) return
+  for (const file of picked.filePaths) {
+    try {
+      const job = await submitWorkflow(jobs, { path: file, serverId })
+      core.log('info', `[Jobs] Submitted ${job.source} (${job.id.slice(0, 8)})`)
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err)
+      core.log('warn', `[Jobs] Could not submit ${path.basename(file)}: ${message}`)
+      await dialog.showMessageBox({
+        type: 'error',
+        message: t('submitFailed', { file: path.basename(file) }),
+        detail: message
+      })
+    }
+  }
+}
+
+/**
+ * For the Playwright `_electron` smoke test only (`COMFY_BALANCER_E2E=1`): what the tray shows,
+ * readable from `electronApp.evaluate`.
+ */
+function exposeForE2e(running: RunningApp): void {
+  ;(globalThis as Record<string, unknown>).__comfyBalancerE2e = {
+    tray: () => running.tray.snapshot(),
+    openWindow: () => running.window.show()
+  }
+}

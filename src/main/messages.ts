@@ -1,0 +1,156 @@
+/**
+ * Every text the main process shows (tray, notifications, dialogs), in one table per language,
+ * like the window's `src/renderer/src/lib/i18n.ts`. `en` is the reference: the other table must
+ * have the same keys (a type error otherwise). `{name}` marks a value filled in by `format`.
+ * Reasons and errors from the core or ComfyUI ("Timed out after 1000 ms") are shown as they are.
+ */
+import type { Language } from '../shared/types'
+
+const en = {
+  // Tray summary (also the tooltip): `2/3 servers up - best: gpu-1 (queue 0)`.
+  summaryNoServers: 'No servers configured',
+  summaryAllDisabled: 'All servers are disabled',
+  summaryChecking: 'Checking {count} servers...',
+  summaryBest: '{up}/{total} servers up - best: {best} (queue {queue})',
+  summaryNone: '{up}/{total} servers up - no healthy server',
+  summaryPaused: '{text} - checks paused',
+  // One menu line per server.
+  serverBest: '★ {name} - best: {running} running, {pending} pending',
+  serverUp: '● {name} - {running} running, {pending} pending',
+  serverDown: '✕ {name} - down: {reason}',
+  serverChecking: '… {name} - checking',
+  serverDisabled: '– {name} - disabled',
+  unknownReason: 'no answer',
+  submitWorkflow: 'Submit workflow...',
+  submitTo: 'Submit to',
+  submitToServer: '{name}...',
+  submitToDown: '{name} (down)',
+  openApp: 'Open Comfy Balancer',
+  checkNow: 'Check now',
+  pauseChecks: 'Pause checks',
+  verboseLogs: 'Verbose logs',
+  startAtLogin: 'Start at login',
+  openLogFolder: 'Open log folder',
+  quit: 'Quit',
+  // Dialogs.
+  chooseWorkflow: 'Choose a ComfyUI workflow',
+  chooseWorkflowFor: 'Choose a ComfyUI workflow for {name}',
+  workflowFilter: 'ComfyUI workflow (API JSON or PNG)',
+  submitFailed: 'Could not submit {file}',
+  // Notifications.
+  serverDownTitle: 'Server down: {name}',
+  serversDownTitle: '{count} servers down',
+  serverDownBody: '{reason}',
+  serversDownBody: '{names}',
+  serverUpTitle: 'Server back: {name}',
+  serversUpTitle: '{count} servers back',
+  serverUpBody: '{name} answers again.',
+  serversUpBody: '{names} answer again.',
+  jobDoneTitle: 'Job done: {source}',
+  jobDoneBody: 'Finished on {server}. {files}',
+  jobDoneFiles: '{count} file(s) saved.',
+  jobDoneNoFiles: 'No files were saved.',
+  jobFailedTitle: 'Job failed: {source}',
+  jobFailedBody: '{message}',
+  jobFailedNode: '{node}: {message}',
+  jobLost: 'The server forgot the job and it could not be sent again.',
+  jobInterrupted: 'The job was interrupted on the server.',
+  unknownServer: 'a server',
+  settingsRepairedTitle: 'Settings were repaired',
+  settingsRepairedBody: '{message}',
+  secretsPlainTitle: 'Auth headers are not encrypted',
+  secretsPlainBody:
+    'This system offers no key store, so the auth headers of your servers are saved in plain text in {file}.'
+} as const
+
+export type MessageKey = keyof typeof en
+
+const zhCN: Record<MessageKey, string> = {
+  summaryNoServers: '尚未配置服务器',
+  summaryAllDisabled: '所有服务器均已停用',
+  summaryChecking: '正在检查 {count} 台服务器...',
+  summaryBest: '{up}/{total} 台服务器在线 - 最佳：{best}（队列 {queue}）',
+  summaryNone: '{up}/{total} 台服务器在线 - 没有可用的服务器',
+  summaryPaused: '{text} - 检查已暂停',
+  serverBest: '★ {name} - 最佳：运行中 {running}，排队中 {pending}',
+  serverUp: '● {name} - 运行中 {running}，排队中 {pending}',
+  serverDown: '✕ {name} - 离线：{reason}',
+  serverChecking: '… {name} - 检查中',
+  serverDisabled: '– {name} - 已停用',
+  unknownReason: '无响应',
+  submitWorkflow: '提交工作流...',
+  submitTo: '提交到',
+  submitToServer: '{name}...',
+  submitToDown: '{name}（离线）',
+  openApp: '打开 Comfy Balancer',
+  checkNow: '立即检查',
+  pauseChecks: '暂停检查',
+  verboseLogs: '详细日志',
+  startAtLogin: '登录时启动',
+  openLogFolder: '打开日志文件夹',
+  quit: '退出',
+  chooseWorkflow: '选择 ComfyUI 工作流',
+  chooseWorkflowFor: '为 {name} 选择 ComfyUI 工作流',
+  workflowFilter: 'ComfyUI 工作流（API JSON 或 PNG）',
+  submitFailed: '无法提交 {file}',
+  serverDownTitle: '服务器离线：{name}',
+  serversDownTitle: '{count} 台服务器离线',
+  serverDownBody: '{reason}',
+  serversDownBody: '{names}',
+  serverUpTitle: '服务器已恢复：{name}',
+  serversUpTitle: '{count} 台服务器已恢复',
+  serverUpBody: '{name} 已重新响应。',
+  serversUpBody: '{names} 已重新响应。',
+  jobDoneTitle: '任务完成：{source}',
+  jobDoneBody: '在 {server} 上完成。{files}',
+  jobDoneFiles: '已保存 {count} 个文件。',
+  jobDoneNoFiles: '没有保存任何文件。',
+  jobFailedTitle: '任务失败：{source}',
+  jobFailedBody: '{message}',
+  jobFailedNode: '{node}：{message}',
+  jobLost: '服务器丢失了该任务，且无法重新发送。',
+  jobInterrupted: '任务在服务器上被中断。',
+  unknownServer: '某台服务器',
+  settingsRepairedTitle: '设置已修复',
+  settingsRepairedBody: '{message}',
+  secretsPlainTitle: '认证请求头未加密',
+  secretsPlainBody: '此系统没有可用的密钥存储，服务器的认证请求头以明文保存在 {file} 中。'
+}
+
+export const MESSAGES = { en, 'zh-CN': zhCN } as const satisfies Record<
+  string,
+  Record<MessageKey, string>
+>
+
+export type Locale = keyof typeof MESSAGES
+
+/**
+ * The locale for the `language` setting; `system` follows the system's preferred languages
+ * (Electron's `app.getPreferredSystemLanguages()`, then `app.getLocale()`).
+ */
+export function resolveLocale(language: Language, systemLanguages: readonly string[]): Locale {
+  if (language !== 'system') return language
+  for (const lang of systemLanguages) {
+    const l = lang.toLowerCase()
+    if (l.startsWith('zh')) return 'zh-CN'
+    if (l.startsWith('en')) return 'en'
+  }
+  return 'en'
+}
+
+export type Translate = (key: MessageKey, values?: Record<string, string | number>) => string
+
+/** A `t` function for one locale: the text for a key with `{name}` placeholders filled in. */
+export function translator(locale: Locale): Translate {
+  const table: Record<MessageKey, string> = MESSAGES[locale]
+  return (key, values = {}) =>
+    (table[key] ?? en[key]).replace(/\{(\w+)\}/g, (m, name: string) =>
+      name in values ? String(values[name]) : m
+    )
+}
+
+/** Shortens a text for a menu line or a notification title. */
+export function clip(text: string, max: number): string {
+  const oneLine = text.replace(/\s+/g, ' ').trim()
+  return oneLine.length > max ? `${oneLine.slice(0, max - 1)}…` : oneLine
+}
