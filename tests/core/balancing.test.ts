@@ -70,8 +70,8 @@ describe('expected-completion policy', () => {
 
   it('prefers a fast GPU with a longer queue over a slow one with a shorter queue', () => {
     const servers = [
-      server('slow', { queue: q(1, 0), etaMs: expectedWaitMs(q(1, 0), 0, 4000) }),
-      server('fast', { queue: q(1, 1), etaMs: expectedWaitMs(q(1, 1), 0, 1000) })
+      server('slow', { queue: q(1, 0), jobMs: 4000, etaMs: expectedWaitMs(q(1, 0), 0, 4000) }),
+      server('fast', { queue: q(1, 1), jobMs: 1000, etaMs: expectedWaitMs(q(1, 1), 0, 1000) })
     ]
     const c = expectedCompletionPolicy(servers, {
       estimateJobMs: est({ slow: 4000, fast: 1000 }),
@@ -80,6 +80,13 @@ describe('expected-completion policy', () => {
     expect(c.server?.id).toBe('fast')
     expect(c.reason).toMatch(/expected start in 1\.5 s, done in 2\.5 s/)
     expect(c.finishMs).toBe(2500)
+  })
+
+  it('speaks of the queue while a server has no learned run time', () => {
+    const c = expectedCompletionPolicy([server('a', { queue: q(1, 2), etaMs: 1 })], {
+      estimateJobMs: () => 1000
+    })
+    expect(c.reason).toBe('shortest queue (3)')
   })
 
   it('counts the jobs it just sent (own accounting) through etaMs', () => {

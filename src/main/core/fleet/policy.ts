@@ -134,7 +134,13 @@ export const expectedCompletionPolicy: Policy = (servers, ctx) => {
   } else {
     pick = scored.find((x) => x.finish === bestFinish)!
   }
-  const parts = [`expected start in ${secs(pick.wait)}, done in ${secs(pick.finish)}`]
+  // Before a server has finished anything its times are only a prior: speak of the queue then.
+  const ahead = pick.s.queue.total + pick.s.ownInFlight
+  const parts = [
+    pick.s.jobMs === null
+      ? `shortest queue (${ahead})`
+      : `expected start in ${secs(pick.wait)}, done in ${secs(pick.finish)}`
+  ]
   if (near.length > 1) parts.push(`one of ${near.length} about equal`)
   if (!settled.length) parts.push('just came back')
   const excluded = unable?.size ? `; ${unable.size} server(s) lack what it needs` : ''
