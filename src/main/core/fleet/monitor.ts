@@ -79,6 +79,8 @@ interface Entry {
 export const QUEUE_HISTORY_MS = 30 * 60_000
 const QUEUE_HISTORY_MAX_POINTS = 2_000
 
+/** Pause between closing a silent socket and opening a new one. */
+const REDIAL_DELAY_MS = 1_000
 /** Every this many rounds the full /queue is read; the cheap count serves in between. */
 export const FULL_QUEUE_EVERY_ROUNDS = 5
 /** While a server has work and no live socket, check this much more often (not below 1 s). */
@@ -579,7 +581,11 @@ export class FleetMonitor {
         (sock.lastMessageAt ?? 0) < started - 2 * this.intervalMs
       ) {
         this.closeSocket(e)
-        this.openSocket(e)
+        // ComfyUI drops a clientId when any socket with it closes, even after a newer one
+        // registered: let the server see the close before dialling again.
+        this.clock.setTimeout(() => {
+          if (this.entries.includes(e)) this.openSocket(e)
+        }, REDIAL_DELAY_MS)
       }
       let system: SystemInfo | null = prev.system
       e.statsAge++
