@@ -53,7 +53,8 @@ function makeCore(
   urls: string[],
   dir: string,
   patch: Partial<AppSettings> = {},
-  clientId?: string
+  clientId?: string,
+  live = true
 ): BalancerCore {
   const { servers: list } = serversFromUrls(urls)
   const { settings, problems } = parseSettings({
@@ -67,6 +68,7 @@ function makeCore(
     settings,
     // Among near-equal servers, take the first in the list (repeatable tests).
     rng: () => 0,
+    live,
     jobs: {
       journalFile: path.join(dir, 'jobs.jsonl'),
       outputDir: path.join(dir, 'out'),
@@ -121,7 +123,9 @@ describe('submitting jobs', () => {
     const core = makeCore(
       fleet.map((s) => s.url),
       tmp(),
-      { healthCheckInterval: 60_000 }
+      { healthCheckInterval: 60_000 },
+      undefined,
+      false // no live socket: the POST itself meets the refusal
     )
     core.start()
     await core.checkNow()
@@ -190,7 +194,6 @@ describe('submitting jobs', () => {
     )
     core.start()
     await core.checkNow()
-    await until(() => core.capabilitiesKnown(core.status().servers[0]!.id))
     const lines: string[] = []
     core.events.on('log', (l) => lines.push(l.message))
     const ok = await core.jobs!.waitFor(core.jobs!.submit(workflow()).id)

@@ -67,6 +67,7 @@ interface Entry {
   /** Node classes and model files the server has; null until read. */
   caps: { classes: Set<string>; models: Map<string, Set<string>> } | null
   capsLoading: boolean
+  capsPromise: Promise<void> | null
   /** system_stats argv + pytorch version seen last: a change means the server restarted. */
   bootKey: string | null
   /** Rounds since the full /queue was read (the cheap count serves in between). */
@@ -181,6 +182,7 @@ export class FleetMonitor {
       socket: null,
       caps: null,
       capsLoading: false,
+      capsPromise: null,
       bootKey: null,
       roundsSinceFull: FULL_QUEUE_EVERY_ROUNDS,
       samples: []
@@ -205,7 +207,12 @@ export class FleetMonitor {
       // Reconnected: the server may have restarted with other nodes or models.
       if (opened++ > 0) e.caps = null
     })
-    sock.events.on('close', () => this.events.emit('socket-closed', { serverId }))
+    sock.events.on('close', () => {
+      this.events.emit('socket-closed', { serverId })
+      // A socket that closes is often a server that died: check now rather than at the next
+      // interval, so nothing more is sent there (joins a round already under way).
+      if (this.running && !this.paused) void this.checkNow()
+    })
     e.socket = sock
     sock.connect()
   }
@@ -288,8 +295,34 @@ export class FleetMonitor {
     return Boolean(this.entries.find((x) => x.config.id === serverId)?.caps)
   }
 
+  /**
+   * Reads, for healthy servers that have not told us yet, what they can run, waiting at most
+   * `maxWaitMs`. Done on demand (before placing a job), not on every check: object_info is
+   * large, and a fleet that only gets watched never needs it.
+   */
+  async ensureCapabilities(maxWaitMs: number): Promise<void> {
+    const loads = this.entries
+      .filter((e) => e.config.enabled && e.status.healthy && !e.caps)
+      .map((e) => e.capsPromise ?? this.refreshCaps(e))
+    if (!loads.length) return
+    let timer: unknown = null
+    await Promise.race([
+      Promise.all(loads),
+      new Promise<void>((r) => (timer = this.clock.setTimeout(r, maxWaitMs)))
+    ])
+    if (timer !== null) this.clock.clearTimeout(timer)
+  }
+
   /** Reads (once, and again after a restart) what the server can run. */
-  private async refreshCaps(e: Entry): Promise<void> {
+  private refreshCaps(e: Entry): Promise<void> {
+    if (e.capsPromise) return e.capsPromise
+    e.capsPromise = this.loadCaps(e).finally(() => {
+      e.capsPromise = null
+    })
+    return e.capsPromise
+  }
+
+  private async loadCaps(e: Entry): Promise<void> {
     if (e.capsLoading) return
     e.capsLoading = true
     try {
@@ -605,7 +638,6 @@ export class FleetMonitor {
           }
         }
       }
-      if (!e.caps && this.running) void this.refreshCaps(e)
       next = {
         ...prev,
         healthy: true,

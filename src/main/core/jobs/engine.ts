@@ -86,6 +86,8 @@ const ARRIVAL_CHECK_GAP_MS = 300
 /** A finished job whose history is not there yet is looked up again this often, this many times. */
 const FINALIZE_GAP_MS = 200
 const FINALIZE_TRIES = 5
+/** Longest wait for servers to say which nodes and models they have before placing a job. */
+const CAPS_WAIT_MS = 3_000
 /** How long a server is watched for a late copy of a job that went elsewhere. */
 const STALE_WATCH_MS = 5 * 60_000
 /** Gap between the extra checks of a server that stopped answering while holding our jobs. */
@@ -472,6 +474,8 @@ export class JobEngine {
       if (job.pinnedServerId) {
         serverId = job.pinnedServerId
       } else {
+        // Which servers have the job's nodes and models (read once per server, on demand).
+        await this.monitor.ensureCapabilities(Math.min(CAPS_WAIT_MS, this.settings().timeout))
         const prompt = this.journal.get(id)?.prompt
         const policyJob = {
           kind: job.kind,
