@@ -492,3 +492,17 @@ describe('balancing a burst', () => {
     expect(st[0]!.jobMs!).toBeGreaterThan(st[1]!.jobMs! * 2)
   })
 })
+
+describe('jobs faster than our own bookkeeping', () => {
+  it('follows a job that starts before the answer to its POST is read', async () => {
+    const fleet = await servers(1, { jobMs: 0 })
+    const core = makeCore([fleet[0]!.url], tmp(), { healthCheckInterval: 60_000 })
+    core.start()
+    await core.checkNow()
+    const ids = Array.from({ length: 10 }, () => core.jobs!.submit(workflow()).id)
+    const done = await Promise.all(ids.map((id) => core.jobs!.waitFor(id)))
+    expect(done.map((j) => j.state)).toEqual(Array(10).fill('done'))
+    // Seen starting over the socket (not only found finished by the poll).
+    expect(done.filter((j) => j.startedAt === null)).toEqual([])
+  })
+})

@@ -254,7 +254,15 @@ export class FleetMonitor {
         this.clock.clearTimeout(timer)
         resolve()
       }
-      const off = sock.events.on('open', done)
+      const off1 = sock.events.on('open', done)
+      // Stop waiting as soon as the server is found down (its socket will not open).
+      const off2 = this.events.on('status', (st) => {
+        if (st.servers.find((x) => x.id === serverId)?.healthy === false) done()
+      })
+      const off = () => {
+        off1()
+        off2()
+      }
       const timer = this.clock.setTimeout(done, maxWaitMs)
     })
   }

@@ -78,8 +78,8 @@ export const roundRobinPolicy: Policy = (servers, ctx) => {
 
 /** Choices within this share of the best expected finish count as equal. */
 export const NEAR_EQUAL_SHARE = 0.1
-/** ...or within this many ms of it. */
-export const NEAR_EQUAL_MS = 250
+/** ...plus this many ms (kept tiny: the rule must hold for 100 ms jobs and for 10 min ones). */
+export const NEAR_EQUAL_MS = 5
 
 function secs(ms: number): string {
   return ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 1000)} s`

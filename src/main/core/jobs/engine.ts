@@ -86,6 +86,8 @@ const ARRIVAL_CHECK_GAP_MS = 300
 /** A finished job whose history is not there yet is looked up again this often, this many times. */
 const FINALIZE_GAP_MS = 200
 const FINALIZE_TRIES = 5
+/** Events kept per job while its POST answer is awaited. */
+const EARLY_EVENTS_MAX = 500
 /** Longest wait for servers to say which nodes and models they have before placing a job. */
 const CAPS_WAIT_MS = 3_000
 /** How long a server is watched for a late copy of a job that went elsewhere. */
@@ -152,6 +154,8 @@ export class JobEngine {
   /** Late binding: how many of our jobs may wait in one server's queue (null: no limit). */
   private readonly holdBack: number | null
   private pumpQueued = false
+  /** Socket events of jobs whose POST answer is not read yet: job id -> events. */
+  private readonly early = new Map<string, ComfyEvent[]>()
   /** Jobs being sent right now: job id -> server id (own accounting before the answer). */
   private readonly sending = new Map<string, string>()
 
@@ -323,6 +327,20 @@ export class JobEngine {
     return next
   }
 
+  /**
+   * Progress within a running job: shown live but not written to the journal (it changes many
+   * times a second and is worthless after a restart); the next journaled change carries it.
+   */
+  private progress(j: JobRecord, patch: Partial<NonNullable<JobRecord['progress']>>): void {
+    if (j.state !== 'running') {
+      this.update(j.id, { state: 'running', startedAt: j.startedAt ?? this.clock.now() })
+      j = this.get(j.id)!
+    }
+    const base = j.progress ?? { node: null, value: 0, max: 0, nodesDone: 0, nodesTotal: 0 }
+    const next = this.journal.patchInMemory(j.id, { progress: { ...base, ...patch } })
+    if (next) this.events.emit('job', next)
+  }
+
   /** Adds a note unless it is already the last one (waiting jobs are retried often). */
   private noteOnce(id: string, note: string): void {
     if (this.get(id)?.notes.at(-1) !== note) this.update(id, {}, note)
@@ -404,6 +422,7 @@ export class JobEngine {
       this.busy.delete(id)
       const sid = this.sending.get(id)
       this.sending.delete(id)
+      this.early.delete(id)
       const j = this.get(id)
       if (sid && j?.serverId !== sid) this.monitor.noteGone(sid, id)
     }
@@ -606,6 +625,9 @@ export class JobEngine {
       queuePosition: null
     })
     void this.socketFor(serverId)
+    const early = this.early.get(id)
+    this.early.delete(id)
+    for (const ev of early ?? []) this.onSocketEvent(serverId, ev)
     if (where === 'history') void this.finalize(id)
   }
 
@@ -703,7 +725,17 @@ export class JobEngine {
   private onSocketEvent(serverId: string, ev: ComfyEvent): void {
     const d = ev.data
     const j = this.jobOn(serverId, d.prompt_id)
-    if (!j) return
+    if (!j) {
+      // A fast job can start (even finish) before the answer to our POST is read: keep its
+      // events until the job is recorded as accepted there, then replay them.
+      const pid = d.prompt_id
+      if (typeof pid === 'string' && this.sending.get(pid) === serverId) {
+        const list = this.early.get(pid) ?? []
+        if (list.length < EARLY_EVENTS_MAX) list.push(ev)
+        this.early.set(pid, list)
+      }
+      return
+    }
     const p = j.progress ?? { node: null, value: 0, max: 0, nodesDone: 0, nodesTotal: 0 }
     switch (ev.type) {
       case 'execution_start':
@@ -721,15 +753,12 @@ export class JobEngine {
         if (d.node === null) void this.finalize(j.id)
         else if (typeof d.node === 'string') {
           const done = p.node !== null ? Math.min(p.nodesTotal, p.nodesDone + 1) : p.nodesDone
-          this.update(j.id, {
-            state: 'running',
-            progress: { ...p, node: d.node, value: 0, max: 0, nodesDone: done }
-          })
+          this.progress(j, { node: d.node, value: 0, max: 0, nodesDone: done })
         }
         break
       case 'progress':
         if (typeof d.value === 'number' && typeof d.max === 'number') {
-          this.update(j.id, { state: 'running', progress: { ...p, value: d.value, max: d.max } })
+          this.progress(j, { value: d.value, max: d.max })
         }
         break
       case 'execution_success':
@@ -758,6 +787,7 @@ export class JobEngine {
 
   /** Reads the history entry and saves the outputs; idempotent. */
   private async finalize(id: string, tries = 0): Promise<void> {
+    if (!this.running) return
     if (this.busy.has(id)) {
       // Another read is in flight (execution_success, then executing null): look again after it.
       if (tries < FINALIZE_TRIES)

@@ -135,6 +135,17 @@ export class Journal {
     return this.entries.get(id)!.job
   }
 
+  /**
+   * Changes a job in memory only (fast-changing, disposable fields such as progress); the next
+   * written change or compaction carries it to disk.
+   */
+  patchInMemory(id: string, patch: Partial<JobRecord>): JobRecord | null {
+    const e = this.entries.get(id)
+    if (!e || this.fd === null) return null
+    e.job = { ...e.job, ...patch }
+    return e.job
+  }
+
   get(id: string): JournalEntry | undefined {
     return this.entries.get(id)
   }

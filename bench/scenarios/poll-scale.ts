@@ -1,0 +1,234 @@
+/**
+ * pollScale: one core (defaults: live updates on, no jobs) checks N fake servers every second.
+ * - connections per server: TCP connections each fake accepted over the whole run (its own
+ *   counter; HTTP keep-alive plus the WebSocket);
+ * - CPU of the checking process (this one; the fakes run in the child) as % of one core, over
+ *   the whole run and without the start-up (first reads of object_info and model lists);
+ * - bytes per round: response bytes the core read per server per round, idle, and with 50
+ *   queued prompts that each carry a ~100 KB UI workflow. The big-queue phase runs on a few
+ *   servers (200 x 50 x 100 KB would be 1 GB of fake state) and is reported per server. The
+ *   core reads the cheap count (GET /prompt) in most rounds and the full /queue every few; it
+ *   has no switch to turn that off, so "without the cheap count" is derived from the measured
+ *   size of a full /queue answer (every round would read one instead of the count).
+ */
+import { createAxiosTransport, type HttpTransport } from '../../src/main/core/comfy/transport'
+import type { FleetHost } from '../fleet-host'
+import { makeCore, mean, now, round1, round2, sleep, withTimeout } from '../lib'
+
+export interface PollScaleResult {
+  config: {
+    servers: number
+    intervalMs: number
+    durationMs: number
+    timeoutMs: number
+    live: boolean
+    bigQueue: { servers: number; pending: number; workflowBytes: number; rounds: number }
+  }
+  rounds: number
+  connectionsPerServer: number
+  connectionsPerServerMean: number
+  /** Connections a server accepted after the 5th round (start-up done), max over servers. */
+  newConnectionsAfterStartup: number
+  wsConnectionsPerServer: number
+  requestsPerServerPerRound: number
+  cpuPercent: number
+  /** From the end of the second round to the end (no start-up reads). */
+  cpuPercentSteady: number
+  idleBytesPerServerPerRound: number
+  withCheapCount: {
+    bytesPerServerPerRound: number
+    /** The largest round (the one that reads the full /queue). */
+    peakBytesPerServerPerRound: number
+    bytesPerRoundAt200Servers: number
+    fullQueueEveryRounds: number
+  }
+  withoutCheapCount: {
+    derived: true
+    bytesPerServerPerRound: number
+    bytesPerRoundAt200Servers: number
+  }
+  fullQueueBytes: number
+  countBytes: number
+}
+
+interface Counter {
+  /** Counting only starts when this is true (skips the start-up reads). */
+  on: boolean
+  /** Bytes per route (path without /api), counted rounds only. */
+  byRoute: Map<string, { bytes: number; n: number }>
+  /** Bytes within the current round. */
+  roundBytes: number
+  transports: HttpTransport[]
+}
+
+function counting(): { counter: Counter; factory: () => HttpTransport } {
+  const counter: Counter = { on: false, byRoute: new Map(), roundBytes: 0, transports: [] }
+  const factory = (): HttpTransport => {
+    const inner = createAxiosTransport()
+    counter.transports.push(inner)
+    return {
+      async request(req) {
+        const res = await inner.request(req)
+        if (counter.on) {
+          const n = res.bytes ? res.bytes.length : Buffer.byteLength(res.text)
+          const route = new URL(req.url).pathname.replace(/^\/api/, '')
+          const r = counter.byRoute.get(route) ?? { bytes: 0, n: 0 }
+          r.bytes += n
+          r.n++
+          counter.byRoute.set(route, r)
+          counter.roundBytes += n
+        }
+        return res
+      },
+      close: () => inner.close()
+    }
+  }
+  return { counter, factory }
+}
+
+const total = (c: Counter) => [...c.byRoute.values()].reduce((a, r) => a + r.bytes, 0)
+const avg = (c: Counter, route: string) => {
+  const r = c.byRoute.get(route)
+  return r && r.n ? r.bytes / r.n : Number.NaN
+}
+
+export async function runPollScale(
+  host: FleetHost,
+  opts: { servers: number; durationMs: number; bigServers: number }
+): Promise<PollScaleResult> {
+  const intervalMs = 1000
+  const timeoutMs = 10_000
+  // ---- phase 1: N idle servers for the whole duration
+  const fleet = await host.startFleet(opts.servers, 100)
+  const { counter, factory } = counting()
+  const bc = makeCore('ours', fleet.urls, {
+    tag: 'poll',
+    jobs: false,
+    intervalMs,
+    timeoutMs,
+    transportFactory: factory
+  })
+  let rounds = 0
+  let countedRounds = 0
+  let steady: { cpu: NodeJS.CpuUsage; t: number } | null = null
+  let cpuPercent: number
+  let cpuPercentSteady: number
+  let stats
+  let early: Promise<Array<{ connections: number }>> | null = null
+  try {
+    bc.core.events.on('round', () => {
+      rounds++
+      // Count from the end of the first round: the first reads object_info and models once.
+      if (counter.on) countedRounds++
+      else if (rounds === 1) counter.on = true
+      if (rounds === 2) steady = { cpu: process.cpuUsage(), t: now() }
+      if (rounds === 5) early = host.stats(fleet)
+    })
+    const cpu0 = process.cpuUsage()
+    const t0 = now()
+    bc.core.start()
+    await sleep(opts.durationMs)
+    const cpu = process.cpuUsage(cpu0)
+    const t1 = now()
+    cpuPercent = ((cpu.user + cpu.system) / 1000 / (t1 - t0)) * 100
+    const s = steady as { cpu: NodeJS.CpuUsage; t: number } | null
+    if (s) {
+      const c = process.cpuUsage(s.cpu)
+      cpuPercentSteady = ((c.user + c.system) / 1000 / (t1 - s.t)) * 100
+    } else cpuPercentSteady = Number.NaN
+    stats = await host.stats(fleet)
+  } finally {
+    // Settle the early snapshot before its fleet goes away.
+    await (early as Promise<unknown> | null)?.catch(() => undefined)
+    await bc.stop()
+    for (const t of counter.transports) t.close()
+    await host.stopFleet(fleet)
+  }
+  const conns = stats.map((s) => s.connections)
+  const earlyStats = early ? await (early as Promise<Array<{ connections: number }>>) : null
+  const newAfter = earlyStats
+    ? Math.max(...stats.map((s, i) => s.connections - (earlyStats[i]?.connections ?? 0)))
+    : Number.NaN
+
+  // ---- phase 2: a few servers with 50 queued ~100 KB workflows each
+  const pending = 50
+  const workflowBytes = 100 * 1024
+  const bigRounds = 10
+  const big = await host.startFleet(opts.bigServers, 100)
+  const c2 = counting()
+  const bc2 = makeCore('ours', big.urls, {
+    tag: 'poll-big',
+    jobs: false,
+    intervalMs,
+    timeoutMs,
+    transportFactory: c2.factory
+  })
+  let bigCounted = 0
+  let peakRound = 0
+  try {
+    await host.fill(big, pending, workflowBytes)
+    let r = 0
+    const done = new Promise<void>((resolve) => {
+      bc2.core.events.on('round', () => {
+        r++
+        if (c2.counter.on) {
+          bigCounted++
+          peakRound = Math.max(peakRound, c2.counter.roundBytes)
+        } else if (r === 1) c2.counter.on = true
+        c2.counter.roundBytes = 0
+        if (bigCounted >= bigRounds) {
+          c2.counter.on = false
+          resolve()
+        }
+      })
+    })
+    bc2.core.start()
+    await withTimeout(done, 120_000, 'pollScale big-queue rounds')
+  } finally {
+    await bc2.stop()
+    for (const t of c2.counter.transports) t.close()
+    await host.stopFleet(big)
+  }
+  const perServerRound = (bytes: number) => bytes / bigCounted / opts.bigServers
+  const withCount = perServerRound(total(c2.counter))
+  const fullQueueBytes = avg(c2.counter, '/queue')
+  const countBytes = avg(c2.counter, '/prompt')
+  const countReads = c2.counter.byRoute.get('/prompt')?.n ?? 0
+  // Without the cheap count every count read would have been a full /queue read.
+  const withoutCount = withCount + perServerRound(countReads * (fullQueueBytes - countBytes))
+  const fullEvery = Math.round(
+    (bigCounted * opts.bigServers) / Math.max(1, c2.counter.byRoute.get('/queue')?.n ?? 0)
+  )
+  return {
+    config: {
+      servers: opts.servers,
+      intervalMs,
+      durationMs: opts.durationMs,
+      timeoutMs,
+      live: true,
+      bigQueue: { servers: opts.bigServers, pending, workflowBytes, rounds: bigCounted }
+    },
+    rounds,
+    connectionsPerServer: Math.max(...conns),
+    connectionsPerServerMean: round2(mean(conns)),
+    newConnectionsAfterStartup: newAfter,
+    wsConnectionsPerServer: Math.max(...stats.map((s) => s.wsConnections)),
+    requestsPerServerPerRound: round2(mean(stats.map((s) => s.requests)) / Math.max(1, rounds)),
+    cpuPercent: round2(cpuPercent),
+    cpuPercentSteady: round2(cpuPercentSteady),
+    idleBytesPerServerPerRound: round1(total(counter) / Math.max(1, countedRounds) / opts.servers),
+    withCheapCount: {
+      bytesPerServerPerRound: Math.round(withCount),
+      peakBytesPerServerPerRound: Math.round(peakRound / opts.bigServers),
+      bytesPerRoundAt200Servers: Math.round(withCount * 200),
+      fullQueueEveryRounds: fullEvery
+    },
+    withoutCheapCount: {
+      derived: true,
+      bytesPerServerPerRound: Math.round(withoutCount),
+      bytesPerRoundAt200Servers: Math.round(withoutCount * 200)
+    },
+    fullQueueBytes: Math.round(fullQueueBytes),
+    countBytes: Math.round(countBytes)
+  }
+}
