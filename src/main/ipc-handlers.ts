@@ -3,11 +3,14 @@
  * registration (`ipc.ts`) and the e2e web bridge both dispatch through these same handlers, so
  * the bridge tests the real validation.
  */
+import { lstat } from 'node:fs/promises'
+import path from 'node:path'
 import { z } from 'zod'
 import type { BalancerCore } from './core/app'
-import { importLegacyServers } from './core/settings'
-import { MAX_WORKFLOW_BYTES } from './core/jobs/workflow'
-import { submitWorkflow } from './submit'
+import { importLegacyServers, normalizeServerUrl } from './core/settings'
+import { loadWorkflowBytes, MAX_WORKFLOW_BYTES, WorkflowError } from './core/jobs/workflow'
+import { checkedOutputPath, ThumbnailCache } from './outputs'
+import { readWorkflowFile, submitWorkflow } from './submit'
 import { UUID_PATTERN } from './client-id'
 import {
   IpcChannel,
@@ -17,14 +20,27 @@ import {
   type JobSubmitRequest,
   type PushChannel,
   type PushPayload,
+  type ServerTestRequest,
+  type ServerTestResult,
   type SettingsPatch,
-  type Unsubscribe
+  type Unsubscribe,
+  type WorkflowInspectRequest,
+  type WorkflowInspectResult
 } from '../shared/ipc'
 
 /** The part of the core the handlers use. */
 export type IpcCore = Pick<
   BalancerCore,
-  'status' | 'settings' | 'updateSettings' | 'checkNow' | 'setPaused' | 'logs' | 'events' | 'jobs'
+  | 'status'
+  | 'settings'
+  | 'updateSettings'
+  | 'checkNow'
+  | 'setPaused'
+  | 'logs'
+  | 'events'
+  | 'jobs'
+  | 'queueHistory'
+  | 'testServer'
 >
 
 /** Longest text `servers:import` accepts (a pasted config, not a file dump). */
@@ -58,17 +74,53 @@ const fileNameSchema = z
   .max(255)
   .refine((n) => !/[\\/\0]/.test(n), 'Expected a file name without folders')
 
+const workflowPathSchema = z.string().min(1).max(4096)
+const workflowBytesSchema = z
+  .instanceof(Uint8Array)
+  .refine((b) => b.byteLength <= MAX_WORKFLOW_BYTES, 'The workflow file is too large')
+
 // The workflow itself is checked by the core's loadWorkflowBytes when the call runs.
 const submitSchema: z.ZodType<JobSubmitRequest> = z.union([
-  z.strictObject({ path: z.string().min(1).max(4096), serverId: serverIdSchema }),
-  z.strictObject({
-    name: fileNameSchema,
-    bytes: z
-      .instanceof(Uint8Array)
-      .refine((b) => b.byteLength <= MAX_WORKFLOW_BYTES, 'The workflow file is too large'),
-    serverId: serverIdSchema
-  })
+  z.strictObject({ path: workflowPathSchema, serverId: serverIdSchema }),
+  z.strictObject({ name: fileNameSchema, bytes: workflowBytesSchema, serverId: serverIdSchema })
 ])
+
+const inspectSchema: z.ZodType<WorkflowInspectRequest> = z.union([
+  z.strictObject({ path: workflowPathSchema }),
+  z.strictObject({ name: fileNameSchema, bytes: workflowBytesSchema })
+])
+
+/** Longest auth header value (a long bearer token fits; a file dump does not). */
+export const MAX_HEADER_VALUE_CHARS = 8192
+
+/** The same rules the settings apply to saved headers: token names, one-line values. */
+const headersSchema = z
+  .record(
+    z.string(),
+    z
+      .string()
+      .max(MAX_HEADER_VALUE_CHARS)
+      .refine((v) => !/[\r\n\0]/.test(v), 'Header values must be one line')
+  )
+  .refine((h) => Object.keys(h).length <= 20, 'Too many headers')
+  .refine(
+    (h) => Object.keys(h).every((k) => k.length <= 200 && /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(k)),
+    'Expected an HTTP header name (letters, digits and - _ . only)'
+  )
+
+const serverTestSchema: z.ZodType<ServerTestRequest> = z.strictObject({
+  url: z.string().min(1).max(2000),
+  headers: headersSchema.optional()
+})
+
+/** A path the page got from a job record (an output file); checked against the journal later. */
+const outputPathSchema = z
+  .string()
+  .min(1)
+  .max(4096)
+  .refine((p) => path.isAbsolute(p) && !p.includes('\0'), 'Expected an absolute file path')
+
+const resubmitOptionsSchema = z.strictObject({ serverId: serverIdSchema })
 
 /** The argument list each invoke channel accepts (exact length: extra arguments are refused). */
 export const ARG_SCHEMAS: { [C in InvokeChannel]: z.ZodType<InvokeParams<C>> } = {
@@ -81,7 +133,15 @@ export const ARG_SCHEMAS: { [C in InvokeChannel]: z.ZodType<InvokeParams<C>> } =
   'servers:import': z.tuple([z.string().max(MAX_IMPORT_CHARS)]),
   'jobs:list': z.tuple([]),
   'jobs:submit': z.tuple([submitSchema]),
-  'jobs:cancel': z.tuple([jobIdSchema])
+  'jobs:cancel': z.tuple([jobIdSchema]),
+  'status:history': z.tuple([]),
+  'servers:test': z.tuple([serverTestSchema]),
+  'jobs:inspect': z.tuple([inspectSchema]),
+  'jobs:resubmit': z.union([z.tuple([jobIdSchema]), z.tuple([jobIdSchema, resubmitOptionsSchema])]),
+  'jobs:thumbnail': z.tuple([outputPathSchema]),
+  'jobs:openOutput': z.tuple([outputPathSchema]),
+  'jobs:openFolder': z.tuple([jobIdSchema]),
+  'settings:chooseOutputDir': z.tuple([])
 }
 
 const INVOKE_CHANNELS = new Set<string>(Object.keys(ARG_SCHEMAS))
@@ -107,17 +167,90 @@ export class JobsDisabledError extends Error {
   }
 }
 
+/** Thrown by a channel that needs the desktop (open a file, pick a folder) where there is none. */
+export class NotAvailableError extends Error {
+  constructor(what: string) {
+    super(`${what} is not available in this session`)
+    this.name = 'NotAvailableError'
+  }
+}
+
 export interface IpcHandlerOptions {
   /** Applied to every log line the page gets (hides server credentials). */
   redact?: (text: string) => string
+  /**
+   * Opens a file or folder with the system (Electron's `shell.openPath`): resolves with an error
+   * text, or '' when it worked.
+   */
+  openPath?: (target: string) => Promise<string>
+  /** A folder picker (Electron's dialog); resolves with the folder, or null when cancelled. */
+  chooseFolder?: (current: string) => Promise<string | null>
+  /** Previews of output images. @default a new ThumbnailCache (pngjs) */
+  thumbnails?: ThumbnailCache
+}
+
+/** "Test connection": the URL cleaned as the settings would save it, then one probe. */
+async function testServer(core: IpcCore, req: ServerTestRequest): Promise<ServerTestResult> {
+  const n = normalizeServerUrl(req.url)
+  if ('error' in n) throw new Error(n.error)
+  const r = await core.testServer({ url: n.url, headers: req.headers })
+  return r.ok
+    ? {
+        ok: true,
+        url: n.url,
+        latencyMs: r.latencyMs,
+        queue: r.queue,
+        system: r.system,
+        legacyRoutes: r.legacyRoutes
+      }
+    : { ok: false, url: n.url, error: r.error, errorKind: r.errorKind }
+}
+
+/** What a workflow is, or why it is not one (a bad file is an answer here, not an error). */
+async function inspectWorkflow(req: WorkflowInspectRequest): Promise<WorkflowInspectResult> {
+  const source = 'path' in req ? path.basename(req.path) : req.name
+  try {
+    const bytes = 'path' in req ? await readWorkflowFile(req.path) : req.bytes
+    const wf = loadWorkflowBytes(bytes, source)
+    const { nodeCount, classes, models, images } = wf.summary
+    return {
+      ok: true,
+      source,
+      format: wf.format,
+      summary: {
+        nodeCount,
+        classes: [...classes],
+        models: models.map(({ nodeId, folder, name }) => ({ nodeId, folder, name })),
+        images: images.map(({ nodeId, input, name }) => ({ nodeId, input, name })),
+        nodes: Object.fromEntries(
+          Object.entries(wf.prompt).map(([id, node]) => [
+            id,
+            {
+              type: node.class_type,
+              title: typeof node._meta?.title === 'string' ? node._meta.title.slice(0, 200) : null
+            }
+          ])
+        )
+      }
+    }
+  } catch (err) {
+    if (err instanceof WorkflowError) return { ok: false, source, problem: err.problem }
+    throw err
+  }
 }
 
 /** The implementation of every invoke channel on top of the core. */
 export function createIpcHandlers(core: IpcCore, opts: IpcHandlerOptions = {}): IpcHandlers {
   const redact = opts.redact
+  const thumbnails = opts.thumbnails ?? new ThumbnailCache()
   const jobs = () => {
     if (!core.jobs) throw new JobsDisabledError()
     return core.jobs
+  }
+  const openPath = async (target: string) => {
+    if (!opts.openPath) throw new NotAvailableError('Opening files')
+    const error = await opts.openPath(target)
+    if (error) throw new Error(error)
   }
   return {
     'status:get': () => core.status(),
@@ -133,7 +266,27 @@ export function createIpcHandlers(core: IpcCore, opts: IpcHandlerOptions = {}): 
     'servers:import': (text) => importLegacyServers(text),
     'jobs:list': () => jobs().jobs(),
     'jobs:submit': (request) => submitWorkflow(jobs(), request),
-    'jobs:cancel': (id) => jobs().cancel(id)
+    'jobs:cancel': (id) => jobs().cancel(id),
+    'status:history': () => core.queueHistory(),
+    'servers:test': (server) => testServer(core, server),
+    'jobs:inspect': (request) => inspectWorkflow(request),
+    'jobs:resubmit': (id, options) => jobs().resubmit(id, options ?? {}),
+    'jobs:thumbnail': async (file) => thumbnails.get(await checkedOutputPath(jobs().jobs(), file)),
+    'jobs:openOutput': async (file) => openPath(await checkedOutputPath(jobs().jobs(), file)),
+    'jobs:openFolder': async (id) => {
+      const job = jobs().get(id)
+      if (!job) throw new Error(`Unknown job ${id}`)
+      const first = job.outputs[0]
+      if (!first) throw new Error('This job has saved no files yet')
+      const folder = path.dirname(first.path)
+      const stat = await lstat(folder).catch(() => null)
+      if (!stat?.isDirectory()) throw new Error('The output folder is no longer there')
+      await openPath(folder)
+    },
+    'settings:chooseOutputDir': async () => {
+      if (!opts.chooseFolder) throw new NotAvailableError('Choosing a folder')
+      return opts.chooseFolder(core.settings.outputDir)
+    }
   } satisfies IpcHandlers
 }
 

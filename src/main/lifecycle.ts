@@ -188,7 +188,11 @@ async function start(opts: StartOptions): Promise<RunningApp> {
   const redact = (t: string) => redactor.redact(t)
   const unregisterIpc = registerIpc({
     ipcMain,
-    handlers: createIpcHandlers(core, { redact }),
+    handlers: createIpcHandlers(core, {
+      redact,
+      openPath: (target) => shell.openPath(target),
+      chooseFolder: (current) => chooseFolder(current, locale())
+    }),
     isTrustedSender: trustedSender(() => window.webContents, window.isAppUrl),
     onRefused: (channel, error) => core.log('warn', `[IPC] ${channel}: ${error.message}`)
   })
@@ -361,6 +365,16 @@ async function pickAndSubmit(
       })
     }
   }
+}
+
+/** The window's "Choose..." for the output folder: the system's folder picker. */
+async function chooseFolder(current: string, locale: Locale): Promise<string | null> {
+  const picked = await dialog.showOpenDialog({
+    title: translator(locale)('chooseOutputFolder'),
+    defaultPath: current || app.getPath('pictures'),
+    properties: ['openDirectory', 'createDirectory']
+  })
+  return picked.canceled ? null : (picked.filePaths[0] ?? null)
 }
 
 /**

@@ -34,6 +34,7 @@ const en = {
   quit: 'Quit',
   // Dialogs.
   chooseWorkflow: 'Choose a ComfyUI workflow',
+  chooseOutputFolder: 'Choose where finished images are saved',
   chooseWorkflowFor: 'Choose a ComfyUI workflow for {name}',
   workflowFilter: 'ComfyUI workflow (API JSON or PNG)',
   submitFailed: 'Could not submit {file}',
@@ -90,6 +91,7 @@ const zhCN: Record<MessageKey, string> = {
   openLogFolder: '打开日志文件夹',
   quit: '退出',
   chooseWorkflow: '选择 ComfyUI 工作流',
+  chooseOutputFolder: '选择成品图片的保存位置',
   chooseWorkflowFor: '为 {name} 选择 ComfyUI 工作流',
   workflowFilter: 'ComfyUI 工作流（API JSON 或 PNG）',
   submitFailed: '无法提交 {file}',

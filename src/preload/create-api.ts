@@ -6,6 +6,7 @@ import type { IpcRenderer, IpcRendererEvent } from 'electron'
 import {
   IpcChannel,
   type ComfyBalancerApi,
+  type DroppedFile,
   type InvokeChannel,
   type InvokeParams,
   type InvokeResult,
@@ -16,7 +17,10 @@ import {
 
 export type IpcRendererLike = Pick<IpcRenderer, 'invoke' | 'on' | 'removeListener'>
 
-export function createApi(ipc: IpcRendererLike): ComfyBalancerApi {
+/** Electron's `webUtils.getPathForFile`; absent outside Electron. */
+export type PathForFile = (file: DroppedFile) => string
+
+export function createApi(ipc: IpcRendererLike, pathForFile?: PathForFile): ComfyBalancerApi {
   const invoke = <C extends InvokeChannel>(
     channel: C,
     ...params: InvokeParams<C>
@@ -37,6 +41,7 @@ export function createApi(ipc: IpcRendererLike): ComfyBalancerApi {
   return Object.freeze({
     status: Object.freeze({
       get: () => invoke(IpcChannel.StatusGet),
+      history: () => invoke(IpcChannel.StatusHistory),
       onStatus: (fn: (payload: PushPayload<'status:push'>) => void) =>
         subscribe(IpcChannel.StatusPush, fn)
     }),
@@ -44,6 +49,7 @@ export function createApi(ipc: IpcRendererLike): ComfyBalancerApi {
       get: () => invoke(IpcChannel.SettingsGet),
       update: (patch: InvokeParams<'settings:update'>[0]) =>
         invoke(IpcChannel.SettingsUpdate, patch),
+      chooseOutputDir: () => invoke(IpcChannel.SettingsChooseOutputDir),
       onSettings: (fn: (payload: PushPayload<'settings:push'>) => void) =>
         subscribe(IpcChannel.SettingsPush, fn)
     }),
@@ -56,17 +62,37 @@ export function createApi(ipc: IpcRendererLike): ComfyBalancerApi {
       onLog: (fn: (payload: PushPayload<'log:push'>) => void) => subscribe(IpcChannel.LogPush, fn)
     }),
     servers: Object.freeze({
-      import: (text: string) => invoke(IpcChannel.ServersImport, text)
+      import: (text: string) => invoke(IpcChannel.ServersImport, text),
+      test: (server: InvokeParams<'servers:test'>[0]) => invoke(IpcChannel.ServersTest, server)
     }),
     jobs: Object.freeze({
       list: () => invoke(IpcChannel.JobsList),
       submit: (request: InvokeParams<'jobs:submit'>[0]) => invoke(IpcChannel.JobsSubmit, request),
       cancel: (jobId: string) => invoke(IpcChannel.JobsCancel, jobId),
+      inspect: (request: InvokeParams<'jobs:inspect'>[0]) =>
+        invoke(IpcChannel.JobsInspect, request),
+      // No `undefined` on the wire for an absent option: the argument list stays exact.
+      resubmit: (jobId: string, options?: InvokeParams<'jobs:resubmit'>[1]) =>
+        options === undefined
+          ? invoke(IpcChannel.JobsResubmit, jobId)
+          : invoke(IpcChannel.JobsResubmit, jobId, options),
+      thumbnail: (outputPath: string) => invoke(IpcChannel.JobsThumbnail, outputPath),
+      openOutput: (outputPath: string) => invoke(IpcChannel.JobsOpenOutput, outputPath),
+      openFolder: (jobId: string) => invoke(IpcChannel.JobsOpenFolder, jobId),
       onJob: (fn: (payload: PushPayload<'job:push'>) => void) => subscribe(IpcChannel.JobPush, fn)
     }),
     ui: Object.freeze({
       onNavigate: (fn: (payload: PushPayload<'navigate:push'>) => void) =>
-        subscribe(IpcChannel.NavigatePush, fn)
+        subscribe(IpcChannel.NavigatePush, fn),
+      pathForFile: (file: DroppedFile) => {
+        if (!pathForFile) return null
+        try {
+          // Electron answers '' for a file that is not on disk (made in the page).
+          return pathForFile(file) || null
+        } catch {
+          return null
+        }
+      }
     })
   })
 }

@@ -8,11 +8,14 @@
  */
 import type {
   AppSettings,
+  FailureKind,
   FleetStatus,
   JobRecord,
   LogLine,
+  QueueCounts,
   ServerConfig,
-  SettingsProblem
+  SettingsProblem,
+  SystemInfo
 } from './types'
 
 /** Every channel name. `*:push` channels go main -> renderer; all others are invoke calls. */
@@ -27,6 +30,14 @@ export const IpcChannel = {
   JobsList: 'jobs:list',
   JobsSubmit: 'jobs:submit',
   JobsCancel: 'jobs:cancel',
+  StatusHistory: 'status:history',
+  ServersTest: 'servers:test',
+  JobsInspect: 'jobs:inspect',
+  JobsResubmit: 'jobs:resubmit',
+  JobsThumbnail: 'jobs:thumbnail',
+  JobsOpenOutput: 'jobs:openOutput',
+  JobsOpenFolder: 'jobs:openFolder',
+  SettingsChooseOutputDir: 'settings:chooseOutputDir',
   StatusPush: 'status:push',
   LogPush: 'log:push',
   SettingsPush: 'settings:push',
@@ -61,6 +72,57 @@ export type WorkflowSource = { path: string } | { name: string; bytes: Uint8Arra
 
 export type JobSubmitRequest = WorkflowSource & {
   /** Run only on this server (no failover); absent or null for the best server. */
+  serverId?: string | null
+}
+
+/** A workflow to look at before it is submitted (the same two forms as a submission). */
+export type WorkflowInspectRequest = WorkflowSource
+
+/** What a workflow is and needs, as `jobs:inspect` reports it. */
+export interface WorkflowSummary {
+  nodeCount: number
+  /** Distinct node classes, sorted. */
+  classes: string[]
+  /** Model files it loads, with ComfyUI's model folder (`checkpoints`, `loras`, ...). */
+  models: Array<{ nodeId: string; folder: string; name: string }>
+  /** Input images it loads (names in the server's input folder). */
+  images: Array<{ nodeId: string; input: string; name: string }>
+  /** Every node: id -> its class and its title in ComfyUI, to name the node a job is at. */
+  nodes: Record<string, { type: string; title: string | null }>
+}
+
+/**
+ * The answer of `jobs:inspect`: what the file is, or why it is not a workflow. A file that is
+ * not a workflow is an answer, not an error: `problem` says what is wrong, without the file name.
+ */
+export type WorkflowInspectResult =
+  | { ok: true; source: string; format: 'json' | 'png'; summary: WorkflowSummary }
+  | { ok: false; source: string; problem: string }
+
+/** A server to try before (or without) saving it: "Test connection". */
+export interface ServerTestRequest {
+  url: string
+  headers?: Record<string, string>
+}
+
+/** What the server answered, or why it did not. */
+export type ServerTestResult =
+  | {
+      ok: true
+      /** The URL as it was tried (scheme added, trailing slash removed). */
+      url: string
+      latencyMs: number
+      queue: QueueCounts
+      system: SystemInfo | null
+      legacyRoutes: boolean
+    }
+  | { ok: false; url: string; error: string; errorKind: FailureKind }
+
+/** Each server's queue length over the last 30 minutes: server id -> [epoch ms, total][]. */
+export type QueueHistory = Record<string, Array<[number, number]>>
+
+export interface JobResubmitOptions {
+  /** Another server to pin it to, null for the best one; absent keeps the job's own choice. */
   serverId?: string | null
 }
 
@@ -101,6 +163,28 @@ export interface IpcInvokeMap {
   'jobs:submit': { params: [request: JobSubmitRequest]; result: JobRecord }
   /** Removes a job from its server's queue, or interrupts it; returns the job after. */
   'jobs:cancel': { params: [jobId: string]; result: JobRecord }
+  /** The queue of every server over the last 30 minutes (the pushes keep it current after). */
+  'status:history': { params: []; result: QueueHistory }
+  /** Asks a server once, without adding it to the list ("Test connection"). */
+  'servers:test': { params: [server: ServerTestRequest]; result: ServerTestResult }
+  /** Reads a workflow without submitting it: what it is and needs, or why it is not one. */
+  'jobs:inspect': { params: [request: WorkflowInspectRequest]; result: WorkflowInspectResult }
+  /** Sends a job's workflow again as a new job; returns the new job. */
+  'jobs:resubmit': {
+    params: [jobId: string, options?: JobResubmitOptions]
+    result: JobRecord
+  }
+  /**
+   * A small preview of one output image of a job, as a `data:` URL, or null when the file is
+   * not an image that can be previewed. Only files listed as outputs of a known job are read.
+   */
+  'jobs:thumbnail': { params: [outputPath: string]; result: string | null }
+  /** Opens one output file of a job with the system's default app. */
+  'jobs:openOutput': { params: [outputPath: string]; result: void }
+  /** Opens the folder holding a job's outputs in the system's file manager. */
+  'jobs:openFolder': { params: [jobId: string]; result: void }
+  /** Lets the user pick a folder for the outputs; returns it (not saved yet), or null. */
+  'settings:chooseOutputDir': { params: []; result: string | null }
 }
 
 /** Main -> renderer pushes (`webContents.send`): the payload of each. */
@@ -129,6 +213,15 @@ type Assert<T extends true> = T
 /** Compiles only while the channel object and the two maps name exactly the same channels. */
 export type ChannelsMatchContract = Assert<Exact<IpcChannelName, InvokeChannel | PushChannel>>
 
+/**
+ * A `File` from a drop or a file input, as far as this contract needs one (the shared code is
+ * compiled without the DOM library; the preload hands it to Electron as it is).
+ */
+export interface DroppedFile {
+  readonly name: string
+  readonly size: number
+}
+
 /** Removes a subscription; safe to call twice. */
 export type Unsubscribe = () => void
 
@@ -139,12 +232,16 @@ export type Unsubscribe = () => void
 export interface ComfyBalancerApi {
   readonly status: {
     get(): Promise<FleetStatus>
+    /** Each server's queue over the last 30 minutes. */
+    history(): Promise<QueueHistory>
     /** Called on every change of the fleet status (after each check round, pause, edits). */
     onStatus(fn: (status: FleetStatus) => void): Unsubscribe
   }
   readonly settings: {
     get(): Promise<AppSettings>
     update(patch: SettingsPatch): Promise<SettingsUpdateResult>
+    /** A folder picker for the output folder; resolves with the folder, or null if cancelled. */
+    chooseOutputDir(): Promise<string | null>
     onSettings(fn: (settings: AppSettings) => void): Unsubscribe
   }
   readonly checks: {
@@ -157,16 +254,28 @@ export interface ComfyBalancerApi {
   }
   readonly servers: {
     import(text: string): Promise<ServersImportResult>
+    test(server: ServerTestRequest): Promise<ServerTestResult>
   }
   readonly jobs: {
     list(): Promise<JobRecord[]>
     submit(request: JobSubmitRequest): Promise<JobRecord>
     cancel(jobId: string): Promise<JobRecord>
+    inspect(request: WorkflowInspectRequest): Promise<WorkflowInspectResult>
+    resubmit(jobId: string, options?: JobResubmitOptions): Promise<JobRecord>
+    thumbnail(outputPath: string): Promise<string | null>
+    openOutput(outputPath: string): Promise<void>
+    openFolder(jobId: string): Promise<void>
     onJob(fn: (job: JobRecord) => void): Unsubscribe
   }
   readonly ui: {
     /** Called when main asks the window to show something (see `AppRoute`). */
     onNavigate(fn: (route: AppRoute) => void): Unsubscribe
+    /**
+     * The path of a file the user dropped or picked (Electron's `webUtils.getPathForFile`), or
+     * null where there is none (the e2e web bridge, a file made in the page). A workflow sent
+     * by path gets the input images next to it uploaded too. Local: no IPC.
+     */
+    pathForFile(file: DroppedFile): string | null
   }
 }
 

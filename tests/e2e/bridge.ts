@@ -47,6 +47,13 @@ export interface BridgeOptions {
 export interface Bridge {
   /** The page's URL, e.g. `http://127.0.0.1:40123/`. */
   url: string
+  /**
+   * What the page asked the system to open (`jobs:openOutput`, `jobs:openFolder`), in order.
+   * Electron would hand each to `shell.openPath`; here they are only recorded.
+   */
+  readonly opened: readonly string[]
+  /** The answer of the next folder pickers (`settings:chooseOutputDir`); null = cancelled. */
+  setChosenFolder(dir: string | null): void
   close(): Promise<void>
 }
 
@@ -98,7 +105,15 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
   if (!indexHtml.includes('</head>')) throw new Error(`${dir}/index.html has no </head>`)
   const page = indexHtml.replace('</head>', '    <script src="./bridge.js"></script>\n  </head>')
   const script = await bundleClient()
-  const handlers = createIpcHandlers(opts.core)
+  const opened: string[] = []
+  let chosenFolder: string | null = null
+  const handlers = createIpcHandlers(opts.core, {
+    openPath: async (target) => {
+      opened.push(target)
+      return ''
+    },
+    chooseFolder: async () => chosenFolder
+  })
 
   const server = createServer((req, res) => {
     void serve(req, res).catch((err: unknown) => {
@@ -160,6 +175,10 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
 
   return {
     url: `${origin}/`,
+    opened,
+    setChosenFolder(dir) {
+      chosenFolder = dir
+    },
     async close() {
       for (const client of wss.clients) client.terminate()
       await new Promise<void>((ok) => wss.close(() => ok()))

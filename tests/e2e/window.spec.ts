@@ -1,23 +1,21 @@
 /**
- * The window end to end: real page (built renderer), real core, real sockets to a fake ComfyUI
- * fleet; only the Electron glue is replaced by the web bridge. Screenshots of the full window,
- * light and dark, land in tests/e2e/screenshots/.
+ * The window end to end: the real page (the built renderer Electron loads), the real core, real
+ * sockets to a fake ComfyUI fleet; only the Electron glue is replaced by the web bridge. Each
+ * test is what an artist does: add servers and watch them, drop a workflow and watch it run,
+ * use the window in Simplified Chinese. Full-window screenshots of every view, light and dark,
+ * English and Chinese, land in tests/e2e/screenshots/.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { expect, test as base, type Page } from '@playwright/test'
 import { BalancerCore } from '../../src/main/core/app'
 import { parseSettings, serversFromUrls } from '../../src/main/core/settings'
 import { startFakeFleet } from '../../src/fake-comfy'
 import { startBridge, type Bridge } from './bridge'
-import type { ComfyBalancerApi } from '../../src/shared/ipc'
-import type { JobRecord } from '../../src/shared/types'
-
-/** The page's API, as seen from code run in the page (this file compiles without DOM types). */
-type PageGlobals = { comfyBalancer: ComfyBalancerApi }
 
 const SHOTS = join(import.meta.dirname, 'screenshots')
+const WORKFLOW = join(import.meta.dirname, '..', 'fixtures', 'txt2img.json')
 /** Short, so a hanging server is reported quickly. */
 const TIMEOUT_MS = 800
 const INTERVAL_MS = 1000
@@ -26,22 +24,29 @@ type FakeFleet = Awaited<ReturnType<typeof startFakeFleet>>
 
 const test = base.extend<{
   jobMs: number
+  /** Start with the three fake servers configured, or with none (added in the UI). */
+  preconfigured: boolean
   fleet: FakeFleet
   core: BalancerCore
   bridge: Bridge
+  /** Page errors and console errors (a CSP violation is one). */
+  pageErrors: string[]
 }>({
   // Long jobs by default, so the queues a test sets up stay put.
   jobMs: [120_000, { option: true }],
+  preconfigured: [true, { option: true }],
   fleet: async ({ jobMs }, use) => {
     const fleet = await startFakeFleet({ count: 3, jobMs })
     await use(fleet)
     await fleet.stop()
   },
-  core: async ({ fleet }, use) => {
+  core: async ({ fleet, preconfigured }, use) => {
     const dir = mkdtempSync(join(tmpdir(), 'comfy-balancer-e2e-'))
     const { servers } = serversFromUrls(fleet.urls)
     const { settings } = parseSettings({
-      servers: servers.map((s, i) => ({ ...s, id: `gpu-${i + 1}`, name: `gpu-${i + 1}` })),
+      servers: preconfigured
+        ? servers.map((s, i) => ({ ...s, id: `gpu-${i + 1}`, name: `gpu-${i + 1}` }))
+        : [],
       timeout: TIMEOUT_MS,
       healthCheckInterval: INTERVAL_MS
     })
@@ -62,11 +67,25 @@ const test = base.extend<{
     const bridge = await startBridge({ core })
     await use(bridge)
     await bridge.close()
+  },
+  pageErrors: async ({ page }, use) => {
+    const errors: string[] = []
+    page.on('pageerror', (err) => errors.push(err.message))
+    page.on('console', (msg) => {
+      if (msg.type() === 'error') errors.push(msg.text())
+    })
+    await use(errors)
+    expect(errors, 'page errors (CSP violations included)').toEqual([])
   }
 })
 
+/** Full-window screenshots in both colour schemes (the theme setting follows the system). */
 async function shoot(page: Page, name: string): Promise<void> {
   mkdirSync(SHOTS, { recursive: true })
+  // Nothing mid-transition or mid-load in the picture.
+  await page.evaluate(() =>
+    (globalThis as unknown as { document: PageDocument }).document.fonts.ready.then(() => true)
+  )
   for (const colorScheme of ['light', 'dark'] as const) {
     await page.emulateMedia({ colorScheme })
     await page.screenshot({ path: join(SHOTS, `${name}-${colorScheme}.png`), fullPage: true })
@@ -74,93 +93,469 @@ async function shoot(page: Page, name: string): Promise<void> {
   await page.emulateMedia({ colorScheme: null })
 }
 
-test('shows every server live and reports a hanging one', async ({ page, fleet, bridge }) => {
-  const errors: string[] = []
-  page.on('pageerror', (err) => errors.push(err.message))
-  page.on('console', (msg) => {
-    if (msg.type() === 'error') errors.push(msg.text())
+async function openView(page: Page, name: RegExp | string): Promise<void> {
+  await page.getByRole('navigation').getByRole('link', { name }).click()
+}
+
+/** Drops a file on the window the way a file manager does: dragenter, dragover, drop. */
+async function dropFile(page: Page, file: string, name: string): Promise<void> {
+  const b64 = readFileSync(file).toString('base64')
+  const dataTransfer = await page.evaluateHandle(
+    ([data, fileName]) => {
+      const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0))
+      const page = globalThis as unknown as {
+        DataTransfer: new () => { items: { add(file: unknown): void } }
+      }
+      const dt = new page.DataTransfer()
+      dt.items.add(new File([bytes], fileName, { type: 'application/json' }))
+      return dt
+    },
+    [b64, name] as const
+  )
+  await page.dispatchEvent('body', 'dragenter', { dataTransfer })
+  await page.dispatchEvent('body', 'dragover', { dataTransfer })
+  await expect(page.getByTestId('drop-overlay')).toBeVisible()
+  await page.dispatchEvent('body', 'drop', { dataTransfer })
+  await expect(page.getByTestId('drop-overlay')).toBeHidden()
+}
+
+/** The few DOM types the page-side checks use (this file compiles without the DOM library). */
+interface PageElement {
+  readonly tagName: string
+  closest(selector: string): PageElement | null
+  getAttribute(name: string): string | null
+  checkVisibility(options?: { visibilityProperty?: boolean; opacityProperty?: boolean }): boolean
+}
+interface PageSelect extends PageElement {
+  readonly selectedOptions: ArrayLike<PageElement & { readonly text: string }>
+}
+interface PageDocument {
+  readonly body: unknown
+  readonly fonts: { readonly ready: Promise<unknown> }
+  createTreeWalker(
+    root: unknown,
+    show: number
+  ): {
+    nextNode(): unknown
+    readonly currentNode: { textContent: string | null; parentElement: PageElement | null }
+  }
+  querySelectorAll(selector: 'select'): Iterable<PageSelect>
+}
+/**
+ * Visible text left in English: every visible text node (and the shown option of each select)
+ * outside elements marked `translate="no"` (names, URLs, file names, versions, the engine's log),
+ * minus the few words a Chinese UI writes in Latin letters too.
+ */
+async function englishOnScreen(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    const doc = (globalThis as unknown as { document: PageDocument }).document
+    const allowed = new Set([
+      'Comfy',
+      'Balancer',
+      'ComfyUI',
+      'GPU',
+      'API',
+      'PNG',
+      'JSON',
+      'json',
+      'png',
+      'URL',
+      'HTTP',
+      'HTTPS',
+      'IP',
+      'KB',
+      'MB',
+      'GB'
+    ])
+    const left: string[] = []
+    const check = (text: string, where: PageElement) => {
+      const words = text.match(/[A-Za-z][A-Za-z'-]*/g) ?? []
+      const bad = words.filter((w) => !allowed.has(w))
+      if (bad.length) left.push(`${text.trim()} <${where.tagName.toLowerCase()}>`)
+    }
+    const SHOW_TEXT = 4 // NodeFilter.SHOW_TEXT
+    const walker = doc.createTreeWalker(doc.body, SHOW_TEXT)
+    while (walker.nextNode()) {
+      const node = walker.currentNode
+      const el = node.parentElement
+      if (!el || !node.textContent?.trim()) continue
+      if (el.closest('[translate="no"], script, style, select')) continue
+      if (!el.checkVisibility({ visibilityProperty: true, opacityProperty: true })) continue
+      check(node.textContent, el)
+    }
+    for (const select of doc.querySelectorAll('select')) {
+      const option = select.selectedOptions[0]
+      if (option && select.checkVisibility() && option.getAttribute('translate') !== 'no') {
+        check(option.text, select)
+      }
+    }
+    return left
   })
+}
 
-  // Different queues, so the best server is clear: gpu-2 (empty), then gpu-3 (1).
-  fleet.servers[0]!.enqueueDummy(3)
-  fleet.servers[2]!.enqueueDummy(1)
+test.describe('servers', () => {
+  test.use({ preconfigured: false })
 
-  await page.goto(bridge.url)
-  const cards = page.getByTestId('server-card')
-  await expect(cards).toHaveCount(3)
-  await expect(page.locator('[data-testid=server-card][data-health=healthy]')).toHaveCount(3)
-  const summary = page.getByTestId('fleet-summary')
-  await expect(summary).toContainText('3/3 up, best gpu-2')
-  const gpu2 = page.getByRole('article', { name: 'gpu-2' })
-  // The reason depends on the core's policy: shortest queue, or expected completion.
-  await expect(gpu2.getByTestId('best-reason')).toContainText(
-    /shortest queue \(0\)|expected start in 0\.0 s/
-  )
-  await expect(page.getByRole('article', { name: 'gpu-1' }).getByTestId('queue-total')).toHaveText(
-    '3'
-  )
+  test('added in the window, shown live with their queues; a hanging one turns red', async ({
+    page,
+    fleet,
+    bridge,
+    core,
+    pageErrors
+  }) => {
+    // Different queues, so the best server is clear: gpu-2 (empty), then gpu-3 (1).
+    fleet.servers[0]!.enqueueDummy(3)
+    fleet.servers[2]!.enqueueDummy(1)
+    const [url1, url2, url3] = fleet.urls as [string, string, string]
 
-  // Verbose logs through the bridge: one line per server after each round.
-  await page.getByRole('checkbox', { name: 'Verbose logs' }).check()
-  await expect(page.getByTestId('log-tail')).toContainText('gpu-1: healthy, running 1, pending 2')
-  await shoot(page, 'fleet-healthy')
+    await page.goto(bridge.url)
+    await expect(page.getByRole('heading', { name: 'No servers yet' })).toBeVisible()
+    await page.getByRole('button', { name: 'Add a server' }).click()
 
-  await fleet.servers[1]!.setFault({ kind: 'hang' })
-  await expect(gpu2).toHaveAttribute('data-health', 'down')
-  await expect(gpu2.getByTestId('down-reason')).toHaveText(`Timed out after ${TIMEOUT_MS} ms`)
-  await expect(summary).toContainText('2/3 up, best gpu-3')
-  await expect(page.getByTestId('log-tail')).toContainText(
-    `Server down: gpu-2 - Timed out after ${TIMEOUT_MS} ms`
-  )
-  await shoot(page, 'fleet-one-down')
+    // The first one, typed without http:// and with a bad port first: said next to the field.
+    const form = page.getByTestId('server-form')
+    const address = form.getByLabel('Address (URL)')
+    await expect(address).toBeFocused()
+    await address.fill('127.0.0.1:99999')
+    await address.blur()
+    await expect(form.getByTestId('url-problem')).toHaveText(
+      'The port must be a number from 1 to 65535.'
+    )
+    await address.fill(url1.replace('http://', ''))
+    await expect(form).toContainText(`Will be saved as ${url1}.`)
+    await form.getByRole('textbox', { name: 'Name (optional)' }).fill('gpu-1')
+    await form.getByRole('button', { name: 'Test connection' }).click()
+    await expect(form.getByTestId('test-result')).toContainText('Connected: answered in')
+    await expect(form.getByTestId('test-result')).toContainText('0.3.64')
+    await shoot(page, 'server-form-en')
+    await form.getByRole('button', { name: 'Add server' }).click()
+    await expect(form).toBeHidden()
 
-  expect(errors).toEqual([])
+    // The second one with a login header (stored encrypted by the app; kept in memory here).
+    await page.getByRole('button', { name: 'Add a server' }).click()
+    await form.getByLabel('Address (URL)').fill(url2)
+    await form.getByRole('textbox', { name: 'Name (optional)' }).fill('gpu-2')
+    await form.getByLabel('Value').fill('Bearer s3cret')
+    await form.getByRole('button', { name: 'Add server' }).click()
+    await expect(form).toBeHidden()
+    expect(core.settings.servers[1]).toMatchObject({
+      name: 'gpu-2',
+      headers: { Authorization: 'Bearer s3cret' }
+    })
+
+    // The third from the old form, with a bad entry: reported, and the text is kept.
+    await page.getByRole('button', { name: 'Import a list' }).click()
+    const text = `comfyui.server_url=${url1}\ncomfyui.backup_servers=${url3}, ftp://old-box`
+    await page.getByLabel(/Paste your old settings/).fill(text)
+    await page.getByRole('button', { name: 'Read the list' }).click()
+    const panel = page.getByTestId('import-panel')
+    await expect(panel).toContainText('Found 2 servers:')
+    await expect(panel).toContainText('already in your list')
+    await expect(panel.getByTestId('import-problems')).toContainText('ftp://old-box')
+    await panel.getByRole('button', { name: 'Add 1 server' }).click()
+    await expect(page.getByTestId('server-row')).toHaveCount(3)
+    await expect(panel.getByTestId('import-problems')).toContainText('ftp://old-box')
+    await expect(page.getByLabel(/Paste your old settings/)).toHaveValue(text)
+    await panel.getByRole('button', { name: 'Close' }).click()
+
+    // Renamed, moved up and back down: the order is the tie-break.
+    const third = page.getByTestId('server-row').nth(2)
+    await third.getByRole('button', { name: 'Edit' }).click()
+    await form.getByRole('textbox', { name: 'Name (optional)' }).fill('gpu-3')
+    await form.getByRole('button', { name: 'Save' }).click()
+    await page.getByRole('button', { name: 'Move gpu-3 up' }).click()
+    await expect(page.getByTestId('server-row').nth(1)).toHaveAttribute('aria-label', 'gpu-3')
+    await page.getByRole('button', { name: 'Move gpu-3 down' }).click()
+    await expect(page.getByTestId('server-row').nth(2)).toHaveAttribute('aria-label', 'gpu-3')
+    expect(core.settings.servers.map((s) => s.name)).toEqual(['gpu-1', 'gpu-2', 'gpu-3'])
+    await expect(page.getByTestId('server-row').filter({ hasText: 'Healthy' })).toHaveCount(3)
+    await shoot(page, 'servers-en')
+
+    await openView(page, 'Dashboard')
+    const summary = page.getByTestId('fleet-summary')
+    await expect(summary).toContainText('3/3 up, best gpu-2, 4 jobs queued')
+    const card = (name: string) => page.getByRole('article', { name })
+    await expect(page.locator('[data-testid=server-card][data-health=healthy]')).toHaveCount(3)
+    await expect(card('gpu-1').getByTestId('queue-total')).toHaveText('3')
+    await expect(card('gpu-1').getByTestId('queue-running')).toHaveText('1')
+    await expect(card('gpu-1').getByTestId('queue-pending')).toHaveText('2')
+    await expect(card('gpu-3').getByTestId('queue-total')).toHaveText('1')
+    await expect(card('gpu-2').getByTestId('best-reason')).toContainText(
+      /shortest queue \(0\)|expected to start in 0\.0 s/
+    )
+    await expect(card('gpu-2')).toContainText('NVIDIA GeForce RTX 4090')
+    await expect(card('gpu-2').getByRole('meter')).toBeVisible()
+    await expect(card('gpu-1').getByTestId('queue-chart').getByRole('img')).toHaveAttribute(
+      'aria-label',
+      /now 3/
+    )
+    await shoot(page, 'dashboard-en')
+
+    await fleet.servers[1]!.setFault({ kind: 'hang' })
+    await expect(card('gpu-2')).toHaveAttribute('data-health', 'down')
+    await expect(card('gpu-2').getByTestId('down-reason')).toHaveText(
+      `Timed out after ${TIMEOUT_MS} ms`
+    )
+    await expect(summary).toContainText('2/3 up, best gpu-3')
+    await shoot(page, 'dashboard-down-en')
+
+    // The log tells the same story.
+    await openView(page, 'Log')
+    await expect(page.getByTestId('log-tail')).toContainText(
+      `Server down: gpu-2 - Timed out after ${TIMEOUT_MS} ms`
+    )
+    expect(pageErrors).toEqual([])
+  })
 })
 
-test.describe('jobs through the page API', () => {
-  test.use({ jobMs: 300 })
+test.describe('jobs', () => {
+  test.use({ jobMs: 3_000 })
 
-  test('submits a workflow the page read, follows it to the end, lists it', async ({
+  test('a dropped workflow runs to thumbnails; jobs, settings and the log', async ({
     page,
-    bridge
+    bridge,
+    core,
+    pageErrors
   }) => {
-    const workflow = [...readFileSync(join(import.meta.dirname, '..', 'fixtures', 'txt2img.json'))]
     await page.goto(bridge.url)
-    await expect(page.getByTestId('server-card')).toHaveCount(3)
-    const finished = await page.evaluate(async (bytes) => {
-      const api = (globalThis as unknown as PageGlobals).comfyBalancer
-      const states: string[] = []
-      const done = new Promise<JobRecord>((resolve) => {
-        api.jobs.onJob((job: JobRecord) => {
-          states.push(job.state)
-          if (['done', 'failed', 'lost', 'interrupted', 'cancelled'].includes(job.state))
-            resolve(job)
-        })
+    await expect(page.getByTestId('fleet-summary')).toContainText('3/3 up')
+
+    // Dropped anywhere on the window: the Submit view opens with what the workflow is.
+    await dropFile(page, WORKFLOW, 'txt2img.json')
+    await expect(page).toHaveURL(/#submit$/)
+    const summary = page.getByTestId('workflow-summary')
+    await expect(summary.getByTestId('node-count')).toHaveText('7 nodes')
+    await expect(summary).toContainText('v1-5-pruned-emaonly.safetensors')
+    await expect(page.getByTestId('auto-detail')).toContainText('Best now:')
+    await expect(page.getByRole('radio', { name: /^Auto/ })).toBeChecked()
+    await page.getByRole('button', { name: 'Submit', exact: true }).click()
+
+    const job = page.getByTestId('job').first()
+    await expect(job).toHaveAttribute('data-state', 'running')
+    await expect(job.getByTestId('job-step')).toContainText(/step \d+\/20/)
+    await shoot(page, 'submit-en')
+
+    await expect(job).toHaveAttribute('data-state', 'done', { timeout: 15_000 })
+    const thumb = job.getByTestId('thumbnail').first()
+    await expect(thumb.locator('img')).toHaveAttribute('src', /^data:image\/png;base64,/)
+    const done = core.jobs!.jobs()[0]!
+    await thumb.click()
+    await job.getByRole('button', { name: 'Open folder' }).click()
+    await expect
+      .poll(() => [...bridge.opened])
+      .toEqual([done.outputs[0]!.path, dirname(done.outputs[0]!.path)])
+
+    // The history: filters, details, run again, cancel.
+    await openView(page, /^Jobs/)
+    const jobs = page.getByTestId('job')
+    await expect(jobs).toHaveCount(1)
+    await page.getByRole('radio', { name: /^Failed/ }).check()
+    await expect(page.getByText('No jobs here.')).toBeVisible()
+    await page.getByRole('radio', { name: /^Done/ }).check()
+    await expect(jobs).toHaveCount(1)
+    await jobs.first().getByRole('button', { name: 'Details' }).click()
+    await expect(jobs.first()).toContainText('accepted')
+    await expect(jobs.first()).toContainText(/queued .* waited .* ran/)
+    await page.getByRole('radio', { name: /^All/ }).check()
+    await jobs.first().getByRole('button', { name: 'Run again' }).click()
+    await expect(jobs).toHaveCount(2)
+    await expect(jobs.first()).not.toHaveAttribute('data-state', 'done')
+    await shoot(page, 'jobs-en')
+    await jobs.first().getByRole('button', { name: 'Cancel' }).click()
+    await expect(jobs.first()).toHaveAttribute('data-state', 'cancelled')
+
+    // Settings apply at once; a bad value stays in its field with the reason.
+    await openView(page, 'Settings')
+    const interval = page.getByLabel('Check every')
+    await expect(interval).toHaveValue('1')
+    await interval.fill('0.1')
+    await interval.press('Enter')
+    await expect(page.getByText('Enter a value from 0.5 to 3600.')).toBeVisible()
+    expect(core.settings.healthCheckInterval).toBe(INTERVAL_MS)
+    await interval.fill('2')
+    await interval.press('Enter')
+    await expect(page.getByText('Saved')).toBeVisible()
+    expect(core.settings.healthCheckInterval).toBe(2000)
+    await page.getByLabel('A job is done').uncheck()
+    await expect.poll(() => core.settings.notifications.jobDone).toBe(false)
+    bridge.setChosenFolder('/home/artist/Renders')
+    await page.getByRole('button', { name: 'Choose folder...' }).click()
+    await expect(page.getByTestId('output-dir')).toHaveText('/home/artist/Renders')
+    await shoot(page, 'settings-en')
+    // The theme setting wins over the system's choice.
+    await page.getByLabel('Appearance').selectOption('dark')
+    await expect(page.locator('html')).toHaveAttribute('data-theme', 'dark')
+    await page.emulateMedia({ colorScheme: 'light' })
+    await expect(page.locator('html')).toHaveCSS('background-color', 'rgb(17, 19, 24)')
+    await page.getByLabel('Appearance').selectOption('system')
+    await expect(page.locator('html')).not.toHaveAttribute('data-theme', /./)
+
+    // The log: the verbose switch is the tray's, the view can be cleared.
+    await openView(page, 'Log')
+    await page.getByRole('checkbox', { name: 'Verbose log' }).check()
+    await expect.poll(() => core.settings.verboseLogging).toBe(true)
+    const tail = page.getByTestId('log-tail')
+    await expect(tail).toContainText('gpu-1: healthy')
+    await page.getByRole('button', { name: 'Clear view' }).click()
+    await expect(tail).not.toContainText('Verbose logging on')
+    await expect(tail).toContainText('gpu-1: healthy')
+    await shoot(page, 'logs-en')
+
+    // Long names and long errors wrap inside their card; nothing runs off the window.
+    const longName = 'render-farm-node-with-a-rather-long-name-in-the-basement-rack-07'
+    core.updateSettings({
+      servers: [
+        ...core.settings.servers,
+        { name: longName, url: `http://127.0.0.1:9/${'deep/'.repeat(12)}comfy`, enabled: true }
+      ]
+    })
+    await openView(page, 'Dashboard')
+    const long = page.getByRole('article', { name: longName })
+    await expect(long).toHaveAttribute('data-health', 'down')
+    const fits = await long.evaluate((card) => {
+      type Box = { getBoundingClientRect(): { left: number; right: number } }
+      const inner = (
+        card as unknown as { querySelectorAll(s: string): Iterable<Box> }
+      ).querySelectorAll('h3, .url, .reason')
+      const outer = (card as unknown as Box).getBoundingClientRect()
+      return [...inner].every((el) => {
+        const r = el.getBoundingClientRect()
+        return r.left >= outer.left && r.right <= outer.right
       })
-      const job = await api.jobs.submit({ name: 'txt2img.json', bytes: new Uint8Array(bytes) })
-      const end = await done
-      const list = await api.jobs.list()
-      return { id: job.id, end, states, listed: list.map((j: JobRecord) => j.id) }
-    }, workflow)
-    expect(finished.end.state).toBe('done')
-    expect(finished.end.outputs.length).toBeGreaterThan(0)
-    expect(finished.states).toContain('running')
-    expect(finished.listed).toEqual([finished.id])
+    })
+    expect(fits).toBe(true)
+    expect(
+      await page.evaluate(() => {
+        const d = (
+          globalThis as unknown as {
+            document: { documentElement: { scrollWidth: number; clientWidth: number } }
+          }
+        ).document.documentElement
+        return d.scrollWidth <= d.clientWidth
+      })
+    ).toBe(true)
+    await shoot(page, 'dashboard-long-en')
+    expect(pageErrors).toEqual([])
   })
 
-  test('refuses what is not a workflow, with the reason', async ({ page, bridge }) => {
+  test('a file that is not a workflow is refused, with the reason', async ({ page, bridge }) => {
+    // Keyboard only: the first Tab offers to skip to the content, then the views follow.
     await page.goto(bridge.url)
-    const error = await page.evaluate(async () => {
-      try {
-        await (globalThis as unknown as PageGlobals).comfyBalancer.jobs.submit({
-          name: 'notes.json',
-          bytes: new TextEncoder().encode('{"nodes": []}')
-        })
-        return null
-      } catch (err) {
-        return (err as Error).message
-      }
+    await expect(page.getByTestId('fleet-summary')).toContainText('3/3 up')
+    await page.keyboard.press('Tab')
+    await expect(page.getByRole('link', { name: 'Skip to content' })).toBeFocused()
+    const submitTab = page.getByRole('navigation').getByRole('link', { name: 'Submit' })
+    for (
+      let i = 0;
+      i < 8 && !(await submitTab.evaluate((el) => el === el.ownerDocument.activeElement));
+      i++
+    ) {
+      await page.keyboard.press('Tab')
+    }
+    await expect(submitTab).toBeFocused()
+    await page.keyboard.press('Enter')
+    await expect(page).toHaveURL(/#submit$/)
+    await page.keyboard.press('Tab')
+    await expect(page.getByRole('button', { name: 'Choose a file...' })).toBeFocused()
+
+    await page.getByTestId('file-input').setInputFiles({
+      name: 'notes.json',
+      mimeType: 'application/json',
+      buffer: Buffer.from('{"nodes": [], "links": []}')
     })
-    expect(error).toMatch(/^notes\.json: /)
+    await expect(page.getByTestId('workflow-problem')).toContainText('this is a UI-format workflow')
+    await expect(page.getByRole('button', { name: 'Submit', exact: true })).toBeDisabled()
+  })
+})
+
+test.describe('简体中文', () => {
+  test.use({ jobMs: 2_500 })
+
+  test('no English left on any view, and a reload finds everything as it was', async ({
+    page,
+    bridge,
+    fleet,
+    core,
+    pageErrors
+  }) => {
+    await page.goto(`${bridge.url}#settings`)
+    await page.getByLabel('Language').selectOption('zh-CN')
+    await expect(page.locator('html')).toHaveAttribute('lang', 'zh-CN')
+    await expect(page.getByRole('heading', { name: '设置' })).toBeVisible()
+    expect(core.settings.language).toBe('zh-CN')
+
+    // A finished job (through the file picker) and a server down, so every kind of text shows.
+    await page.getByRole('navigation').getByRole('link', { name: '提交' }).click()
+    await page.getByTestId('file-input').setInputFiles(WORKFLOW)
+    await expect(page.getByTestId('node-count')).toHaveText('7 个节点')
+    await page.getByRole('button', { name: '提交', exact: true }).click()
+    const job = page.getByTestId('job').first()
+    await expect(job).toHaveAttribute('data-state', 'done', { timeout: 15_000 })
+    await expect(job.getByTestId('thumbnail').locator('img')).toBeVisible()
+    await fleet.servers[2]!.setFault({ kind: 'hang' })
+    await expect(page.getByTestId('fleet-summary')).toContainText('2/3 台在线')
+
+    const views: Array<[string, string]> = [
+      ['总览', 'dashboard'],
+      ['服务器', 'servers'],
+      ['任务', 'jobs'],
+      ['日志', 'logs'],
+      ['设置', 'settings']
+    ]
+    for (const [label, name] of views) {
+      await page.getByRole('navigation').getByRole('link', { name: label }).click()
+      await expect(page).toHaveURL(new RegExp(`#${name}$`))
+      if (name === 'dashboard') {
+        await expect(
+          page.getByRole('article', { name: 'gpu-3' }).getByTestId('down-reason')
+        ).toHaveText(`超时（${TIMEOUT_MS} 毫秒内无响应）`)
+      }
+      if (name === 'jobs') {
+        await page.getByTestId('job').first().getByRole('button', { name: '详情' }).click()
+      }
+      expect(await englishOnScreen(page), `English on the ${name} view`).toEqual([])
+      if (name !== 'logs') await shoot(page, `${name}-zh-CN`)
+    }
+    // The server form and the import panel too.
+    await page.getByRole('navigation').getByRole('link', { name: '服务器' }).click()
+    await page.getByRole('button', { name: '添加服务器' }).click()
+    await page.getByRole('button', { name: '导入列表' }).click()
+    await page.getByLabel('地址（URL）').fill('http://127.0.0.1:1')
+    await page.getByLabel('地址（URL）').blur()
+    await page.getByRole('button', { name: '测试连接' }).click()
+    await expect(page.getByTestId('test-result')).toContainText('连接被拒绝')
+    expect(await englishOnScreen(page), 'English in the server form').toEqual([])
+    await shoot(page, 'server-form-zh-CN')
+    await page.getByRole('button', { name: '取消' }).click()
+
+    // Submit in progress, in Chinese.
+    await page.getByRole('navigation').getByRole('link', { name: '提交' }).click()
+    await page.getByTestId('file-input').setInputFiles(WORKFLOW)
+    await page.getByRole('button', { name: '提交', exact: true }).click()
+    const running = page.getByTestId('job').first()
+    await expect(running.getByTestId('job-step')).toContainText(/步数 \d+\/20/)
+    expect(await englishOnScreen(page), 'English on the submit view').toEqual([])
+    await shoot(page, 'submit-zh-CN')
+    await expect(running).toHaveAttribute('data-state', 'done', { timeout: 15_000 })
+
+    // Reload: same view, same language, same servers, same jobs with their images.
+    await page.getByRole('navigation').getByRole('link', { name: '任务' }).click()
+    await page.reload()
+    await expect(page).toHaveURL(/#jobs$/)
+    await expect(page.locator('html')).toHaveAttribute('lang', 'zh-CN')
+    await expect(page.getByRole('heading', { name: '任务' })).toBeVisible()
+    await expect(page.getByTestId('job')).toHaveCount(2)
+    for (const j of await page.getByTestId('job').all()) {
+      await expect(j).toHaveAttribute('data-state', 'done')
+      await expect(j.getByTestId('thumbnail').locator('img')).toBeVisible()
+    }
+    await page.getByRole('navigation').getByRole('link', { name: '总览' }).click()
+    await expect(page.getByTestId('server-card')).toHaveCount(3)
+    await expect(page.getByRole('article', { name: 'gpu-3' })).toHaveAttribute(
+      'data-health',
+      'down'
+    )
+    expect(await englishOnScreen(page), 'English after the reload').toEqual([])
+    expect(pageErrors).toEqual([])
   })
 })

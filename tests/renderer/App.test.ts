@@ -3,11 +3,17 @@ import { cleanup, fireEvent, render, screen, within } from '@testing-library/sve
 import { tick } from 'svelte'
 import { afterEach, describe, expect, it } from 'vitest'
 import App from '../../src/renderer/src/App.svelte'
+import { setLocale } from '../../src/renderer/src/lib/i18n.svelte'
 import type { AppSettings, FleetStatus } from '../../src/shared/types'
 import { fleet, q, server } from '../core/helpers'
-import { fakeApi } from './fake-api'
+import { fakeApi, makeJob } from './fake-api'
 
-afterEach(() => cleanup())
+afterEach(() => {
+  cleanup()
+  window.location.hash = ''
+  localStorage.clear()
+  setLocale('en')
+})
 
 const settings: AppSettings = {
   healthCheckInterval: 30_000,
@@ -85,7 +91,9 @@ describe('App', () => {
     render(App, { props: { api } })
     await settle()
 
-    expect(screen.getByTestId('fleet-summary').textContent).toContain('1/2 up, best gpu-1')
+    expect(screen.getByTestId('fleet-summary').textContent).toContain(
+      '1/2 up, best gpu-1, 3 jobs queued'
+    )
     expect(screen.getAllByTestId('server-card')).toHaveLength(2)
 
     const best = card('gpu-1')
@@ -95,13 +103,14 @@ describe('App', () => {
     expect(within(best).getByTestId('queue-running').textContent).toBe('1')
     expect(within(best).getByTestId('queue-pending').textContent).toBe('2')
     expect(within(best).getByTestId('queue-total').textContent).toBe('3')
-    expect(within(best).getByTestId('best-reason').textContent).toBe(
-      'Chosen: the only healthy server'
+    expect(within(best).getByTestId('best-reason')).toHaveTextContent(
+      'Best now: the only healthy server'
     )
     expect(best.textContent).toContain('http://10.0.0.5:8188')
     expect(best.textContent).toContain('12 ms')
     expect(best.textContent).toContain('NVIDIA GeForce RTX 4090')
-    expect(best.textContent).toContain('24.0 GB VRAM, 18.5 GB free')
+    expect(best.textContent).toContain('5.5 GB of 24.0 GB VRAM in use')
+    expect(within(best).getByRole('meter').getAttribute('aria-valuenow')).toBe('23')
     expect(best.textContent).toContain('0.3.10')
 
     const down = card('gpu-2')
@@ -139,7 +148,7 @@ describe('App', () => {
       'Timed out after 1000 ms'
     )
     expect(screen.queryByText('Best')).toBeNull()
-    expect(screen.getByText('No healthy server (0/2 up)')).toBeTruthy()
+    expect(screen.getByText('No healthy server (0 of 2 up)')).toBeTruthy()
   })
 
   it('shows the log tail with pushed lines', async () => {
@@ -150,6 +159,7 @@ describe('App', () => {
     })
     render(App, { props: { api } })
     await settle()
+    await fireEvent.click(screen.getByRole('link', { name: 'Log' }))
     api.pushLog({ time: 1, level: 'warn', message: '[LoadBalancer] Server down: gpu-2' })
     await tick()
     const tail = screen.getByTestId('log-tail')
@@ -162,12 +172,14 @@ describe('App', () => {
     render(App, { props: { api } })
     await settle()
 
-    const verbose = screen.getByRole('checkbox', { name: 'Verbose logs' }) as HTMLInputElement
+    await fireEvent.click(screen.getByRole('link', { name: 'Log' }))
+    const verbose = screen.getByRole('checkbox', { name: 'Verbose log' }) as HTMLInputElement
     expect(verbose.checked).toBe(false)
     await fireEvent.click(verbose)
     await settle()
     expect(api.calls).toContainEqual(['settings.update', { verboseLogging: true }])
     expect(verbose.checked).toBe(true)
+    await fireEvent.click(screen.getByRole('link', { name: 'Dashboard' }))
 
     await fireEvent.click(screen.getByRole('button', { name: 'Pause checks' }))
     await settle()
@@ -180,9 +192,61 @@ describe('App', () => {
     const api = fakeApi({ status: twoServers(), settings })
     const { unmount } = render(App, { props: { api } })
     await settle()
-    expect(api.listenerCount()).toBe(3)
+    // Status, settings, log, jobs and navigation.
+    expect(api.listenerCount()).toBe(5)
     unmount()
     expect(api.listenerCount()).toBe(0)
+  })
+
+  it('follows the language and theme settings at once, and remembers them', async () => {
+    const api = fakeApi({ status: twoServers(), settings })
+    render(App, { props: { api } })
+    await settle()
+    expect(screen.getByRole('link', { name: 'Dashboard' })).toBeTruthy()
+    api.pushSettings({ ...settings, language: 'zh-CN', theme: 'dark' })
+    await settle()
+    expect(screen.getByRole('link', { name: '总览' })).toBeTruthy()
+    expect(screen.getByTestId('fleet-summary').textContent).toContain('1/2 台在线，最佳 gpu-1')
+    expect(document.documentElement.lang).toBe('zh-CN')
+    expect(document.documentElement.dataset.theme).toBe('dark')
+    expect(JSON.parse(localStorage.getItem('comfy-balancer.appearance')!)).toEqual({
+      language: 'zh-CN',
+      theme: 'dark'
+    })
+    api.pushSettings({ ...settings, language: 'en', theme: 'system' })
+    await settle()
+    expect(document.documentElement.dataset.theme).toBeUndefined()
+  })
+
+  it('goes where main says (a notification click) and keeps it in the hash', async () => {
+    const job = makeJob({ id: '6f1c4a3e-0000-4000-8000-000000000001', state: 'done' })
+    const api = fakeApi({ status: twoServers(), settings, jobs: [job] })
+    render(App, { props: { api } })
+    await settle()
+    api.navigate({ view: 'jobs', jobId: job.id })
+    await settle()
+    expect(window.location.hash).toBe(`#jobs/${job.id}`)
+    expect(screen.getByRole('heading', { name: 'Jobs' })).toBeTruthy()
+    expect(screen.getByTestId('job').className).toContain('highlight')
+  })
+
+  it('opens Submit with a workflow dropped anywhere on the window', async () => {
+    const api = fakeApi({ status: twoServers(), settings })
+    render(App, { props: { api } })
+    await settle()
+    const file = new File(['{}'], 'dropped.json', { type: 'application/json' })
+    const dataTransfer = { types: ['Files'], files: [file], dropEffect: 'none' }
+    await fireEvent.dragEnter(window, { dataTransfer })
+    expect(screen.getByTestId('drop-overlay')).toBeTruthy()
+    await fireEvent.drop(window, { dataTransfer })
+    await settle()
+    await settle()
+    expect(screen.queryByTestId('drop-overlay')).toBeNull()
+    expect(window.location.hash).toBe('#submit')
+    expect(api.calls.find(([c]) => c === 'jobs.inspect')?.[1]).toMatchObject({
+      name: 'dropped.json'
+    })
+    expect(await screen.findByTestId('node-count')).toHaveTextContent('7 nodes')
   })
 
   it('says clearly when the page has no API', () => {

@@ -1,6 +1,50 @@
 /** An in-memory `ComfyBalancerApi` for component tests: records calls, lets the test push. */
-import type { AppRoute, ComfyBalancerApi, Unsubscribe } from '../../src/shared/ipc'
+import type {
+  AppRoute,
+  ComfyBalancerApi,
+  QueueHistory,
+  Unsubscribe,
+  WorkflowInspectResult
+} from '../../src/shared/ipc'
 import type { AppSettings, FleetStatus, JobRecord, LogLine } from '../../src/shared/types'
+
+/** A job record with every field, for tests. */
+export function makeJob(patch: Partial<JobRecord> & { id: string }): JobRecord {
+  return {
+    clientId: 'client',
+    source: 'txt2img.json',
+    state: 'pending',
+    createdAt: 1_000,
+    updatedAt: 1_000,
+    startedAt: null,
+    finishedAt: null,
+    pinnedServerId: null,
+    serverId: null,
+    serverUrl: null,
+    attempts: [],
+    reroutes: 0,
+    queuePosition: null,
+    progress: { node: null, value: 0, max: 0, nodesDone: 0, nodesTotal: 7 },
+    error: null,
+    outputs: [],
+    notes: [],
+    ...patch
+  }
+}
+
+/** What `jobs.inspect` answers for the txt2img fixture. */
+export const TXT2IMG_SUMMARY: WorkflowInspectResult = {
+  ok: true,
+  source: 'txt2img.json',
+  format: 'json',
+  summary: {
+    nodeCount: 7,
+    classes: ['CheckpointLoaderSimple', 'KSampler'],
+    models: [{ nodeId: '4', folder: 'checkpoints', name: 'v1-5-pruned-emaonly.safetensors' }],
+    images: [],
+    nodes: { '3': { type: 'KSampler', title: 'KSampler' } }
+  }
+}
 
 type Listener<T> = (value: T) => void
 
@@ -35,6 +79,7 @@ export function fakeApi(init: {
   settings: AppSettings
   logs?: LogLine[]
   jobs?: JobRecord[]
+  history?: QueueHistory
 }): FakeApi {
   let status = init.status
   let settings = init.settings
@@ -46,10 +91,12 @@ export function fakeApi(init: {
   const navCh = new Channel<AppRoute>()
   const jobs = new Map((init.jobs ?? []).map((j) => [j.id, j]))
   const calls: Array<[string, ...unknown[]]> = []
+  let nextJob = 1
   return {
     calls,
     status: {
       get: async () => status,
+      history: async () => init.history ?? {},
       onStatus: (fn) => statusCh.on(fn)
     },
     settings: {
@@ -59,6 +106,10 @@ export function fakeApi(init: {
         settings = { ...settings, ...patch }
         settingsCh.emit(settings)
         return { settings, problems: [] }
+      },
+      chooseOutputDir: async () => {
+        calls.push(['settings.chooseOutputDir'])
+        return '/home/me/Renders'
       },
       onSettings: (fn) => settingsCh.on(fn)
     },
@@ -79,13 +130,52 @@ export function fakeApi(init: {
       onLog: (fn) => logCh.on(fn)
     },
     servers: {
-      import: async () => ({ servers: [], problems: [] })
+      import: async (text) => {
+        calls.push(['servers.import', text])
+        return { servers: [], problems: [] }
+      },
+      test: async (server) => {
+        calls.push(['servers.test', server])
+        return { ok: false, url: server.url, error: 'Connection refused', errorKind: 'refused' }
+      }
     },
     jobs: {
       list: async () => [...jobs.values()],
       submit: async (request) => {
         calls.push(['jobs.submit', request])
-        throw new Error('The fake API submits nothing')
+        const job = makeJob({
+          id: `00000000-0000-4000-8000-${String(nextJob++).padStart(12, '0')}`,
+          source: 'name' in request ? request.name : request.path.split('/').pop()!,
+          pinnedServerId: request.serverId ?? null,
+          createdAt: 5_000,
+          updatedAt: 5_000
+        })
+        jobs.set(job.id, job)
+        jobCh.emit(job)
+        return job
+      },
+      inspect: async (request) => {
+        calls.push(['jobs.inspect', request])
+        return TXT2IMG_SUMMARY
+      },
+      resubmit: async (id, options) => {
+        calls.push(['jobs.resubmit', id, options])
+        const old = jobs.get(id)
+        if (!old) throw new Error(`Unknown job ${id}`)
+        const job = makeJob({ ...old, id: `${id.slice(0, -1)}9`, state: 'pending', outputs: [] })
+        jobs.set(job.id, job)
+        jobCh.emit(job)
+        return job
+      },
+      thumbnail: async (path) => {
+        calls.push(['jobs.thumbnail', path])
+        return 'data:image/png;base64,iVBORw0KGgo='
+      },
+      openOutput: async (path) => {
+        calls.push(['jobs.openOutput', path])
+      },
+      openFolder: async (id) => {
+        calls.push(['jobs.openFolder', id])
       },
       cancel: async (id) => {
         calls.push(['jobs.cancel', id])
@@ -99,7 +189,8 @@ export function fakeApi(init: {
       onJob: (fn) => jobCh.on(fn)
     },
     ui: {
-      onNavigate: (fn) => navCh.on(fn)
+      onNavigate: (fn) => navCh.on(fn),
+      pathForFile: () => null
     },
     pushStatus(next) {
       status = next

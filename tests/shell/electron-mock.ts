@@ -236,6 +236,8 @@ export const ipcRenderer = {
 
 export const contextBridge = { exposeInMainWorld: vi.fn() }
 
+export const webUtils = { getPathForFile: vi.fn((_file: unknown) => '') }
+
 export const nativeImage = {
   createEmpty: vi.fn(() => new FakeNativeImage()),
   createFromBuffer: vi.fn((buffer: Buffer) => {
@@ -307,6 +309,7 @@ const electron = {
   ipcMain,
   ipcRenderer,
   contextBridge,
+  webUtils,
   nativeImage,
   Menu,
   session,

@@ -15,7 +15,16 @@ import {
   type IpcPushMap,
   type PushChannel
 } from '../../src/shared/ipc'
-import type { AppRoute, JobSubmitRequest } from '../../src/shared/ipc'
+import type {
+  AppRoute,
+  JobResubmitOptions,
+  JobSubmitRequest,
+  QueueHistory,
+  ServerTestRequest,
+  ServerTestResult,
+  WorkflowInspectRequest,
+  WorkflowInspectResult
+} from '../../src/shared/ipc'
 import type { AppSettings, FleetStatus, JobRecord, LogLine } from '../../src/shared/types'
 
 describe('the IPC contract', () => {
@@ -51,6 +60,24 @@ describe('the IPC contract', () => {
     >()
     expectTypeOf<IpcInvokeMap['jobs:submit']['result']>().toEqualTypeOf<JobRecord>()
     expectTypeOf<IpcInvokeMap['jobs:cancel']['params']>().toEqualTypeOf<[jobId: string]>()
+    expectTypeOf<IpcInvokeMap['status:history']['result']>().toEqualTypeOf<QueueHistory>()
+    expectTypeOf<IpcInvokeMap['servers:test']['params']>().toEqualTypeOf<
+      [server: ServerTestRequest]
+    >()
+    expectTypeOf<IpcInvokeMap['servers:test']['result']>().toEqualTypeOf<ServerTestResult>()
+    expectTypeOf<IpcInvokeMap['jobs:inspect']['params']>().toEqualTypeOf<
+      [request: WorkflowInspectRequest]
+    >()
+    expectTypeOf<IpcInvokeMap['jobs:inspect']['result']>().toEqualTypeOf<WorkflowInspectResult>()
+    expectTypeOf<IpcInvokeMap['jobs:resubmit']['params']>().toEqualTypeOf<
+      [jobId: string, options?: JobResubmitOptions]
+    >()
+    expectTypeOf<IpcInvokeMap['jobs:thumbnail']['result']>().toEqualTypeOf<string | null>()
+    expectTypeOf<IpcInvokeMap['jobs:openOutput']['params']>().toEqualTypeOf<[outputPath: string]>()
+    expectTypeOf<IpcInvokeMap['jobs:openFolder']['params']>().toEqualTypeOf<[jobId: string]>()
+    expectTypeOf<IpcInvokeMap['settings:chooseOutputDir']['result']>().toEqualTypeOf<
+      string | null
+    >()
     expectTypeOf<IpcPushMap>().toEqualTypeOf<{
       'status:push': FleetStatus
       'log:push': LogLine

@@ -1,6 +1,7 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
+import { PNG } from 'pngjs'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { BalancerCore } from '../../src/main/core/app'
 import { parseSettings } from '../../src/main/core/settings'
@@ -9,10 +10,13 @@ import {
   createIpcHandlers,
   forwardPushes,
   JobsDisabledError,
-  MAX_IMPORT_CHARS
+  MAX_IMPORT_CHARS,
+  NotAvailableError
 } from '../../src/main/ipc-handlers'
+import { THUMBNAIL_PX, UnknownOutputError } from '../../src/main/outputs'
+import { startFakeFleet, type FakeFleet } from '../../src/fake-comfy'
 import type { JobRecord } from '../../src/shared/types'
-import { IpcChannel } from '../../src/shared/ipc'
+import { IpcChannel, type ServerTestResult, type WorkflowInspectResult } from '../../src/shared/ipc'
 import { FakeWebContents, ipcMain, resetElectronMock } from './electron-mock'
 
 vi.mock('electron', () => import('./electron-mock'))
@@ -287,5 +291,191 @@ describe('log lines to the page', () => {
     const handlers = createIpcHandlers(core, { redact })
     const lines = await handlers['logs:get']()
     expect(lines.at(-1)!.message).toBe('password [redacted]')
+  })
+})
+
+describe('window channels', () => {
+  const FIXTURE = join(import.meta.dirname, '..', 'fixtures', 'txt2img.json')
+  let fleet: FakeFleet
+  let winCore: BalancerCore
+  let opened: string[]
+  let dir: string
+
+  beforeEach(async () => {
+    unregister()
+    fleet = await startFakeFleet({ count: 1, jobMs: 50 })
+    dir = mkdtempSync(join(tmpdir(), 'comfy-balancer-ipc-window-'))
+    winCore = new BalancerCore({
+      settings: parseSettings({
+        servers: [{ id: 'gpu-1', name: 'gpu-1', url: fleet.urls[0] }],
+        timeout: 1000,
+        healthCheckInterval: 500
+      }).settings,
+      jobs: { journalFile: join(dir, 'jobs.jsonl'), outputDir: join(dir, 'out') }
+    })
+    winCore.start()
+    opened = []
+    refused = []
+    unregister = registerIpc({
+      ipcMain,
+      handlers: createIpcHandlers(winCore, {
+        openPath: async (target) => {
+          opened.push(target)
+          return target.includes('broken') ? 'No application knows this file' : ''
+        },
+        chooseFolder: async (current) => `${current || '/home/me/Pictures'}/picked`
+      }),
+      isTrustedSender: trustedSender(
+        () => contents as unknown as Electron.WebContents,
+        (url) => url === APP_URL
+      ),
+      onRefused: (channel, err) => refused.push([channel, err.message])
+    })
+  })
+  afterEach(async () => {
+    await winCore.stop()
+    await fleet.stop()
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  const call = (channel: string, ...args: unknown[]) =>
+    ipcMain.invoke(channel, fromWindow(), ...args)
+
+  /** Runs the fixture to the end on the fake server. */
+  async function finishedJob(): Promise<JobRecord> {
+    const job = (await call('jobs:submit', { path: FIXTURE })) as JobRecord
+    return winCore.jobs!.waitFor(job.id)
+  }
+
+  it('tests a server before it is saved: what it answered, or why not', async () => {
+    const ok = (await call('servers:test', { url: `${fleet.urls[0]}/` })) as ServerTestResult
+    expect(ok).toMatchObject({ ok: true, url: fleet.urls[0], queue: { total: 0 } })
+    expect(ok.ok && ok.system?.comfyuiVersion).toBeTruthy()
+    const down = (await call('servers:test', {
+      url: '127.0.0.1:9',
+      headers: { Authorization: 'Bearer x' }
+    })) as ServerTestResult
+    expect(down).toMatchObject({ ok: false, url: 'http://127.0.0.1:9', errorKind: 'refused' })
+    await expect(call('servers:test', { url: 'ftp://gpu-1' })).rejects.toThrow(
+      /Only http:\/\/ and https:\/\//
+    )
+  })
+
+  it.each([
+    [{ url: 'http://a', headers: { 'Bad Name': 'x' } }, /Expected an HTTP header name/],
+    [{ url: 'http://a', headers: { Authorization: 'a\r\nX-Evil: 1' } }, /one line/],
+    [{ url: 'http://a', extra: true }, /Bad arguments for servers:test/],
+    [{ url: '' }, /Bad arguments for servers:test/]
+  ])('refuses to test %j', async (server, message) => {
+    await expect(call('servers:test', server)).rejects.toThrow(message)
+  })
+
+  it('returns the queue history of every server', async () => {
+    await winCore.checkNow()
+    const history = (await call('status:history')) as Record<string, Array<[number, number]>>
+    expect(Object.keys(history)).toEqual(['gpu-1'])
+    expect(history['gpu-1']!.at(-1)![1]).toBe(0)
+  })
+
+  it('inspects a workflow by bytes or path, and explains one that is not', async () => {
+    const bytes = new Uint8Array(readFileSync(FIXTURE))
+    const byBytes = (await call('jobs:inspect', {
+      name: 'dropped.json',
+      bytes
+    })) as WorkflowInspectResult
+    expect(byBytes).toMatchObject({ ok: true, source: 'dropped.json', format: 'json' })
+    expect(byBytes.ok && byBytes.summary.nodeCount).toBe(7)
+    expect(byBytes.ok && byBytes.summary.models).toEqual([
+      { nodeId: '4', folder: 'checkpoints', name: 'v1-5-pruned-emaonly.safetensors' }
+    ])
+    expect(byBytes.ok && byBytes.summary.nodes['3']).toEqual({
+      type: 'KSampler',
+      title: 'KSampler'
+    })
+    const byPath = (await call('jobs:inspect', { path: FIXTURE })) as WorkflowInspectResult
+    expect(byPath).toMatchObject({ ok: true, source: 'txt2img.json' })
+    const bad = await call('jobs:inspect', {
+      name: 'notes.json',
+      bytes: new TextEncoder().encode('{"nodes": [], "links": []}')
+    })
+    expect(bad).toEqual({
+      ok: false,
+      source: 'notes.json',
+      problem: expect.stringContaining('UI-format workflow') as unknown
+    })
+    expect(await call('jobs:inspect', { path: join(dir, 'gone.json') })).toMatchObject({
+      ok: false,
+      problem: 'the file does not exist'
+    })
+    await expect(call('jobs:inspect', { name: 'a/b.json', bytes })).rejects.toThrow(/Bad arguments/)
+    // Nothing was submitted.
+    expect(winCore.jobs!.jobs()).toEqual([])
+  })
+
+  it('previews and opens only the outputs of known jobs', async () => {
+    const job = await finishedJob()
+    expect(job.state).toBe('done')
+    const output = job.outputs[0]!.path
+    const url = (await call('jobs:thumbnail', output)) as string
+    expect(url).toMatch(/^data:image\/png;base64,/)
+    const png = PNG.sync.read(Buffer.from(url.split(',')[1]!, 'base64'))
+    expect(Math.max(png.width, png.height)).toBeLessThanOrEqual(THUMBNAIL_PX)
+
+    await call('jobs:openOutput', output)
+    await call('jobs:openFolder', job.id)
+    expect(opened).toEqual([output, dirname(output)])
+
+    // Anything else on the disk is refused, whatever the page claims.
+    await expect(call('jobs:thumbnail', FIXTURE)).rejects.toThrow(UnknownOutputError)
+    await expect(call('jobs:openOutput', '/etc/passwd')).rejects.toThrow(/not an output/)
+    await expect(call('jobs:openOutput', 'relative/x.png')).rejects.toThrow(
+      /Bad arguments for jobs:openOutput: argument 0: Expected an absolute file path/
+    )
+    await expect(call('jobs:openFolder', '6f1c4a3e-0000-4000-8000-000000000001')).rejects.toThrow(
+      /Unknown job/
+    )
+    expect(opened).toHaveLength(2)
+  })
+
+  it('passes on what the system said when it cannot open a file', async () => {
+    const bytes = new Uint8Array(readFileSync(FIXTURE))
+    const job = (await call('jobs:submit', { name: 'broken.json', bytes })) as JobRecord
+    const done = await winCore.jobs!.waitFor(job.id)
+    await expect(call('jobs:openOutput', done.outputs[0]!.path)).rejects.toThrow(
+      'No application knows this file'
+    )
+    // Moved away since: said in words, and nothing is opened.
+    renameSync(done.outputs[0]!.path, join(dir, 'moved.png'))
+    await expect(call('jobs:openOutput', done.outputs[0]!.path)).rejects.toThrow(/no longer there/)
+    expect(await call('jobs:thumbnail', done.outputs[0]!.path).catch((e: Error) => e.message)).toBe(
+      'The file is no longer there (moved or deleted?)'
+    )
+    expect(opened).toEqual([done.outputs[0]!.path])
+  })
+
+  it('re-submits a job, on its own server choice or another', async () => {
+    const job = await finishedJob()
+    const again = (await call('jobs:resubmit', job.id)) as JobRecord
+    expect(again).toMatchObject({ source: 'txt2img.json', pinnedServerId: null })
+    expect(again.id).not.toBe(job.id)
+    const pinned = (await call('jobs:resubmit', job.id, { serverId: 'gpu-1' })) as JobRecord
+    expect(pinned.pinnedServerId).toBe('gpu-1')
+    await expect(call('jobs:resubmit', job.id, { serverId: 'nope' })).rejects.toThrow(
+      /Unknown server "nope"/
+    )
+    await expect(call('jobs:resubmit', job.id, { server: 'gpu-1' })).rejects.toThrow(
+      /Bad arguments for jobs:resubmit/
+    )
+    await expect(call('jobs:resubmit', 'x')).rejects.toThrow(/Bad arguments for jobs:resubmit/)
+  })
+
+  it('asks the system for an output folder, and says so where there is no system', async () => {
+    expect(await call('settings:chooseOutputDir')).toBe('/home/me/Pictures/picked')
+    const bare = createIpcHandlers(winCore)
+    await expect(bare['settings:chooseOutputDir']()).rejects.toThrow(NotAvailableError)
+    const job = await finishedJob()
+    await expect(bare['jobs:openFolder'](job.id)).rejects.toThrow(
+      /Opening files is not available in this session/
+    )
   })
 })

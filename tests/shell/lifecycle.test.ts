@@ -227,6 +227,32 @@ describe('tray actions', () => {
   })
 })
 
+describe("the window's desktop calls", () => {
+  it('picks the output folder with the system dialog and opens files with the system', async () => {
+    const r = await launch()
+    r.window.show()
+    const contents = FakeBrowserWindow.instances[0]!.webContents
+    const fromWindow = { sender: contents, senderFrame: { ...contents.mainFrame } }
+    dialog.showOpenDialog.mockResolvedValueOnce({
+      canceled: false,
+      filePaths: ['/home/me/Renders']
+    })
+    expect(await ipcMain.invoke('settings:chooseOutputDir', fromWindow)).toBe('/home/me/Renders')
+    const [options] = dialog.showOpenDialog.mock.calls[0] as unknown as [
+      { title: string; properties: string[] }
+    ]
+    expect(options.title).toBe('Choose where finished images are saved')
+    expect(options.properties).toContain('openDirectory')
+    // Not saved until the page sends it.
+    expect(r.core.settings.outputDir).toBe('')
+    // Only outputs of known jobs are opened, whatever the page asks.
+    await expect(ipcMain.invoke('jobs:openOutput', fromWindow, FIXTURE)).rejects.toThrow(
+      /not an output of a job/
+    )
+    expect(shell.openPath).not.toHaveBeenCalled()
+  })
+})
+
 describe('notifications', () => {
   const up = (n: number) => fleet([server('gpu-1', { lastCheck: n })], 'gpu-1')
   const down = (n: number, failures: number) =>

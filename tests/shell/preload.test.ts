@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest'
 import { createApi, type IpcRendererLike } from '../../src/preload/create-api'
-import { contextBridge, ipcRenderer } from './electron-mock'
+import { contextBridge, ipcRenderer, webUtils } from './electron-mock'
 
 vi.mock('electron', () => import('./electron-mock'))
 
@@ -40,6 +40,15 @@ describe('createApi', () => {
     await api.jobs.list()
     await api.jobs.submit({ path: '/w/a.json', serverId: 'gpu-1' })
     await api.jobs.cancel('6f1c4a3e-0000-4000-8000-000000000001')
+    await api.status.history()
+    await api.settings.chooseOutputDir()
+    await api.servers.test({ url: 'http://gpu-1:8188' })
+    await api.jobs.inspect({ name: 'a.json', bytes: new Uint8Array([123]) })
+    await api.jobs.resubmit('6f1c4a3e-0000-4000-8000-000000000001')
+    await api.jobs.resubmit('6f1c4a3e-0000-4000-8000-000000000001', { serverId: null })
+    await api.jobs.thumbnail('/out/a.png')
+    await api.jobs.openOutput('/out/a.png')
+    await api.jobs.openFolder('6f1c4a3e-0000-4000-8000-000000000001')
     expect(ipc.invoke.mock.calls).toEqual([
       ['status:get'],
       ['settings:get'],
@@ -50,7 +59,17 @@ describe('createApi', () => {
       ['servers:import', 'http://gpu-1:8188'],
       ['jobs:list'],
       ['jobs:submit', { path: '/w/a.json', serverId: 'gpu-1' }],
-      ['jobs:cancel', '6f1c4a3e-0000-4000-8000-000000000001']
+      ['jobs:cancel', '6f1c4a3e-0000-4000-8000-000000000001'],
+      ['status:history'],
+      ['settings:chooseOutputDir'],
+      ['servers:test', { url: 'http://gpu-1:8188' }],
+      ['jobs:inspect', { name: 'a.json', bytes: new Uint8Array([123]) }],
+      // No trailing `undefined`: the main side counts the arguments exactly.
+      ['jobs:resubmit', '6f1c4a3e-0000-4000-8000-000000000001'],
+      ['jobs:resubmit', '6f1c4a3e-0000-4000-8000-000000000001', { serverId: null }],
+      ['jobs:thumbnail', '/out/a.png'],
+      ['jobs:openOutput', '/out/a.png'],
+      ['jobs:openFolder', '6f1c4a3e-0000-4000-8000-000000000001']
     ])
   })
 
@@ -83,6 +102,21 @@ describe('createApi', () => {
   })
 })
 
+describe('pathForFile', () => {
+  it("asks Electron for a dropped file's path, and says null where there is none", () => {
+    const ipc = fakeIpc() as unknown as IpcRendererLike
+    const file = { name: 'a.json', size: 3 }
+    expect(createApi(ipc, () => '/home/me/a.json').ui.pathForFile(file)).toBe('/home/me/a.json')
+    // Electron answers '' for a file made in the page; the bridge has no such function.
+    expect(createApi(ipc, () => '').ui.pathForFile(file)).toBeNull()
+    expect(createApi(ipc).ui.pathForFile(file)).toBeNull()
+    const throwing = createApi(ipc, () => {
+      throw new TypeError('not a File')
+    })
+    expect(throwing.ui.pathForFile(file)).toBeNull()
+  })
+})
+
 describe('preload entry', () => {
   it('exposes exactly the API as window.comfyBalancer, nothing generic', async () => {
     await import('../../src/preload/index')
@@ -103,5 +137,12 @@ describe('preload entry', () => {
     for (const group of Object.values(api)) expect(Object.isFrozen(group)).toBe(true)
     expect(JSON.stringify(Object.keys(api))).not.toContain('ipcRenderer')
     expect(Object.values(api)).not.toContain(ipcRenderer)
+    // The dropped-file path comes from Electron's webUtils.
+    webUtils.getPathForFile.mockReturnValueOnce('/home/me/w.json')
+    const file = { name: 'w.json', size: 1 }
+    expect((api as { ui: { pathForFile(f: unknown): unknown } }).ui.pathForFile(file)).toBe(
+      '/home/me/w.json'
+    )
+    expect(webUtils.getPathForFile).toHaveBeenCalledWith(file)
   })
 })

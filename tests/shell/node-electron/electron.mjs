@@ -156,6 +156,7 @@ export const dialog = {
   showMessageBox: async () => ({ response: 0 })
 }
 export const contextBridge = { exposeInMainWorld: () => {} }
+export const webUtils = { getPathForFile: () => '' }
 export const ipcRenderer = { invoke: async () => {}, on: () => {}, removeListener: () => {} }
 
 export default {
@@ -171,5 +172,6 @@ export default {
   shell,
   dialog,
   contextBridge,
+  webUtils,
   ipcRenderer
 }

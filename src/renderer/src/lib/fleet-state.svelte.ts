@@ -1,10 +1,17 @@
 /**
- * The window's live state: fleet status, settings and the log tail, kept current by the pushes
- * of the API. The API object comes in as a parameter, so tests hand in a fake; components only
- * read the getters and call the actions.
+ * The window's live state: fleet status, each server's recent queue, settings and the log
+ * tail, kept current by the pushes of the API (the page never polls). The API object comes in
+ * as a parameter, so tests hand in a fake; components only read the getters and call the
+ * actions.
  */
-import type { ComfyBalancerApi, Unsubscribe } from '../../../shared/ipc'
-import type { AppSettings, FleetStatus, LogLine } from '../../../shared/types'
+import type {
+  ComfyBalancerApi,
+  QueueHistory,
+  SettingsPatch,
+  Unsubscribe
+} from '../../../shared/ipc'
+import type { AppSettings, FleetStatus, LogLine, SettingsProblem } from '../../../shared/types'
+import { appendSamples } from './history'
 
 /** Log lines kept for the tail. */
 export const LOG_TAIL_LINES = 200
@@ -14,14 +21,25 @@ export class FleetState {
   #status = $state.raw<FleetStatus | null>(null)
   #settings = $state.raw<AppSettings | null>(null)
   #logs = $state.raw<LogLine[]>([])
+  #history = $state.raw<QueueHistory>({})
   #error = $state<string | null>(null)
   #busy = $state(false)
   readonly #api: ComfyBalancerApi | undefined
   readonly #maxLogs: number
+  readonly #now: () => number
 
-  constructor(api: ComfyBalancerApi | undefined, opts: { maxLogLines?: number } = {}) {
+  constructor(
+    api: ComfyBalancerApi | undefined,
+    opts: { maxLogLines?: number; now?: () => number } = {}
+  ) {
     this.#api = api
     this.#maxLogs = opts.maxLogLines ?? LOG_TAIL_LINES
+    this.#now = opts.now ?? Date.now
+  }
+
+  /** The API, for the other state modules of the window (undefined outside the app). */
+  get api(): ComfyBalancerApi | undefined {
+    return this.#api
   }
 
   /** False when the page has no API (opened outside the app); the window then says so. */
@@ -36,6 +54,10 @@ export class FleetState {
   }
   get logs(): readonly LogLine[] {
     return this.#logs
+  }
+  /** Each server's queue over the last 30 minutes: id -> [epoch ms, total][]. */
+  get history(): QueueHistory {
+    return this.#history
   }
   /** The last failed action's error, until the next action. */
   get error(): string | null {
@@ -59,6 +81,7 @@ export class FleetState {
       api.status.onStatus((s) => {
         statusPushed = true
         this.#status = s
+        this.#history = appendSamples(this.#history, s, this.#now())
       }),
       api.settings.onSettings((s) => {
         settingsPushed = true
@@ -67,11 +90,14 @@ export class FleetState {
       api.logs.onLog((line) => this.#appendLog(line))
     ]
     void this.#run(async () => {
-      const [status, settings, logs] = await Promise.all([
+      const [status, settings, logs, history] = await Promise.all([
         api.status.get(),
         api.settings.get(),
-        api.logs.get()
+        api.logs.get(),
+        api.status.history()
       ])
+      // Points pushed meanwhile are newer than the snapshot: add them on top of it.
+      this.#history = appendSamples(history, this.#status ?? status, this.#now())
       if (!statusPushed) this.#status = status
       if (!settingsPushed) this.#settings = settings
       // Lines pushed meanwhile are newer than the snapshot; keep both, in order, once each.
@@ -103,6 +129,16 @@ export class FleetState {
       this.#settings = settings
       if (problems.length) this.#error = problems.map((p) => p.message).join('; ')
     })
+  }
+
+  /**
+   * Applies a settings change; returns the values main refused (the good ones apply at once).
+   * Throws when main could not be reached (the caller shows it where the change was made).
+   */
+  async updateSettings(patch: SettingsPatch): Promise<SettingsProblem[]> {
+    const { settings, problems } = await this.#need().settings.update(patch)
+    this.#settings = settings
+    return problems
   }
 
   #appendLog(line: LogLine): void {
