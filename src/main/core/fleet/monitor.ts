@@ -630,7 +630,9 @@ export class FleetMonitor {
       }
       let system: SystemInfo | null = prev.system
       e.statsAge++
-      if (!system || e.statsAge >= SYSTEM_STATS_EVERY_ROUNDS || !prev.healthy) {
+      // Asked again every few rounds, not every round: a server (or proxy) whose system_stats
+      // is broken must not cost an extra request per check.
+      if (e.statsAge >= SYSTEM_STATS_EVERY_ROUNDS || !prev.healthy) {
         // Same connection, after the queue; bounded by what is left of this server's deadline.
         const left = deadline - (this.clock.now() - started)
         if (left > 1) {
@@ -643,6 +645,7 @@ export class FleetMonitor {
             e.bootKey = key
           } catch {
             // System stats are informative only; the queue decides health.
+            e.statsAge = 0
           }
         }
       }
