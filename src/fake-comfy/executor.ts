@@ -4,7 +4,7 @@
  * `jobMs * cost / speed` of wall time. Time is tracked as "work credit" against the clock,
  * so late timers never make a job drift and speed changes apply from the moment they happen.
  */
-import { inputSpecs } from './nodes'
+import { IS_CHANGED_CLASSES, inputSpecs } from './nodes'
 import { PyError, isDict, pyInt } from './pyjson'
 import type { FakeNodeDef, ImageRef, QueueItem, StatusMessage } from './types'
 
@@ -18,6 +18,18 @@ export interface SaveImagesRequest {
   height: number
   prompt: Record<string, unknown>
   extraPngInfo: Record<string, unknown> | null
+}
+
+/** What a FakeSaveFile node asks for: `count` generated files named exactly `filename`. */
+export interface SaveFilesRequest {
+  nodeId: string
+  filename: string
+  count: number
+  bytes: number
+  subfolder: string
+  /** 'same': every output in `subfolder`; 'different': output n in `<subfolder>/<n>`. */
+  subfolders: 'same' | 'different'
+  type: 'output' | 'temp'
 }
 
 /** What a job needs from the server process it runs in. */
@@ -38,6 +50,8 @@ export interface JobHost {
   setLastNodeId(id: string | null): void
   /** Writes the images; may throw a PyError (the node then fails). */
   saveImages(req: SaveImagesRequest): ImageRef[]
+  /** Registers FakeSaveFile's generated files. */
+  saveFiles(req: SaveFilesRequest): ImageRef[]
   /** Small PNG for a preview frame. */
   previewPng(seed: number, step: number): Buffer
   onOutOfMemory(): void
@@ -143,6 +157,7 @@ export class Job {
   }
 
   start(): void {
+    this.markIsChanged()
     this.addMessage('execution_start', { prompt_id: this.promptId }, false)
     if (this.cache) {
       for (const id of Object.keys(this.prompt)) {
@@ -156,6 +171,23 @@ export class Job {
     this.plan()
     this.last = this.host.now()
     this.tick()
+  }
+
+  /**
+   * IsChangedCache: every node whose class defines IS_CHANGED gains `is_changed` in the
+   * prompt as executed (what SaveImage writes into the PNG; /queue and /history keep their
+   * copy without it). A submitted `is_changed` is trusted and kept.
+   */
+  private markIsChanged(): void {
+    for (const id of Object.keys(this.prompt)) {
+      const node = this.prompt[id]
+      if (!isDict(node) || Object.hasOwn(node, 'is_changed')) continue
+      const ct = node.class_type
+      const def = this.def(id)
+      if (def?.isChanged === true || (typeof ct === 'string' && IS_CHANGED_CLASSES.includes(ct))) {
+        node.is_changed = [NaN]
+      }
+    }
   }
 
   /** Like setting ComfyUI's interrupt flag: the running node raises at its next check. */
@@ -393,6 +425,21 @@ export class Job {
         'fail'
       )
       return
+    }
+    if (behavior === 'save-file') {
+      const inputs = this.inputs(id)
+      const str = (v: unknown, d: string): string => (typeof v === 'string' ? v : d)
+      ui = {
+        [str(inputs.ui_key, 'images')]: this.host.saveFiles({
+          nodeId: id,
+          filename: str(inputs.filename, 'fake_output.bin'),
+          count: Math.max(0, toInt(inputs.count, 1)),
+          bytes: Math.max(0, toInt(inputs.bytes, 1024)),
+          subfolder: str(inputs.subfolder, ''),
+          subfolders: inputs.subfolders === 'different' ? 'different' : 'same',
+          type: inputs.type === 'temp' ? 'temp' : 'output'
+        })
+      }
     }
     if (behavior === 'save' || behavior === 'preview') {
       try {

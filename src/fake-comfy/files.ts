@@ -5,7 +5,7 @@
 import { randomInt } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
-import type { SaveImagesRequest } from './executor'
+import type { SaveFilesRequest, SaveImagesRequest } from './executor'
 import { formText, parseForm } from './multipart'
 import { comfyPngText, decodePng, isPng, makePng, readPngText } from './png'
 import { PyError, isDict, pyGetItem, pyInt } from './pyjson'
@@ -37,7 +37,77 @@ export function dirByType(dirs: Dirs, type: string | null): string | null {
   return null
 }
 
-export function viewFile(dirs: Dirs, q: URLSearchParams): Reply {
+/** A generated output (FakeSaveFile): served by /view, never written to disk. */
+export interface VirtualFile {
+  size: number
+  /** Which output of its node it was; picks the content. */
+  index: number
+}
+
+/** Generated outputs by absolute path; they outlive restarts, like files on disk. */
+export type VirtualFiles = Map<string, VirtualFile>
+
+const PATTERN_SIZE = 65536
+let pattern: Buffer | null = null
+
+/**
+ * The content of a generated output: bytes `offset .. offset+length` of output number
+ * `index` (a fixed pseudo-random 64 KiB pattern, shifted per index). Tests use it to check
+ * what /view served.
+ */
+export function fakeFileBytes(index: number, offset: number, length: number): Buffer {
+  if (!pattern) {
+    pattern = Buffer.alloc(PATTERN_SIZE)
+    let x = 0x2545f491
+    for (let i = 0; i < PATTERN_SIZE; i++) {
+      x ^= x << 13
+      x ^= x >>> 17
+      x ^= x << 5
+      pattern[i] = x & 0xff
+    }
+  }
+  const out = Buffer.allocUnsafe(Math.max(0, length))
+  const shift = (index * 4099) % PATTERN_SIZE
+  let o = 0
+  while (o < out.length) {
+    const pos = (offset + o + shift) % PATTERN_SIZE
+    const n = Math.min(out.length - o, PATTERN_SIZE - pos)
+    pattern.copy(out, o, pos, pos + n)
+    o += n
+  }
+  return out
+}
+
+/** FakeSaveFile: registers `count` generated files and reports them exactly as named. */
+export function saveFiles(dirs: Dirs, files: VirtualFiles, req: SaveFilesRequest): ImageRef[] {
+  const baseDir = req.type === 'temp' ? dirs.temp : dirs.output
+  const refs: ImageRef[] = []
+  for (let i = 0; i < req.count; i++) {
+    const sub =
+      req.subfolders === 'different'
+        ? req.subfolder === ''
+          ? String(i + 1)
+          : `${req.subfolder}/${i + 1}`
+        : req.subfolder
+    files.set(path.resolve(baseDir, sub, req.filename), { size: req.bytes, index: i })
+    refs.push({ filename: req.filename, subfolder: sub, type: req.type })
+  }
+  return refs
+}
+
+/** aiohttp writes header values as UTF-8; Node sends a string's chars as bytes (latin-1). */
+function utf8Header(v: string): string {
+  return Buffer.from(v, 'utf8').toString('latin1')
+}
+
+function mimeOf(base: string): string {
+  const type = MIME[path.extname(base).toLowerCase()] ?? 'application/octet-stream'
+  return ['text/html', 'text/javascript', 'text/css', 'application/xhtml+xml'].includes(type)
+    ? 'application/octet-stream'
+    : type
+}
+
+export function viewFile(dirs: Dirs, q: URLSearchParams, files?: VirtualFiles): Reply {
   const raw = q.get('filename')
   if (raw === null) return emptyReply(404)
   const [name, annotatedType] = annotated(raw)
@@ -53,9 +123,21 @@ export function viewFile(dirs: Dirs, q: URLSearchParams): Reply {
   }
   const base = path.basename(name)
   const file = path.join(dir, base)
+  const generated = files?.get(path.resolve(file))
+  if (generated) {
+    const { size, index } = generated
+    return {
+      status: 200,
+      headers: {
+        'Content-Disposition': utf8Header(`filename="${base}"`),
+        'Content-Type': mimeOf(base)
+      },
+      source: { size, read: (offset, length) => fakeFileBytes(index, offset, length) }
+    }
+  }
   if (!isFile(file)) return emptyReply(404)
   const headers: Record<string, string> = {
-    'Content-Disposition': `filename="${base}"`,
+    'Content-Disposition': utf8Header(`filename="${base}"`),
     'Last-Modified': fs.statSync(file).mtime.toUTCString()
   }
   const bytes = fs.readFileSync(file)
@@ -74,11 +156,7 @@ export function viewFile(dirs: Dirs, q: URLSearchParams): Reply {
     const png = makePng({ width: img.width, height: img.height, rgba: out })
     return { status: 200, headers: { ...headers, 'Content-Type': 'image/png' }, body: png }
   }
-  let type = MIME[path.extname(base).toLowerCase()] ?? 'application/octet-stream'
-  if (['text/html', 'text/javascript', 'text/css', 'application/xhtml+xml'].includes(type)) {
-    type = 'application/octet-stream'
-  }
-  return { status: 200, headers: { ...headers, 'Content-Type': type }, body: bytes }
+  return { status: 200, headers: { ...headers, 'Content-Type': mimeOf(base) }, body: bytes }
 }
 
 export function uploadImage(

@@ -1,6 +1,7 @@
 /** The fake ComfyUI server used by tests, benchmarks, the demo and `comfy-balancer fake-fleet`. */
 export { FakeComfy } from './server'
-export { parseFault } from './faults'
+export { faultApplies, parseFault } from './faults'
+export { fakeFileBytes } from './files'
 export type { FakeComfyEvents } from './server'
 export { startFakeFleet } from './fleet'
 export type { FakeFleet, FakeFleetOptions } from './fleet'
@@ -8,6 +9,7 @@ export { FAIL_SEED } from './executor'
 export {
   DEFAULT_MODELS,
   DEFAULT_NODE_CLASSES,
+  IS_CHANGED_CLASSES,
   MODEL_FOLDERS,
   SAMPLERS,
   SCHEDULERS,
@@ -35,6 +37,8 @@ export type {
   FakeComfyStats,
   FakeFault,
   FakeFaultKind,
+  FaultRoute,
+  RedirectStatus,
   FakeNodeDef,
   HistoryEntry,
   ImageRef,

@@ -72,12 +72,28 @@ export const DEFAULT_NODE_CLASSES = [
   'VAELoader',
   'LoraLoader',
   'LoadImage',
+  'LoadImageMask',
   'SaveImage',
   'PreviewImage',
   'ImageScale',
   'UpscaleModelLoader',
   'ImageUpscaleWithModel',
-  'FakeFail'
+  'FakeFail',
+  'FakeSaveFile'
+]
+
+/**
+ * Classes that define IS_CHANGED in ComfyUI 0.3.64 (core and comfy_extras): in the prompt as
+ * executed, their nodes gain an `is_changed` key. Custom nodes set `isChanged` instead.
+ */
+export const IS_CHANGED_CLASSES: readonly string[] = [
+  'LoadImage',
+  'LoadImageMask',
+  'LoadImageOutput',
+  'LoadLatent',
+  'LoadAudio',
+  'WebcamCapture',
+  'SaveImageWebsocket'
 ]
 
 export interface NodeContext {
@@ -363,6 +379,24 @@ export function buildNodeDefs(
           ctx.inputExists(String(v.image)) ? true : `Invalid image file: ${String(v.image)}`
       }
     }),
+    LoadImageMask: () => ({
+      input: {
+        required: {
+          image: [[...ctx.inputFiles()].sort(), { image_upload: true }],
+          channel: [['alpha', 'red', 'green', 'blue']]
+        }
+      },
+      output: ['MASK'],
+      display_name: 'Load Image (as Mask)',
+      category: 'mask',
+      behavior: 'load-image',
+      weight: 0.2,
+      validateInputs: {
+        inputs: ['image'],
+        check: (v) =>
+          ctx.inputExists(String(v.image)) ? true : `Invalid image file: ${String(v.image)}`
+      }
+    }),
     SaveImage: () => ({
       input: {
         required: {
@@ -446,6 +480,31 @@ export function buildNodeDefs(
       category: 'testing',
       output_node: true,
       behavior: 'fail',
+      weight: 0.5
+    }),
+    FakeSaveFile: () => ({
+      input: {
+        required: {
+          filename: ['STRING', { default: 'fake_output.bin' }],
+          count: ['INT', { default: 1, min: 0, max: 10000, step: 1 }],
+          bytes: ['INT', { default: 1024, min: 0, max: 2 ** 40, step: 1 }]
+        },
+        optional: {
+          anything: ['*'],
+          subfolder: ['STRING', { default: '' }],
+          subfolders: [['same', 'different'], { default: 'same' }],
+          type: [['output', 'temp'], { default: 'output' }],
+          ui_key: ['STRING', { default: 'images' }]
+        }
+      },
+      output: [],
+      display_name: 'Fake Save File (test)',
+      description:
+        'Test node of the fake ComfyUI: reports count files named exactly filename, each bytes long, and serves them at /view.',
+      python_module: 'custom_nodes.fake_comfy',
+      category: 'testing',
+      output_node: true,
+      behavior: 'save-file',
       weight: 0.5
     })
   }

@@ -50,9 +50,17 @@ import type {
   QueueItem
 } from './types'
 import { validatePrompt } from './validate'
-import { NGINX_502, corrupt, parseFault, wrongShape } from './faults'
-import { dirByType, saveImages, uploadImage, viewFile } from './files'
-import type { Dirs } from './files'
+import {
+  NGINX_502,
+  NGINX_504,
+  NGINX_SERVER,
+  corrupt,
+  faultApplies,
+  parseFault,
+  wrongShape
+} from './faults'
+import { dirByType, saveFiles, saveImages, uploadImage, viewFile } from './files'
+import type { Dirs, VirtualFiles } from './files'
 import {
   SERVER_HEADER,
   TooLarge,
@@ -69,7 +77,7 @@ import {
   stripExt,
   textReply
 } from './wire'
-import type { Reply } from './wire'
+import type { BodySource, Reply } from './wire'
 
 /** `--max-upload-size` default, in bytes. */
 const MAX_UPLOAD_BYTES = 100 * 1024 * 1024
@@ -84,6 +92,11 @@ const INDEX_HTML =
   '<!doctype html>\n<html lang="en">\n<head><meta charset="UTF-8"><title>ComfyUI</title></head>\n<body></body>\n</html>\n'
 const SENSITIVE_EXTRA_DATA_KEYS = ['auth_token_comfy_org', 'api_key_comfy_org']
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
+/** A socket holding more unsent bytes than this is skipped by the 'ws-flood' fault. */
+const FLOOD_BUFFER_LIMIT = 1024 * 1024
+/** Chunk size when streaming a generated body, and the pacing of 'view-slow'. */
+const STREAM_CHUNK = 64 * 1024
+const SLOW_TICK_MS = 50
 const IMAGE_EXTS = new Set(['.png', '.jpg', '.jpeg', '.webp', '.gif', '.bmp', '.tif', '.tiff'])
 interface RequestContext {
   req: IncomingMessage
@@ -184,6 +197,12 @@ export class FakeComfy extends EventEmitter<FakeComfyEvents> {
   private stopPromise: Promise<void> | null = null
   private baseDir: string | null = null
   private dirs: Dirs = { output: '', input: '', temp: '' }
+  /** FakeSaveFile outputs; like files on disk they outlive restarts. */
+  private readonly virtualFiles: VirtualFiles = new Map()
+  /** How many times each prompt_id started executing, over restarts. */
+  private readonly runs = new Map<string, number>()
+  private floodHandle: ReturnType<typeof setImmediate> | null = null
+  private floodCounter = 0
 
   constructor(opts: FakeComfyOptions = {}) {
     super()
@@ -277,6 +296,7 @@ export class FakeComfy extends EventEmitter<FakeComfyEvents> {
       throw e
     }
     if (this.faultValue?.kind === 'refuse') await this.unlisten()
+    if (this.faultValue?.kind === 'ws-flood') this.startFlood()
     return this.url
   }
 
@@ -284,6 +304,7 @@ export class FakeComfy extends EventEmitter<FakeComfyEvents> {
   stop(): Promise<void> {
     if (this.stopPromise) return this.stopPromise
     this.stopPromise = (async () => {
+      this.stopFlood()
       this.st.job?.cancel()
       this.clearTimers()
       this.hung = []
@@ -312,6 +333,8 @@ export class FakeComfy extends EventEmitter<FakeComfyEvents> {
     const prev = this.faultValue
     this.faultValue = next
     if (!this.started || this.stopPromise || this.dead) return Promise.resolve()
+    if (next?.kind === 'ws-flood') this.startFlood()
+    else this.stopFlood()
     if (prev?.kind === 'hang' && next?.kind !== 'hang') {
       const parked = this.hung
       this.hung = []
@@ -329,6 +352,7 @@ export class FakeComfy extends EventEmitter<FakeComfyEvents> {
   async die(): Promise<void> {
     if (!this.started || this.stopPromise || this.dead) return
     this.dead = true
+    this.stopFlood()
     this.st.job?.cancel()
     this.clearTimers()
     this.hung = []
@@ -339,6 +363,7 @@ export class FakeComfy extends EventEmitter<FakeComfyEvents> {
   /** Comes back on the same port with empty queue and history, number 0, no fault. */
   async restart(): Promise<void> {
     if (!this.started || this.stopPromise) throw new Error('FakeComfy is not running')
+    this.stopFlood()
     if (!this.dead) {
       this.st.job?.cancel()
       this.clearTimers()
@@ -384,6 +409,16 @@ export class FakeComfy extends EventEmitter<FakeComfyEvents> {
   historyEntry(promptId: string): HistoryEntry | undefined {
     const e = this.st.history.get(promptId)
     return e ? deepCopy(e) : undefined
+  }
+
+  /** How many times this prompt_id started executing (0 if never), counted over restarts. */
+  executionCount(promptId: string): number {
+    return this.runs.get(promptId) ?? 0
+  }
+
+  /** prompt_id -> how many times it started executing, over restarts. */
+  executionCounts(): Record<string, number> {
+    return Object.fromEntries(this.runs)
   }
 
   /** Socket ids (clientIds) currently registered for messages. */
@@ -595,20 +630,28 @@ export class FakeComfy extends EventEmitter<FakeComfyEvents> {
       return
     }
     const fault = this.faultValue
-    if (fault?.kind === 'hang') {
+    if (fault?.kind === 'hang' && faultApplies(fault, pathname)) {
       this.hung.push(() => void this.serve(req, res, pathname, query))
       return
     }
-    if (fault?.kind === 'slow') {
+    if (fault?.kind === 'slow' && faultApplies(fault, pathname)) {
       this.later(fault.delayMs, () => void this.serve(req, res, pathname, query))
       return
     }
     void this.serve(req, res, pathname, query)
   }
 
-  private write(req: IncomingMessage, res: ServerResponse, r: Reply): void {
+  private write(
+    req: IncomingMessage,
+    res: ServerResponse,
+    r: Reply,
+    bytesPerSec: number | null = null
+  ): void {
     if (res.headersSent || res.destroyed || res.writableEnded) return
     const body = typeof r.body === 'string' ? Buffer.from(r.body) : (r.body ?? Buffer.alloc(0))
+    const source: BodySource | null =
+      r.source ??
+      (bytesPerSec === null ? null : { size: body.length, read: (o, n) => body.subarray(o, o + n) })
     res.statusCode = r.status
     res.setHeader('Server', SERVER_HEADER)
     for (const [k, v] of Object.entries(r.headers ?? {})) res.setHeader(k, v)
@@ -619,8 +662,47 @@ export class FakeComfy extends EventEmitter<FakeComfyEvents> {
       res.setHeader('Access-Control-Allow-Headers', 'Content-Type, Authorization')
       res.setHeader('Access-Control-Allow-Credentials', 'true')
     }
-    res.setHeader('Content-Length', body.length)
-    res.end(req.method === 'HEAD' ? undefined : body)
+    if (source === null) {
+      res.setHeader('Content-Length', body.length)
+      res.end(req.method === 'HEAD' ? undefined : body)
+      return
+    }
+    res.setHeader('Content-Length', source.size)
+    if (req.method === 'HEAD') {
+      res.end()
+      return
+    }
+    this.stream(res, source, bytesPerSec)
+  }
+
+  /** Sends a body piece by piece, waiting for 'drain'; paced to `bytesPerSec` when given. */
+  private stream(res: ServerResponse, source: BodySource, bytesPerSec: number | null): void {
+    let offset = 0
+    const chunk =
+      bytesPerSec === null
+        ? STREAM_CHUNK
+        : Math.max(1, Math.min(STREAM_CHUNK, Math.round((bytesPerSec * SLOW_TICK_MS) / 1000)))
+    const pause = bytesPerSec === null ? 0 : Math.max(1, Math.round((chunk * 1000) / bytesPerSec))
+    const next = (): void => {
+      while (!res.destroyed && !res.writableEnded) {
+        if (offset >= source.size) {
+          res.end()
+          return
+        }
+        const n = Math.min(chunk, source.size - offset)
+        const ok = res.write(source.read(offset, n))
+        offset += n
+        if (pause > 0) {
+          this.later(pause, next)
+          return
+        }
+        if (!ok) {
+          res.once('drain', next)
+          return
+        }
+      }
+    }
+    next()
   }
 
   /** `/x` and `/api/x` (not in legacy mode) resolve to the same route. */
@@ -648,21 +730,34 @@ export class FakeComfy extends EventEmitter<FakeComfyEvents> {
       return
     }
     const fault = this.faultValue
-    if (fault?.kind === 'status') {
+    const applies = fault !== null && faultApplies(fault, pathname)
+    const routePath = this.routePath(pathname)
+    if (fault?.kind === 'status' && applies) {
       this.write(req, res, errorReply(fault.status))
       return
     }
-    if (fault?.kind === 'html-502') {
+    if (fault?.kind === 'html-502' && applies) {
       this.write(req, res, {
         status: 502,
-        headers: { 'Content-Type': 'text/html', Server: 'nginx/1.24.0 (Ubuntu)' },
+        headers: { 'Content-Type': 'text/html', Server: NGINX_SERVER },
         body: NGINX_502
       })
       return
     }
-    const routePath = this.routePath(pathname)
+    if (fault?.kind === 'redirect' && applies) {
+      this.write(req, res, this.redirectReply(fault.status, fault.to, req.url ?? '/'))
+      return
+    }
+    if (fault?.kind === 'view-status' && routePath === '/view') {
+      this.write(req, res, errorReply(fault.status))
+      return
+    }
+    if (fault?.kind === 'gateway-timeout' && routePath === '/prompt' && req.method === 'POST') {
+      await this.gatewayTimeout(req, res, fault.delayMs ?? 0, fault.queueAfterMs ?? 0)
+      return
+    }
     const readOnly = req.method === 'GET' || req.method === 'HEAD'
-    if (fault?.kind === 'invalid-json' || fault?.kind === 'wrong-shape') {
+    if ((fault?.kind === 'invalid-json' || fault?.kind === 'wrong-shape') && applies) {
       const real = readOnly ? await this.dispatch(req, routePath, query) : null
       this.write(
         req,
@@ -671,7 +766,51 @@ export class FakeComfy extends EventEmitter<FakeComfyEvents> {
       )
       return
     }
-    this.write(req, res, await this.dispatch(req, routePath, query))
+    const reply = await this.dispatch(req, routePath, query)
+    if (fault?.kind === 'view-slow' && routePath === '/view' && reply.status === 200) {
+      this.write(req, res, reply, fault.bytesPerSec)
+      return
+    }
+    this.write(req, res, reply)
+  }
+
+  /** `status` with `Location: <to><path and query as requested>`, aiohttp's text body. */
+  private redirectReply(status: number, to: string, rawUrl: string): Reply {
+    const r = errorReply(status)
+    r.headers = { ...r.headers, Location: to + rawUrl }
+    return r
+  }
+
+  /** The 'gateway-timeout' fault: the prompt is queued, the answer is nginx's 504. */
+  private async gatewayTimeout(
+    req: IncomingMessage,
+    res: ServerResponse,
+    delayMs: number,
+    queueAfterMs: number
+  ): Promise<void> {
+    let body: Buffer | null = null
+    try {
+      body = await readBody(req, MAX_UPLOAD_BYTES)
+    } catch {
+      body = null
+    }
+    const submit = (): void => {
+      if (body === null) return
+      try {
+        this.postPrompt(body)
+      } catch (e) {
+        if (!(e instanceof PyError)) console.error('[fake-comfy] handler failed:', e)
+      }
+    }
+    if (queueAfterMs > 0) this.later(queueAfterMs, submit)
+    else submit()
+    this.later(delayMs, () =>
+      this.write(req, res, {
+        status: 504,
+        headers: { 'Content-Type': 'text/html', Server: NGINX_SERVER },
+        body: NGINX_504
+      })
+    )
   }
 
   private async dispatch(
@@ -747,7 +886,7 @@ export class FakeComfy extends EventEmitter<FakeComfyEvents> {
     add('POST', '/upload/mask', async (ctx) =>
       uploadImage(this.dirs, await ctx.body(), ctx.req.headers['content-type'], true)
     )
-    add('GET', '/view', (ctx) => viewFile(this.dirs, ctx.query))
+    add('GET', '/view', (ctx) => viewFile(this.dirs, ctx.query, this.virtualFiles))
     add('GET', '/view_metadata/{folder_name}', () => emptyReply(404))
     add('GET', '/system_stats', () => jsonReply(this.systemStats()))
     if (!this.legacy) add('GET', '/features', () => jsonReply(this.features()))
@@ -1024,6 +1163,7 @@ export class FakeComfy extends EventEmitter<FakeComfyEvents> {
     )
     st.job = job
     st.clientId = job.clientId
+    this.runs.set(item[1], (this.runs.get(item[1]) ?? 0) + 1)
     this.emit('job-start', item[1])
     job.start()
   }
@@ -1045,6 +1185,7 @@ export class FakeComfy extends EventEmitter<FakeComfyEvents> {
       },
       setLastNodeId: (id) => (st.lastNodeId = id),
       saveImages: (req) => saveImages(this.dirs, req),
+      saveFiles: (req) => saveFiles(this.dirs, this.virtualFiles, req),
       previewPng: (seed, step) => makePng({ width: 16, height: 16, seed: seed + step }),
       onOutOfMemory: () => (st.modelsLoaded = false)
     }
@@ -1062,12 +1203,16 @@ export class FakeComfy extends EventEmitter<FakeComfyEvents> {
     }
     for (const k of SENSITIVE_EXTRA_DATA_KEYS) delete item[3][k]
     const status = r.success ? 'success' : 'error'
-    st.history.set(item[1], {
-      prompt: item,
-      outputs: r.outputs,
-      status: { status_str: status, completed: r.success, messages: r.messages },
-      meta: r.meta
-    })
+    // 'no-history': as if someone cleared the history the moment the entry was written.
+    if (this.faultValue?.kind === 'no-history') st.history.delete(item[1])
+    else {
+      st.history.set(item[1], {
+        prompt: item,
+        outputs: r.outputs,
+        status: { status_str: status, completed: r.success, messages: r.messages },
+        meta: r.meta
+      })
+    }
     if (this.opts.cache) st.cache = r.cache
     this.broadcastStatus()
     if (st.clientId !== null)
@@ -1112,11 +1257,12 @@ export class FakeComfy extends EventEmitter<FakeComfyEvents> {
   private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => socket.destroy())
     const fault = this.faultValue
-    if (fault?.kind === 'hang') {
+    const upgradePath = (req.url ?? '/').split('?')[0] ?? '/'
+    if (fault?.kind === 'hang' && faultApplies(fault, upgradePath)) {
       this.hung.push(() => this.upgrade(req, socket, head))
       return
     }
-    if (fault?.kind === 'slow') {
+    if (fault?.kind === 'slow' && faultApplies(fault, upgradePath)) {
       this.later(fault.delayMs, () => this.upgrade(req, socket, head))
       return
     }
@@ -1130,11 +1276,14 @@ export class FakeComfy extends EventEmitter<FakeComfyEvents> {
     const pathname = qi < 0 ? raw : raw.slice(0, qi)
     const query = new URLSearchParams(qi < 0 ? '' : raw.slice(qi + 1))
     const fault = this.faultValue
+    const applies = fault !== null && faultApplies(fault, pathname)
     let reject: Reply | null = null
     if (this.opts.corsOrigin === undefined && originForbidden(req)) reject = emptyReply(403)
-    else if (fault?.kind === 'status') reject = errorReply(fault.status)
-    else if (fault?.kind === 'html-502') {
+    else if (fault?.kind === 'status' && applies) reject = errorReply(fault.status)
+    else if (fault?.kind === 'html-502' && applies) {
       reject = { status: 502, headers: { 'Content-Type': 'text/html' }, body: NGINX_502 }
+    } else if (fault?.kind === 'redirect' && applies) {
+      reject = this.redirectReply(fault.status, fault.to, raw)
     } else if (pathname !== '/ws' && (this.legacy || pathname !== '/api/ws')) {
       reject = errorReply(404)
     }
@@ -1191,6 +1340,39 @@ export class FakeComfy extends EventEmitter<FakeComfyEvents> {
       }
       first = false
     })
+  }
+
+  // ---------------------------------------------------------------- ws-flood
+
+  /** Sends `status` frames to every open socket, in setImmediate turns, while 'ws-flood' lasts. */
+  private startFlood(): void {
+    if (this.floodHandle !== null) return
+    const step = (): void => {
+      this.floodHandle = null
+      const f = this.faultValue
+      if (f?.kind !== 'ws-flood' || this.stopPromise || this.dead) return
+      const perTick = f.perTick ?? 200
+      for (const ws of this.wss.clients) {
+        for (let i = 0; i < perTick; i++) {
+          if (ws.readyState !== ws.OPEN || ws.bufferedAmount > FLOOD_BUFFER_LIMIT) break
+          const remaining = this.floodCounter++ % 50
+          safeSend(
+            ws,
+            pyDumps({
+              type: 'status',
+              data: { status: { exec_info: { queue_remaining: remaining } } }
+            })
+          )
+        }
+      }
+      this.floodHandle = setImmediate(step)
+    }
+    this.floodHandle = setImmediate(step)
+  }
+
+  private stopFlood(): void {
+    if (this.floodHandle !== null) clearImmediate(this.floodHandle)
+    this.floodHandle = null
   }
 
   // ---------------------------------------------------------------- control API
@@ -1268,6 +1450,7 @@ export class FakeComfy extends EventEmitter<FakeComfyEvents> {
       number: this.st.number,
       queue: this.queueSnapshot(),
       history: this.historyIds(),
+      executions: this.executionCounts(),
       currentNode: this.st.job?.currentNode ?? null,
       clients: this.clientIds(),
       stats: { ...this.stats }

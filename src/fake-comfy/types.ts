@@ -1,24 +1,53 @@
 /** Public types of the fake ComfyUI server. */
 
+/**
+ * Which request paths a fault applies to. `'/prompt'` matches `/prompt` and `/api/prompt`
+ * (and paths below them, such as `/history/{id}` for `'/history'`); `'/api/prompt'` matches
+ * only the `/api` form. WebSocket upgrades count as `/ws` (or `/api/ws`). No route: every path.
+ */
+export type FaultRoute = string | string[]
+
+/** Statuses the 'redirect' fault can answer with. */
+export type RedirectStatus = 301 | 302 | 303 | 307 | 308
+
 /** A failure the fake can simulate, on the wire. */
 export type FakeFault =
   /** Stop listening and drop every open connection: new connections get ECONNREFUSED. */
   | { kind: 'refuse' }
   /** Accept connections and requests, never answer (clients hit their own timeout). */
-  | { kind: 'hang' }
+  | { kind: 'hang'; route?: FaultRoute }
   /** Answer every request (and WebSocket upgrade) after `delayMs`. */
-  | { kind: 'slow'; delayMs: number }
+  | { kind: 'slow'; delayMs: number; route?: FaultRoute }
   /** Every route answers `status` with aiohttp's text body (500: "Server got itself in trouble"). */
-  | { kind: 'status'; status: number }
+  | { kind: 'status'; status: number; route?: FaultRoute }
   /** 502 with nginx's HTML page, `Content-Type: text/html`. */
-  | { kind: 'html-502' }
+  | { kind: 'html-502'; route?: FaultRoute }
   /** 200 `application/json` whose body is cut in half, so it does not parse. */
-  | { kind: 'invalid-json' }
+  | { kind: 'invalid-json'; route?: FaultRoute }
   /**
    * 200 with valid JSON of the wrong shape: `/queue` gives `[{"queue_running": "1", ...}]`,
    * other object routes an array, array routes an object. `body` replaces it everywhere.
    */
-  | { kind: 'wrong-shape'; body?: unknown }
+  | { kind: 'wrong-shape'; body?: unknown; route?: FaultRoute }
+  /** Answers `status` with `Location: <to><original path and query>`; nothing is executed. */
+  | { kind: 'redirect'; status: RedirectStatus; to: string; route?: FaultRoute }
+  /**
+   * POST /prompt queues the prompt (at once, or after `queueAfterMs`) but answers a 504
+   * nginx page after `delayMs` (default 0), like a proxy that gave up waiting. Other routes
+   * are not affected.
+   */
+  | { kind: 'gateway-timeout'; delayMs?: number; queueAfterMs?: number }
+  /** Prompts run normally, but no history entry is kept for a prompt that ends meanwhile. */
+  | { kind: 'no-history' }
+  /**
+   * Every open WebSocket gets `status` messages (with a varying `queue_remaining`) as fast as
+   * it reads them, `perTick` (default 200) per socket per event-loop turn, until cleared.
+   */
+  | { kind: 'ws-flood'; perTick?: number }
+  /** `/view` only answers `status` with aiohttp's text body. */
+  | { kind: 'view-status'; status: number }
+  /** `/view` sends the file body at about `bytesPerSec`, in small chunks. */
+  | { kind: 'view-slow'; bytesPerSec: number }
 
 export type FakeFaultKind = FakeFault['kind']
 
@@ -46,9 +75,15 @@ export interface FakeNodeDef {
   experimental?: boolean
   /**
    * How the node behaves when it runs: `sampler` emits `progress` for its `steps` and fails
-   * on seed 666, `save`/`preview` write PNGs, `fail` always raises. @default 'plain'
+   * on seed 666, `save`/`preview` write PNGs, `fail` always raises, `save-file` reports
+   * generated files (FakeSaveFile). @default 'plain'
    */
-  behavior?: 'plain' | 'sampler' | 'save' | 'preview' | 'fail' | 'load-image'
+  behavior?: 'plain' | 'sampler' | 'save' | 'preview' | 'fail' | 'load-image' | 'save-file'
+  /**
+   * The class defines IS_CHANGED: the prompt as executed (the one in saved PNGs) gains
+   * `"is_changed": [NaN]` on its nodes. Classes in IS_CHANGED_CLASSES always do.
+   */
+  isChanged?: boolean
   /** Share of the job's time this node takes, relative to the others. @default 1 */
   weight?: number
   /** Emulates a VALIDATE_INPUTS classmethod taking these inputs; skips their range/list checks. */

@@ -31,10 +31,18 @@ export const MIME: Record<string, string> = {
   '.svg': 'image/svg+xml'
 }
 const REASONS: Record<number, string> = { 413: 'Request Entity Too Large' }
+/** A body produced piece by piece (large generated files), never held whole in memory. */
+export interface BodySource {
+  size: number
+  read(offset: number, length: number): Buffer
+}
+
 export interface Reply {
   status: number
   headers?: Record<string, string>
   body?: Buffer | string
+  /** Streamed instead of `body` when set. */
+  source?: BodySource
 }
 
 export class TooLarge extends Error {
