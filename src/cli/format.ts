@@ -1,4 +1,5 @@
 /** Text and JSON renderings of the fleet status for the terminal. */
+import { stripControls as strip } from '../shared/terminal'
 import type { FleetStatus, ServerStatus } from '../shared/types'
 
 /** The documented `status --json` object. `bestServer` is the best server's URL, or null. */
@@ -11,7 +12,9 @@ export interface StatusJson {
     url: string
     name: string
     healthy: boolean
-    queue: { running: number; pending: number; total: number }
+    /** null when the server did not answer (its queue is unknown). */
+    queue: { running: number; pending: number; total: number } | null
+    /** null when there was no answer. */
     latencyMs: number | null
     system: ServerStatus['system']
     error: string | null
@@ -31,8 +34,8 @@ export function statusJson(s: FleetStatus): StatusJson {
       url: x.url,
       name: x.name,
       healthy: x.healthy,
-      queue: { ...x.queue },
-      latencyMs: x.latencyMs,
+      queue: x.healthy ? { ...x.queue } : null,
+      latencyMs: x.healthy ? x.latencyMs : null,
       system: x.system,
       error: x.healthy ? null : (x.error ?? 'not checked'),
       etaMs: x.etaMs
@@ -45,7 +48,9 @@ const GB = 1024 ** 3
 function gpu(s: ServerStatus): string {
   const d = s.system?.devices[0]
   if (!d) return ''
-  const name = d.name.replace(/^cuda:\d+\s+/, '').replace(/\s*:\s*\w+$/, '')
+  const name = strip(d.name)
+    .replace(/^cuda:\d+\s+/, '')
+    .replace(/\s*:\s*\w+$/, '')
   if (d.vramTotal && d.vramFree !== null) {
     return `${name} ${(d.vramFree / GB).toFixed(1)}/${(d.vramTotal / GB).toFixed(1)} GB free`
   }
@@ -62,11 +67,11 @@ export function statusText(s: FleetStatus, color = false): string {
   const best = s.servers.find((x) => x.id === s.bestServerId)
   const enabled = s.servers.filter((x) => x.enabled).length
   const head = best
-    ? `${s.healthy}/${enabled} servers up - best: ${best.name} (${s.reason})`
-    : `${s.healthy}/${enabled} servers up - no best server: ${s.reason}`
+    ? `${s.healthy}/${enabled} servers up - best: ${strip(best.name)} (${strip(s.reason)})`
+    : `${s.healthy}/${enabled} servers up - no best server: ${strip(s.reason)}`
   const lines = [head]
-  const nameW = Math.min(24, Math.max(4, ...s.servers.map((x) => x.name.length)))
-  const urlW = Math.min(40, Math.max(3, ...s.servers.map((x) => x.url.length)))
+  const nameW = Math.min(24, Math.max(4, ...s.servers.map((x) => strip(x.name).length)))
+  const urlW = Math.min(40, Math.max(3, ...s.servers.map((x) => strip(x.url).length)))
   for (const x of s.servers) {
     const mark = x.id === s.bestServerId ? c(1, '*') : ' '
     const state = !x.enabled ? c(90, 'off ') : x.healthy ? c(32, 'up  ') : c(31, 'DOWN')
@@ -76,14 +81,16 @@ export function statusText(s: FleetStatus, color = false): string {
         `running ${x.queue.running}, pending ${x.queue.pending}, total ${x.queue.total}`,
         x.latencyMs === null ? '' : `${Math.round(x.latencyMs)} ms`,
         gpu(x),
-        x.system?.comfyuiVersion ? `ComfyUI ${x.system.comfyuiVersion}` : '',
+        x.system?.comfyuiVersion ? `ComfyUI ${strip(x.system.comfyuiVersion)}` : '',
         x.legacyRoutes ? 'old routes' : ''
       ]
       detail = parts.filter(Boolean).join('  ')
     } else {
-      detail = x.error ?? 'not checked'
+      detail = `queue unknown  ${strip(x.error ?? 'not checked')}`
     }
-    lines.push(` ${mark} ${pad(x.name, nameW)}  ${pad(x.url, urlW)}  ${state}  ${detail}`)
+    lines.push(
+      ` ${mark} ${pad(strip(x.name), nameW)}  ${pad(strip(x.url), urlW)}  ${state}  ${detail}`
+    )
   }
   return lines.join('\n')
 }

@@ -2,34 +2,91 @@
  * `comfy-balancer`: the headless face of the same core.
  *
  *   status     --servers URL[,URL...] [--json] [--timeout MS]
+ *   submit     FILE [--servers ...] [--server URL] [--wait] [--out DIR] [--json] [--queue-timeout MS]
+ *   submit     --resume [ID] [--wait] [--out DIR]
+ *   jobs       [--json]
+ *   cancel     ID
  *   watch      --servers URL[,...] [--interval MS] [--timeout MS] [--verbose] [--rounds N]
  *   fake-fleet --count N [--port P] [--speeds 1,1,0.5] [--job-ms MS]
  *   demo       [--rounds N]
  *
- * Exit codes: 0 ok, 1 the work failed (no healthy server), 2 bad usage or bad input.
+ * Exit codes: 0 ok, 1 the work failed (no healthy server), 2 bad usage or bad input,
+ * 130 / 143 stopped by Ctrl-C / SIGTERM.
  */
 import { readFileSync } from 'node:fs'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { BalancerCore } from '../main/core/app'
 import { settingsFile } from '../main/core/paths'
+import { stripControls, terminalJson } from '../shared/terminal'
 import { LIMITS, parseSettings, serversFromUrls } from '../main/core/settings'
 import type { AppSettings, LogLine } from '../shared/types'
 import { startFakeFleet } from '../fake-comfy'
 import { statusJson, statusText } from './format'
-import { submitCommand } from './submit'
+import { EXIT_INTERRUPTED, resumeCommand, submitCommand } from './submit'
+import { cancelCommand, jobsCommand } from './jobs'
 import type { CliIo } from './io'
 
 export type { CliIo }
 
+/** Check rounds a submitted job may wait for a server to take it, by default. */
+export const QUEUE_TIMEOUT_INTERVALS = 3
+
+function queueTimeout(v: Values, settings: AppSettings): number {
+  return (
+    intOption(v, 'queue-timeout', 100, 86_400_000) ??
+    QUEUE_TIMEOUT_INTERVALS * settings.healthCheckInterval
+  )
+}
+
 async function cmdSubmit(args: string[], v: Values, io: CliIo): Promise<number> {
+  if (v.resume) {
+    const settings = loadSettingsIfAny(v, io)
+    return resumeCommand(
+      {
+        id: args[0],
+        settings,
+        wait: Boolean(v.wait),
+        out: v.out,
+        json: Boolean(v.json),
+        queueTimeoutMs: queueTimeout(v, settings ?? parseSettings({}).settings)
+      },
+      io
+    )
+  }
   const file = args[0]
   if (!file)
     throw new UsageError('submit needs a workflow file: comfy-balancer submit FILE.json|FILE.png')
   const settings = loadSettings(v, io)
   return submitCommand(
-    { file, settings, server: v.server, wait: Boolean(v.wait), out: v.out, json: Boolean(v.json) },
+    {
+      file,
+      settings,
+      server: v.server,
+      wait: Boolean(v.wait),
+      out: v.out,
+      json: Boolean(v.json),
+      queueTimeoutMs: queueTimeout(v, settings)
+    },
     io
   )
+}
+
+/** Settings as `loadSettings`, or null when none are given and the app has none. */
+function loadSettingsIfAny(v: Values, io: CliIo): AppSettings | null {
+  if (v.servers === undefined && v.config === undefined) {
+    try {
+      readFileSync(settingsFile(io.env))
+    } catch {
+      return null
+    }
+  }
+  return loadSettings(v, io)
+}
+
+async function cmdCancel(args: string[], v: Values, io: CliIo): Promise<number> {
+  const id = args[0]
+  if (!id) throw new UsageError('cancel needs a job id: comfy-balancer cancel ID')
+  return cancelCommand(id, loadSettingsIfAny(v, io), io)
 }
 
 export class UsageError extends Error {}
@@ -39,6 +96,11 @@ export const USAGE = `Usage: comfy-balancer <command> [options]
 Commands:
   status      Check every server once and print the fleet state
   submit      Send a workflow (.json API format or ComfyUI .png) to the least busy server
+  submit --resume [ID]
+              Take over the unfinished jobs of CLI runs that ended (all, or the one
+              holding job ID), follow them and save their outputs
+  jobs        List the jobs of the CLI's runs and of the app
+  cancel ID   Cancel a job of a CLI run that ended, on its server
   watch       Check in a loop and print a line whenever something changes
   fake-fleet  Start fake ComfyUI servers on 127.0.0.1 for trying things out
   demo        Start a fake fleet of three servers and watch it
@@ -50,6 +112,8 @@ Options:
   --server URL            (submit) Run on this server only
   --wait                  (submit) Follow the job to the end and save its outputs
   --out DIR               (submit) Where outputs go (default ./comfy-outputs)
+  --queue-timeout MS      (submit) Give up and cancel the job when no server has taken it
+                          after MS (default 3 check intervals: 90000 with --interval 30000)
   --timeout MS            Per-request timeout (default 10000)
   --interval MS           (watch) Time between check rounds (default 30000)
   --verbose               (watch) One line per server after every round
@@ -60,7 +124,11 @@ Options:
   --job-ms MS             (fake-fleet, demo) Run time of one job at speed 1
   -h, --help              Show this help
 
-Exit codes: 0 ok, 1 no healthy server or the work failed, 2 bad usage or bad input.`
+The CLI keeps a journal of its jobs in the app's data folder (cli/), so a job of a run
+that was killed can be resumed or cancelled; COMFY_BALANCER_DATA=DIR moves that folder.
+
+Exit codes: 0 ok, 1 no healthy server or the work failed, 2 bad usage or bad input,
+130 stopped with Ctrl-C (143 for SIGTERM). Ctrl-C twice stops at once.`
 
 const OPTIONS = {
   servers: { type: 'string' },
@@ -69,6 +137,8 @@ const OPTIONS = {
   server: { type: 'string' },
   wait: { type: 'boolean' },
   out: { type: 'string' },
+  'queue-timeout': { type: 'string' },
+  resume: { type: 'boolean' },
   timeout: { type: 'string' },
   interval: { type: 'string' },
   verbose: { type: 'boolean' },
@@ -142,18 +212,24 @@ export function loadSettings(v: Values, io: CliIo): AppSettings {
 
 function formatLog(l: LogLine): string {
   const t = new Date(l.time).toISOString().slice(11, 19)
-  return `${t} ${l.message}`
+  return `${t} ${stripControls(l.message)}`
 }
 
 async function cmdStatus(v: Values, io: CliIo): Promise<number> {
   const core = new BalancerCore({ settings: loadSettings(v, io) })
   try {
-    const s = await core.checkNow()
-    io.out(v.json ? JSON.stringify(statusJson(s), null, 2) : statusText(s, io.isTty))
+    const s = await Promise.race([core.checkNow(), io.interrupted.then(() => null)])
+    if (!s) return EXIT_INTERRUPTED
+    io.out(v.json ? terminalJson(statusJson(s)) : statusText(s, io.isTty))
     return s.bestServerId ? 0 : 1
   } finally {
-    await core.stop()
+    await stopSoon(core)
   }
+}
+
+/** Stops the core, waiting for a hung request no longer than a moment. */
+async function stopSoon(core: BalancerCore): Promise<void> {
+  await Promise.race([core.stop(), new Promise<void>((r) => setTimeout(r, 800).unref())])
 }
 
 /** Watches until `rounds` rounds are done or the user interrupts. */
@@ -174,10 +250,12 @@ async function watchCore(
     })
   })
   core.start()
-  await Promise.race([finished, io.interrupted])
+  let stopped = false
+  await Promise.race([finished, io.interrupted.then(() => (stopped = true))])
   offRound()
   offLog()
-  await core.stop()
+  await stopSoon(core)
+  if (stopped) return EXIT_INTERRUPTED
   return last.bestServerId ? 0 : 1
 }
 
@@ -215,7 +293,7 @@ async function cmdFakeFleet(v: Values, io: CliIo): Promise<number> {
   io.out(`Fake ComfyUI fleet: ${count} server(s) on 127.0.0.1. Ctrl-C to stop.`)
   fleet.urls.forEach((u, i) => io.out(`${u}  speed ${speeds?.[i] ?? 1}`))
   await io.interrupted
-  await fleet.stop()
+  await Promise.race([fleet.stop(), new Promise<void>((r) => setTimeout(r, 800).unref())])
   return 0
 }
 
@@ -278,7 +356,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     io.out(USAGE)
     return cmd || values.help ? 0 : 2
   }
-  if (positionals.length > (cmd === 'submit' ? 2 : 1)) {
+  if (positionals.length > (cmd === 'submit' || cmd === 'cancel' ? 2 : 1)) {
     io.err(`Unexpected argument "${positionals[1]}"\n\n${USAGE}`)
     return 2
   }
@@ -288,6 +366,10 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         return await cmdStatus(values, io)
       case 'submit':
         return await cmdSubmit(positionals.slice(1), values, io)
+      case 'jobs':
+        return jobsCommand(Boolean(values.json), io)
+      case 'cancel':
+        return await cmdCancel(positionals.slice(1), values, io)
       case 'watch':
         return await cmdWatch(values, io)
       case 'fake-fleet':
@@ -303,7 +385,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       io.err(`comfy-balancer: ${err.message}`)
       return 2
     }
-    io.err(`comfy-balancer: ${(err as Error).stack ?? String(err)}`)
+    io.err(`comfy-balancer: ${stripControls((err as Error).stack ?? String(err))}`)
     return 1
   }
 }
@@ -316,10 +398,24 @@ function isEntry(): boolean {
   )
 }
 
+/** Exit code for a stop signal: 128 + its number. */
+const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 }
+/** After a stop signal the command has this long to finish before the process leaves anyway. */
+const STOP_GRACE_MS = 1500
+
 if (isEntry()) {
+  let signalled: string | null = null
   const interrupted = new Promise<void>((resolve) => {
-    process.once('SIGINT', () => resolve())
-    process.once('SIGTERM', () => resolve())
+    const onSignal = (sig: NodeJS.Signals) => {
+      const code = SIGNAL_EXIT[sig] ?? 130
+      if (signalled) process.exit(code) // the second Ctrl-C: at once
+      signalled = sig
+      process.exitCode = code
+      resolve()
+      setTimeout(() => process.exit(code), STOP_GRACE_MS)
+    }
+    process.on('SIGINT', onSignal)
+    process.on('SIGTERM', onSignal)
   })
   main(process.argv.slice(2), {
     out: (l) => process.stdout.write(`${l}\n`),
@@ -328,13 +424,14 @@ if (isEntry()) {
     isTty: Boolean(process.stdout.isTTY),
     interrupted
   }).then(
-    (code) => {
+    (result) => {
+      const code = signalled ? (SIGNAL_EXIT[signalled] ?? 130) : result
       process.exitCode = code
       // Let stdout drain, then leave even if a socket lingers.
       setTimeout(() => process.exit(code), 50).unref()
     },
     (err) => {
-      process.stderr.write(`${String(err)}\n`)
+      process.stderr.write(`${stripControls(String(err))}\n`)
       process.exit(1)
     }
   )

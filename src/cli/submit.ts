@@ -1,12 +1,29 @@
-/** `comfy-balancer submit`: one workflow to the best server, optionally followed to the end. */
-import fs from 'node:fs'
-import os from 'node:os'
+/**
+ * `comfy-balancer submit`: one workflow to the best server, optionally followed to the end;
+ * `submit --resume` takes over the jobs of CLI runs that died and follows them.
+ *
+ * Every wait ends: a job no server takes is cancelled after the queue timeout, and Ctrl-C
+ * ends any wait at once.
+ */
 import path from 'node:path'
 import { BalancerCore } from '../main/core/app'
-import { loadWorkflowBytes, WorkflowError } from '../main/core/jobs/workflow'
+import { loadWorkflowBytes, WorkflowError, type LoadedWorkflow } from '../main/core/jobs/workflow'
+import { cliDataDir } from '../main/core/paths'
 import { normalizeServerUrl, parseSettings, serversFromUrls } from '../main/core/settings'
-import type { AppSettings, JobRecord } from '../shared/types'
+import { readWorkflowFile } from '../main/submit'
+import { stripControls, terminalJson } from '../shared/terminal'
+import type { AppSettings, FleetStatus, JobRecord, ServerConfig } from '../shared/types'
 import type { CliIo } from './io'
+import {
+  CliRun,
+  isDead,
+  isFinishedJob,
+  listRuns,
+  matchesId,
+  readJournal,
+  runJobs,
+  type RunFiles
+} from './runs'
 
 export interface SubmitArgs {
   file: string
@@ -15,7 +32,25 @@ export interface SubmitArgs {
   wait: boolean
   out?: string
   json: boolean
+  /** Longest wait for a server to accept the job (ms). */
+  queueTimeoutMs: number
 }
+
+export interface ResumeArgs {
+  /** A job id (or its start) to resume the run of; all dead runs when absent. */
+  id?: string
+  /** Settings, or null to use the servers named in the journals. */
+  settings: AppSettings | null
+  wait: boolean
+  out?: string
+  json: boolean
+  queueTimeoutMs: number
+}
+
+/** Exit code after Ctrl-C (128 + SIGINT); the process entry uses 143 for SIGTERM. */
+export const EXIT_INTERRUPTED = 130
+
+const s = stripControls
 
 /** `[#########...........]  45%  node 3  step 9/20` */
 export function progressLine(j: JobRecord, width = 24): string {
@@ -30,7 +65,7 @@ export function progressLine(j: JobRecord, width = 24): string {
   const bar = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${String(Math.round(frac * 100)).padStart(3)}%`
   const parts = [bar, j.state]
   if (j.state === 'queued' && j.queuePosition) parts.push(`position ${j.queuePosition}`)
-  if (p?.node) parts.push(`node ${p.node}`)
+  if (p?.node) parts.push(`node ${s(p.node)}`)
   if (p && p.max > 0) parts.push(`step ${p.value}/${p.max}`)
   return parts.join('  ')
 }
@@ -38,30 +73,257 @@ export function progressLine(j: JobRecord, width = 24): string {
 function describeEnd(j: JobRecord): string {
   switch (j.state) {
     case 'done':
-      return `Done on ${j.serverUrl}: ${j.outputs.length} output(s)`
+      return `Done on ${s(j.serverUrl ?? '')}: ${j.outputs.length} output(s)`
     case 'failed':
-      return `Failed: ${j.error?.message ?? 'unknown error'}${j.error?.nodeId ? ` (node ${j.error.nodeId}${j.error.nodeType ? `, ${j.error.nodeType}` : ''})` : ''}`
+      return `Failed: ${s(j.error?.message ?? 'unknown error')}${j.error?.nodeId ? ` (node ${s(j.error.nodeId)}${j.error.nodeType ? `, ${s(j.error.nodeType)}` : ''})` : ''}`
     default:
       return `Job ${j.state}`
   }
 }
 
-export async function submitCommand(a: SubmitArgs, io: CliIo): Promise<number> {
-  let bytes: Buffer
-  try {
-    bytes = fs.readFileSync(a.file)
-  } catch (err) {
-    io.err(
-      `comfy-balancer: cannot read ${a.file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`
-    )
-    return 2
+const sleep = (ms: number) =>
+  new Promise<void>((r) => {
+    const t = setTimeout(r, ms)
+    t.unref?.()
+  })
+
+/** Resolves with 'interrupted' if the user stops first. */
+function orInterrupt<T>(p: Promise<T>, io: CliIo): Promise<T | 'interrupted'> {
+  return Promise.race([p, io.interrupted.then(() => 'interrupted' as const)])
+}
+
+const NOT_RUN_PREFIX = 'No healthy server can run this workflow ('
+
+/**
+ * Per-server reasons from the engine's note "No healthy server can run this workflow
+ * (name: why; name: why)", split at the names we know.
+ */
+function reasonsFromNotes(notes: string[], names: string[]): Map<string, string> {
+  const out = new Map<string, string>()
+  const note = [...notes].reverse().find((n) => n.includes(NOT_RUN_PREFIX))
+  if (!note) return out
+  let inner = note.slice(note.indexOf(NOT_RUN_PREFIX) + NOT_RUN_PREFIX.length)
+  if (inner.endsWith(')')) inner = inner.slice(0, -1)
+  const marks: Array<{ at: number; name: string }> = []
+  for (const name of new Set(names)) {
+    const key = `${name}: `
+    for (let i = inner.indexOf(key); i >= 0; i = inner.indexOf(key, i + 1)) {
+      if (i === 0 || inner.slice(i - 2, i) === '; ') marks.push({ at: i, name })
+    }
   }
-  let wf
+  marks.sort((a, b) => a.at - b.at || b.name.length - a.name.length)
+  const kept = marks.filter((m, i) => i === 0 || m.at !== marks[i - 1]!.at)
+  kept.forEach((m, i) => {
+    const end = i + 1 < kept.length ? kept[i + 1]!.at - 2 : inner.length
+    if (!out.has(m.name)) out.set(m.name, inner.slice(m.at + m.name.length + 2, end))
+  })
+  return out
+}
+
+/** Why no server took the job, one line per enabled server. */
+export function whyNotTaken(j: JobRecord, status: FleetStatus, servers: ServerConfig[]): string[] {
+  const enabled = servers.filter(
+    (x) => x.enabled && (!j.pinnedServerId || x.id === j.pinnedServerId)
+  )
+  const unable = reasonsFromNotes(
+    j.notes,
+    enabled.map((x) => x.name)
+  )
+  return enabled.map((x) => {
+    const st = status.servers.find((y) => y.id === x.id)
+    const tried = j.attempts.filter((a) => a.serverId === x.id).at(-1)
+    let why: string
+    if (st && !st.healthy) why = `down (${st.error ?? 'not checked yet'})`
+    else if (unable.has(x.name)) why = unable.get(x.name)!
+    else if (tried) why = tried.result
+    else if (st?.down) why = 'down'
+    else why = 'up, but did not take it'
+    return `${s(x.name)}: ${s(why)}`
+  })
+}
+
+function jobJson(j: JobRecord) {
+  return {
+    promptId: j.id,
+    server: j.serverUrl,
+    status: j.state,
+    outputs: j.outputs.map((o) => o.path),
+    attempts: j.attempts.map((t) => ({ server: t.serverUrl, result: t.result })),
+    ...(j.error ? { error: j.error } : {})
+  }
+}
+
+interface FollowOptions {
+  core: BalancerCore
+  ids: string[]
+  wait: boolean
+  json: boolean
+  queueTimeoutMs: number
+  /** Printed in the JSON for one job as an object, else an array. */
+  single: boolean
+}
+
+/** Waits for acceptance (bounded) and, with `wait`, for the end; prints the outcome. */
+async function follow(o: FollowOptions, io: CliIo): Promise<number> {
+  const { core, ids } = o
+  const engine = core.jobs!
+  const quiet = o.json
+  const get = (id: string) => engine.get(id)!
+  let interrupted = false
+  let last = ''
+  let lastLen = 0
+  const show = (j: JobRecord) => {
+    if (quiet || !ids.includes(j.id)) return
+    const line = ids.length > 1 ? `${j.id.slice(0, 8)} ${progressLine(j)}` : progressLine(j)
+    if (line === last) return
+    last = line
+    if (io.isTty && ids.length === 1) {
+      process.stdout.write(`\r${line}${' '.repeat(Math.max(0, lastLen - line.length))}`)
+      lastLen = line.length
+    } else if (j.state !== 'running' || j.progress?.max === j.progress?.value) {
+      io.out(line)
+    }
+  }
+  const unaccepted = () => ids.filter((id) => get(id).state === 'pending')
+  // 1. Until a server accepted every job (or it failed), at most the queue timeout.
+  const accepted = new Promise<void>((resolve) => {
+    const check = () => {
+      if (!unaccepted().length) {
+        off()
+        resolve()
+      }
+    }
+    const off = engine.events.on('job', (j) => {
+      if (ids.includes(j.id)) check()
+    })
+    check()
+  })
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const timedOut = new Promise<'timeout'>(
+    (r) => (timer = setTimeout(() => r('timeout'), o.queueTimeoutMs))
+  )
+  const first = await Promise.race([
+    accepted,
+    timedOut,
+    io.interrupted.then(() => 'interrupted' as const)
+  ])
+  clearTimeout(timer)
+  const notTaken = new Map<string, string[]>()
+  if (first === 'timeout' || first === 'interrupted') {
+    const status = core.status()
+    for (const id of unaccepted()) {
+      const reasons = whyNotTaken(get(id), status, core.settings.servers)
+      await engine.cancel(id)
+      notTaken.set(id, reasons)
+    }
+    if (first === 'interrupted') interrupted = true
+  }
+  // 2. With --wait, to the end.
+  if (!interrupted && o.wait) {
+    const off = engine.events.on('job', show)
+    const open = ids.filter((id) => !isFinishedJob(get(id)))
+    const r = await orInterrupt(Promise.all(open.map((id) => engine.waitFor(id))), io)
+    off()
+    if (io.isTty && !quiet && ids.length === 1 && last) process.stdout.write('\n')
+    if (r === 'interrupted') interrupted = true
+  }
+  const finals = ids.map(get)
+  const secs = Math.round(o.queueTimeoutMs / 100) / 10
+  if (o.json) {
+    const objs = finals.map((j) => {
+      const reasons = notTaken.get(j.id)
+      if (!reasons) return jobJson(j)
+      return {
+        ...jobJson(j),
+        error: {
+          message: interrupted
+            ? 'Stopped before a server took the job'
+            : `No server took the job within ${secs} s`,
+          details: reasons
+        }
+      }
+    })
+    io.out(terminalJson(o.single ? objs[0] : objs))
+  } else {
+    for (const j of finals) {
+      const label = ids.length > 1 ? `${j.id.slice(0, 8)} (${s(j.source)}): ` : ''
+      const reasons = notTaken.get(j.id)
+      if (reasons) {
+        io.out(
+          interrupted
+            ? `${label}Stopped before a server took the job; it was cancelled.`
+            : `${label}No server took the job within ${secs} s; it was cancelled.`
+        )
+        for (const r of reasons) io.out(`  ${r}`)
+      } else if (j.state === 'queued' || j.state === 'running') {
+        io.out(
+          `${label}${j.state === 'running' ? 'Running' : 'Queued'} on ${s(j.serverUrl ?? '?')} as ${j.id}`
+        )
+      } else {
+        io.out(label + describeEnd(j))
+        for (const d of j.error?.details ?? []) io.out(`  ${s(d)}`)
+        for (const out of j.outputs) io.out(`  ${s(out.path)}`)
+      }
+    }
+    const open = finals.filter((j) => j.state === 'queued' || j.state === 'running')
+    if (open.length && (interrupted || !o.wait)) {
+      const one = open.length === 1 ? open[0]!.id : ''
+      io.out(
+        `Follow ${open.length === 1 ? 'it' : 'them'} and save the outputs with: comfy-balancer submit --resume ${one}${one ? ' ' : ''}--wait`
+      )
+    }
+  }
+  if (interrupted) return EXIT_INTERRUPTED
+  if (notTaken.size) return 1
+  const okWait = finals.every((j) => j.state === 'done')
+  const okNoWait = finals.every((j) => ['queued', 'running', 'done'].includes(j.state))
+  return (o.wait ? okWait : okNoWait) ? 0 : 1
+}
+
+/** Runs `body` with a started core journaling into this run's journal, then cleans up. */
+async function withCore(
+  settings: AppSettings,
+  run: CliRun,
+  outputDir: string,
+  clientId: string | undefined,
+  quiet: boolean,
+  io: CliIo,
+  body: (core: BalancerCore) => Promise<number>
+): Promise<number> {
+  const core = new BalancerCore({
+    settings,
+    jobs: {
+      journalFile: run.journalFile,
+      outputDir,
+      pollIntervalMs: 1000,
+      holdBack: null,
+      historyLimit: 100_000,
+      ...(clientId ? { clientId } : {})
+    }
+  })
+  const offLog = core.events.on('log', (l) => {
+    if (!quiet && l.message.startsWith('[Jobs]')) io.out(s(l.message.replace(/^\[Jobs\] /, '')))
+  })
+  let stopped = false
   try {
-    wf = loadWorkflowBytes(bytes, path.basename(a.file))
+    core.start()
+    return await body(core)
+  } finally {
+    offLog()
+    // A hung server must not hold the exit: stop, but not for longer than a moment.
+    await Promise.race([core.stop().then(() => (stopped = true)), sleep(800)])
+    if (stopped) run.release()
+  }
+}
+
+export async function submitCommand(a: SubmitArgs, io: CliIo): Promise<number> {
+  let wf: LoadedWorkflow
+  try {
+    const bytes = await readWorkflowFile(path.resolve(a.file))
+    wf = loadWorkflowBytes(Buffer.from(bytes), path.basename(a.file))
   } catch (err) {
     if (err instanceof WorkflowError) {
-      io.err(`comfy-balancer: ${err.message}`)
+      io.err(`comfy-balancer: ${s(err.message)}`)
       return 2
     }
     throw err
@@ -74,117 +336,152 @@ export async function submitCommand(a: SubmitArgs, io: CliIo): Promise<number> {
       io.err(`comfy-balancer: --server: ${n.error}`)
       return 2
     }
-    let match = settings.servers.find((s) => s.url === n.url)
+    let match = settings.servers.find((x) => x.url === n.url)
     if (!match) {
       const extra = serversFromUrls([n.url]).servers[0]!
       settings = parseSettings({
         ...settings,
         servers: [...settings.servers, { ...extra, id: `${extra.id}-pinned` }]
       }).settings
-      match = settings.servers.find((s) => s.url === n.url)!
+      match = settings.servers.find((x) => x.url === n.url)!
     }
     pinned = match.id
   }
-  // A private journal per run: two CLI runs never resume each other's jobs.
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'comfy-balancer-cli-'))
+  const run = CliRun.create(cliDataDir(io.env))
   const outputDir = path.resolve(a.out ?? 'comfy-outputs')
-  const core = new BalancerCore({
-    settings,
-    jobs: { journalFile: path.join(work, 'jobs.jsonl'), outputDir, pollIntervalMs: 1000 }
-  })
-  const engine = core.jobs!
-  const quiet = a.json
-  const offLog = core.events.on('log', (l) => {
-    if (!quiet && l.message.startsWith('[Jobs]')) io.out(l.message.replace(/^\[Jobs\] /, ''))
-  })
-  try {
-    core.start()
-    const status = await core.checkNow()
-    if (!quiet) {
+  return withCore(settings, run, outputDir, undefined, a.json, io, async (core) => {
+    const status = await orInterrupt(core.checkNow(), io)
+    if (status === 'interrupted') return EXIT_INTERRUPTED
+    if (!a.json) {
       io.out(
-        `${wf.source}: ${wf.summary.nodeCount} nodes, ${wf.summary.models.length} model(s), ${wf.summary.images.length} input image(s)`
+        `${s(wf.source)}: ${wf.summary.nodeCount} nodes, ${wf.summary.models.length} model(s), ${wf.summary.images.length} input image(s)`
       )
       io.out(`${status.healthy}/${status.total} servers up`)
     }
-    const job = engine.submit(wf, {
+    const job = core.jobs!.submit(wf, {
       serverId: pinned ?? null,
       baseDir: path.dirname(path.resolve(a.file))
     })
-    let last = ''
-    let lastLen = 0
-    const show = (j: JobRecord) => {
-      if (quiet || j.id !== job.id) return
-      const line = progressLine(j)
-      if (line === last) return
-      last = line
-      if (io.isTty) {
-        process.stdout.write(`\r${line}${' '.repeat(Math.max(0, lastLen - line.length))}`)
-        lastLen = line.length
-      } else if (j.state !== 'running' || j.progress?.max === j.progress?.value) {
-        io.out(line)
-      }
-    }
-    // Wait until a server accepted it (or it failed).
-    const accepted = await new Promise<JobRecord>((resolve) => {
-      const check = (j: JobRecord) => {
-        if (j.id === job.id && j.state !== 'pending') {
-          off()
-          resolve(j)
-        }
-      }
-      const off = engine.events.on('job', check)
-      const now = engine.get(job.id)!
-      if (now.state !== 'pending') {
-        off()
-        resolve(now)
-      }
-    })
-    let final = accepted
-    if (
-      a.wait &&
-      !['failed', 'cancelled', 'lost', 'interrupted', 'done'].includes(accepted.state)
-    ) {
-      const off = engine.events.on('job', show)
-      final = await Promise.race([
-        engine.waitFor(job.id),
-        io.interrupted.then(() => engine.get(job.id)!)
-      ])
-      off()
-      if (io.isTty && !quiet) process.stdout.write('\n')
-    }
-    if (a.json) {
-      io.out(
-        JSON.stringify(
-          {
-            promptId: final.id,
-            server: final.serverUrl,
-            status: final.state,
-            outputs: final.outputs.map((o) => o.path),
-            attempts: final.attempts.map((t) => ({ server: t.serverUrl, result: t.result })),
-            ...(final.error ? { error: final.error } : {})
-          },
-          null,
-          2
-        )
-      )
-    } else {
-      if (final.state === 'queued' || final.state === 'running') {
-        io.out(
-          `Queued on ${final.serverUrl} as ${final.id}${a.wait ? '' : ' (use --wait to follow it and save the outputs)'}`
-        )
-      } else {
-        io.out(describeEnd(final))
-        for (const d of final.error?.details ?? []) io.out(`  ${d}`)
-        for (const o of final.outputs) io.out(`  ${o.path}`)
-      }
-    }
-    return final.state === 'done' ||
-      (!a.wait && (final.state === 'queued' || final.state === 'running'))
-      ? 0
-      : 1
-  } finally {
-    offLog()
-    await core.stop()
-    fs.rmSync(work, { recursive: true, force: true })
+    return follow(
+      {
+        core,
+        ids: [job.id],
+        wait: a.wait,
+        json: a.json,
+        queueTimeoutMs: a.queueTimeoutMs,
+        single: true
+      },
+      io
+    )
+  })
+}
+
+/** Servers named by jobs, for a resume without settings. */
+export function serversOfJobs(jobs: JobRecord[]): string[] {
+  const urls = new Set<string>()
+  for (const j of jobs) {
+    if (j.serverUrl) urls.add(j.serverUrl)
+    for (const t of j.attempts) urls.add(t.serverUrl)
   }
+  return [...urls]
+}
+
+/** The dead runs to take over: all, or the one holding job `id`. */
+export function deadRunsFor(
+  dir: string,
+  id: string | undefined
+): { runs: RunFiles[]; error?: string } {
+  const all = listRuns(dir)
+  if (!id) return { runs: all.filter(isDead) }
+  const holding = all.filter((r) => runJobs(r).some((e) => matchesId(e.job.id, id)))
+  if (!holding.length) return { runs: [], error: `No job ${id} in the CLI's journals` }
+  const dead = holding.filter(isDead)
+  if (!dead.length) {
+    const pid = holding[0]!.lock?.pid
+    return {
+      runs: [],
+      error: `Job ${id} belongs to a run that is still going${pid ? ` (process ${pid})` : ''}`
+    }
+  }
+  return { runs: dead }
+}
+
+/** Settings that know every server the jobs name, and the jobs' server ids mapped to them. */
+export function settingsForJobs(
+  base: AppSettings | null,
+  jobs: JobRecord[]
+): { settings: AppSettings; adapt: (j: JobRecord) => JobRecord } {
+  let settings = base ?? parseSettings({ servers: [] }).settings
+  const missing = serversOfJobs(jobs).filter((u) => !settings.servers.some((x) => x.url === u))
+  if (missing.length) {
+    const { servers } = serversFromUrls(missing)
+    const taken = new Set(settings.servers.map((x) => x.id))
+    const extra = servers.map((x) => {
+      let id = x.id
+      for (let i = 2; taken.has(id); i++) id = `${x.id}-${i}`
+      taken.add(id)
+      return { ...x, id }
+    })
+    settings = parseSettings({ ...settings, servers: [...settings.servers, ...extra] }).settings
+  }
+  const byUrl = new Map(settings.servers.map((x) => [x.url, x.id]))
+  const ids = new Set(settings.servers.map((x) => x.id))
+  const adapt = (j: JobRecord): JobRecord => {
+    const idFor = (id: string | null, url: string | null) =>
+      url && byUrl.has(url) ? byUrl.get(url)! : id && ids.has(id) ? id : id
+    const serverId = idFor(j.serverId, j.serverUrl)
+    let pinnedServerId = j.pinnedServerId
+    if (pinnedServerId && !ids.has(pinnedServerId)) {
+      const url = j.attempts.find((t) => t.serverId === pinnedServerId)?.serverUrl ?? j.serverUrl
+      pinnedServerId = url && byUrl.has(url) ? byUrl.get(url)! : pinnedServerId
+    }
+    return {
+      ...j,
+      serverId,
+      pinnedServerId,
+      attempts: j.attempts.map((t) => ({ ...t, serverId: idFor(t.serverId, t.serverUrl)! }))
+    }
+  }
+  return { settings, adapt }
+}
+
+export async function resumeCommand(a: ResumeArgs, io: CliIo): Promise<number> {
+  const dir = cliDataDir(io.env)
+  const found = deadRunsFor(dir, a.id)
+  if (found.error) {
+    io.err(`comfy-balancer: ${s(found.error)}`)
+    return 1
+  }
+  const open = found.runs
+    .flatMap((r) => runJobs(r).map((e) => e.job))
+    .filter((j) => !isFinishedJob(j))
+  if (!open.length) {
+    io.out(a.json ? '[]' : 'Nothing to resume: no unfinished job of an ended run.')
+    return 0
+  }
+  const { settings, adapt } = settingsForJobs(a.settings, open)
+  if (!settings.servers.length) {
+    io.err('comfy-balancer: no servers known: pass --servers http://host:8188,...')
+    return 2
+  }
+  const run = CliRun.create(dir)
+  run.takeOver(found.runs, adapt)
+  const jobs = readJournal(run.journalFile).map((e) => e.job)
+  const ids = jobs.filter((j) => !isFinishedJob(j)).map((j) => j.id)
+  if (!ids.length) {
+    run.release()
+    io.out(a.json ? '[]' : 'Nothing to resume: another run took these jobs first.')
+    return 0
+  }
+  if (!a.json) io.out(`Resuming ${ids.length} job(s) from ${found.runs.length} ended run(s)`)
+  const clientId = jobs.find((j) => ids.includes(j.id))?.clientId
+  const outputDir = path.resolve(a.out ?? 'comfy-outputs')
+  return withCore(settings, run, outputDir, clientId, a.json, io, async (core) => {
+    const status = await orInterrupt(core.checkNow(), io)
+    if (status === 'interrupted') return EXIT_INTERRUPTED
+    return follow(
+      { core, ids, wait: a.wait, json: a.json, queueTimeoutMs: a.queueTimeoutMs, single: false },
+      io
+    )
+  })
 }

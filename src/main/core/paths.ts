@@ -8,11 +8,16 @@ import path from 'node:path'
 /** Electron's userData folder name (package.json `name`). */
 export const APP_DIR_NAME = 'comfy-balancer'
 
+/**
+ * The app's data folder (settings, job journal). `COMFY_BALANCER_DATA` overrides it (tests,
+ * portable setups); it applies to the app and the CLI alike.
+ */
 export function userDataDir(
   platform: NodeJS.Platform = process.platform,
   env: NodeJS.ProcessEnv = process.env,
   home: string = os.homedir()
 ): string {
+  if (env.COMFY_BALANCER_DATA) return path.resolve(env.COMFY_BALANCER_DATA)
   if (platform === 'win32') {
     return path.win32.join(env.APPDATA ?? path.win32.join(home, 'AppData', 'Roaming'), APP_DIR_NAME)
   }
@@ -24,4 +29,14 @@ export function userDataDir(
 /** The settings file; `COMFY_BALANCER_CONFIG` overrides it. */
 export function settingsFile(env: NodeJS.ProcessEnv = process.env): string {
   return env.COMFY_BALANCER_CONFIG || path.join(userDataDir(process.platform, env), 'config.json')
+}
+
+/** The tray app's job journal (read-only for the CLI). */
+export function appJournalFile(env: NodeJS.ProcessEnv = process.env): string {
+  return path.join(userDataDir(process.platform, env), 'jobs.jsonl')
+}
+
+/** The CLI's own lasting folder: one job journal per run, each with a lock. */
+export function cliDataDir(env: NodeJS.ProcessEnv = process.env): string {
+  return path.join(userDataDir(process.platform, env), 'cli')
 }

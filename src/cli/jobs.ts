@@ -1,0 +1,169 @@
+/**
+ * `comfy-balancer jobs`: the jobs of every CLI journal and of the app's journal, read only.
+ * `comfy-balancer cancel ID`: cancels a job of an ended CLI run on its server.
+ */
+import { ComfyClient } from '../main/core/comfy/client'
+import { deleteFromQueue, interruptPrompt } from '../main/core/comfy/prompt-api'
+import { Journal } from '../main/core/jobs/journal'
+import { appJournalFile, cliDataDir } from '../main/core/paths'
+import { stripControls as s, terminalJson } from '../shared/terminal'
+import type { AppSettings, JobRecord } from '../shared/types'
+import type { CliIo } from './io'
+import { CliRun, isDead, isFinishedJob, listRuns, matchesId, readJournal, runJobs } from './runs'
+import { deadRunsFor } from './submit'
+
+export interface ListedJob {
+  id: string
+  state: JobRecord['state']
+  source: string
+  server: string | null
+  createdAt: string
+  updatedAt: string
+  finishedAt: string | null
+  /** `cli` (a CLI run) or `app` (the tray app). */
+  owner: 'cli' | 'app'
+  /** For CLI jobs: the run's process id and whether that run is still going. */
+  pid: number | null
+  runActive: boolean
+  journal: string
+}
+
+const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString())
+
+export function listJobs(env: NodeJS.ProcessEnv): ListedJob[] {
+  const out: ListedJob[] = []
+  const add = (
+    j: JobRecord,
+    owner: 'cli' | 'app',
+    journal: string,
+    pid: number | null,
+    live: boolean
+  ) =>
+    out.push({
+      id: j.id,
+      state: j.state,
+      source: j.source,
+      server: j.serverUrl,
+      createdAt: iso(j.createdAt)!,
+      updatedAt: iso(j.updatedAt)!,
+      finishedAt: iso(j.finishedAt),
+      owner,
+      pid,
+      runActive: live,
+      journal
+    })
+  for (const r of listRuns(cliDataDir(env))) {
+    const live = !isDead(r)
+    for (const e of runJobs(r))
+      add(e.job, 'cli', r.journals[0] ?? r.base, r.lock?.pid ?? null, live)
+  }
+  const app = appJournalFile(env)
+  for (const e of readJournal(app)) add(e.job, 'app', app, null, false)
+  return out.sort((a, b) => a.createdAt.localeCompare(b.createdAt))
+}
+
+function pad(t: string, n: number): string {
+  return t.length >= n ? t : t + ' '.repeat(n - t.length)
+}
+
+export function jobsCommand(json: boolean, io: CliIo): number {
+  const jobs = listJobs(io.env)
+  if (json) {
+    io.out(terminalJson(jobs))
+    return 0
+  }
+  if (!jobs.length) {
+    io.out('No jobs.')
+    return 0
+  }
+  for (const j of jobs) {
+    const when = (j.finishedAt ?? j.updatedAt).replace('T', ' ').slice(0, 19)
+    const who =
+      j.owner === 'app' ? 'app' : j.runActive ? `cli, running (process ${j.pid})` : 'cli, ended'
+    io.out(
+      `${j.id}  ${pad(j.state, 11)}  ${pad(s(j.server ?? '-'), 26)}  ${when}  ${s(j.source)}  [${who}]`
+    )
+  }
+  const resumable = jobs.filter(
+    (j) => j.owner === 'cli' && !j.runActive && !isFinishedJob(j as never)
+  )
+  if (resumable.length) {
+    io.out(
+      `${resumable.length} unfinished job(s) of ended runs: comfy-balancer submit --resume --wait follows them`
+    )
+  }
+  return 0
+}
+
+/** Cancels a job of an ended CLI run on its server and marks it cancelled. */
+export async function cancelCommand(
+  id: string,
+  settings: AppSettings | null,
+  io: CliIo
+): Promise<number> {
+  const dir = cliDataDir(io.env)
+  const found = deadRunsFor(dir, id)
+  if (found.error) {
+    const inApp = readJournal(appJournalFile(io.env)).some((e) => matchesId(e.job.id, id))
+    io.err(
+      `comfy-balancer: ${s(found.error)}${inApp ? '. It is a job of the app: cancel it in the app.' : ''}`
+    )
+    return 1
+  }
+  const holder = found.runs.find((r) => runJobs(r).some((e) => matchesId(e.job.id, id)))!
+  const matches = runJobs(holder).filter((e) => matchesId(e.job.id, id))
+  if (matches.length > 1) {
+    io.err(`comfy-balancer: ${id} names ${matches.length} jobs; give more of the id`)
+    return 2
+  }
+  const run = CliRun.create(dir)
+  try {
+    if (!run.takeOver([holder]).length) {
+      io.err('comfy-balancer: another run took this job over first')
+      return 1
+    }
+    const journal = new Journal({ file: run.journalFile, historyLimit: 100_000 })
+    journal.open()
+    try {
+      const j = journal.get(matches[0]!.job.id)?.job
+      if (!j) {
+        io.err('comfy-balancer: the job is gone from the journal')
+        return 1
+      }
+      if (isFinishedJob(j)) {
+        io.out(`Job ${j.id} is already ${j.state}`)
+        return 0
+      }
+      const url =
+        j.serverUrl ??
+        (j.attempts.at(-1)?.result === 'sending' ? j.attempts.at(-1)!.serverUrl : null)
+      if (url) {
+        const conf = settings?.servers.find((x) => x.url === url)
+        const timeoutMs = Math.min(settings?.timeout ?? 10_000, 10_000)
+        const client = new ComfyClient({ server: { url, headers: conf?.headers }, timeoutMs })
+        try {
+          await deleteFromQueue(client, [j.id])
+          await interruptPrompt(client, j.id)
+        } catch (err) {
+          io.err(
+            `comfy-balancer: could not reach ${s(url)} to cancel ${j.id}: ${s((err as Error).message)}. Nothing was changed.`
+          )
+          return 1
+        }
+      }
+      const now = Date.now()
+      journal.patch(j.id, {
+        state: 'cancelled',
+        finishedAt: now,
+        updatedAt: now,
+        notes: [...j.notes, 'Cancelled by the user'].slice(-50)
+      })
+      io.out(`Cancelled ${j.id}${url ? ` on ${s(url)}` : ''}`)
+      return 0
+    } finally {
+      journal.close()
+    }
+  } finally {
+    run.release()
+  }
+}
