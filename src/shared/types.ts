@@ -242,10 +242,16 @@ export interface JobRecord {
   attempts: JobAttempt[]
   /** How many times the job was moved off a dead or forgetful server. */
   reroutes: number
+  /** How many times a server accepted the job and then had no trace of it (restarts). */
+  forgotten?: number
   queuePosition: number | null
   progress: JobProgress | null
   error: JobError | null
   outputs: JobOutput[]
   /** Human-readable notes on what happened (re-routes, duplicates removed). */
   notes: string[]
+  /** Outputs the server reported that could not be saved (the job is "done with missing outputs"). */
+  missingOutputs?: number
+  /** Set when someone removed the job on its server (not us, not a restart): that server's name. */
+  cancelledOn?: string
 }

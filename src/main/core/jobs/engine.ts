@@ -29,6 +29,7 @@ import {
   getHistory,
   getQueueIds,
   interruptPrompt,
+  parseHistoryEntry,
   queuePrompt,
   uploadImage,
   viewFile,
@@ -80,12 +81,23 @@ export const REROUTE_AFTER_FAILURES = 2
 export const POLL_INTERVAL_MS = 2_000
 /** Longest wait for a server's socket to open before a prompt is sent anyway. */
 const SOCKET_WAIT_MS = 2_000
-/** After a failed POST, how many times the server is asked whether the prompt arrived. */
-const ARRIVAL_CHECKS = 3
-const ARRIVAL_CHECK_GAP_MS = 300
+/**
+ * After a failed POST, how many times the server is asked whether the prompt arrived. After an
+ * ambiguous failure (a timeout, a reset, a 5xx or a page from a proxy) the prompt may still be
+ * queued behind it a moment later, so the server is asked over a few seconds before the job
+ * goes elsewhere.
+ */
+const ARRIVAL_CHECKS = 6
+const ARRIVAL_CHECK_GAP_MS = 500
+/** A job the servers lose this many times (sent, then neither queued nor in history) fails. */
+export const MAX_FORGOTTEN = 3
+/** A job moved this many times (dead servers, forgotten) fails instead of moving again. */
+export const MAX_REROUTES = 10
 /** A finished job whose history is not there yet is looked up again this often, this many times. */
 const FINALIZE_GAP_MS = 200
 const FINALIZE_TRIES = 5
+/** Output nodes remembered per job from `executed` events. */
+const MAX_OUTPUT_NODES = 1_000
 /** Events kept per job while its POST answer is awaited. */
 const EARLY_EVENTS_MAX = 500
 /** Longest wait for servers to say which nodes and models they have before placing a job. */
@@ -127,6 +139,16 @@ function isFinished(state: JobState): boolean {
   return FINISHED_JOB_STATES.includes(state)
 }
 
+/**
+ * A failed POST after which the prompt may still have been queued: no answer in time, a reset
+ * connection, a 5xx or a page that is not ComfyUI's (a proxy in front of a working server).
+ * A refused connection or a redirect elsewhere means this server never took it.
+ */
+function isAmbiguous(err: ComfyRequestError): boolean {
+  if (err.kind === 'timeout' || err.kind === 'network' || err.kind === 'not-json') return true
+  return err.kind === 'http' && (err.status ?? 0) >= 500
+}
+
 export class JobEngine {
   readonly events = new Emitter<JobEvents>()
   readonly clientId: string
@@ -158,6 +180,17 @@ export class JobEngine {
   private readonly early = new Map<string, ComfyEvent[]>()
   /** Jobs being sent right now: job id -> server id (own accounting before the answer). */
   private readonly sending = new Map<string, string>()
+  /** Per server: how many times its socket closed (a restart closes every socket). */
+  private readonly socketEpoch = new Map<string, number>()
+  /** A counter of socket events, and per server the count at its last event. */
+  private eventSeq = 0
+  private readonly lastEvent = new Map<string, number>()
+  /** Job id -> its server's socket epoch and the event count when the server accepted it. */
+  private readonly acceptedAt = new Map<string, { epoch: number; seq: number }>()
+  /** Jobs we saw finish on their server (execution_success or executing null). */
+  private readonly ranToEnd = new Set<string>()
+  /** Outputs reported by `executed` events: job id -> node id -> the event's output. */
+  private readonly seenOutputs = new Map<string, Record<string, unknown>>()
 
   constructor(opts: JobEngineOptions) {
     this.journal = opts.journal
@@ -179,9 +212,10 @@ export class JobEngine {
     const offEvents = this.monitor.events.on('comfy', ({ serverId, event }) =>
       this.onSocketEvent(serverId, event)
     )
-    const offClosed = this.monitor.events.on('socket-closed', ({ serverId }) =>
+    const offClosed = this.monitor.events.on('socket-closed', ({ serverId }) => {
+      this.socketEpoch.set(serverId, (this.socketEpoch.get(serverId) ?? 0) + 1)
       this.suspect(serverId)
-    )
+    })
     this.offComfy = () => {
       offEvents()
       offClosed()
@@ -318,6 +352,7 @@ export class JobEngine {
       this.monitor.noteGone(cur.serverId, id)
     }
     if (cur.state === 'queued' && next.state !== 'queued') this.schedulePump()
+    if (isFinished(next.state) || next.serverId !== cur.serverId) this.forgetLive(id)
     if (isFinished(next.state)) {
       this.baseDirs.delete(id)
       const list = this.waiters.get(id)
@@ -339,6 +374,21 @@ export class JobEngine {
     const base = j.progress ?? { node: null, value: 0, max: 0, nodesDone: 0, nodesTotal: 0 }
     const next = this.journal.patchInMemory(j.id, { progress: { ...base, ...patch } })
     if (next) this.events.emit('job', next)
+  }
+
+  /** Drops what was seen of a job on its server's socket (it finished or moved). */
+  private forgetLive(id: string): void {
+    this.acceptedAt.delete(id)
+    this.ranToEnd.delete(id)
+    this.seenOutputs.delete(id)
+  }
+
+  private fail(id: string, message: string, details?: string[]): void {
+    this.update(id, {
+      state: 'failed',
+      finishedAt: this.clock.now(),
+      error: details?.length ? { message, details } : { message }
+    })
   }
 
   /** Adds a note unless it is already the last one (waiting jobs are retried often). */
@@ -428,6 +478,16 @@ export class JobEngine {
     }
   }
 
+  /**
+   * When every enabled server is known to lack something the workflow needs, the reason per
+   * server; null while some server might still run it (healthy, or down with unknown nodes).
+   */
+  private nobodyCanRun(unable: Map<string, string>): string[] | null {
+    const servers = this.monitor.status().servers.filter((s) => s.enabled)
+    if (!servers.length || !servers.every((s) => unable.has(s.id))) return null
+    return servers.map((s) => `${s.name}: ${unable.get(s.id)}`)
+  }
+
   /** Asks a server whether it has the prompt (queued, running or in history). */
   private async serverHas(
     client: ComfyClient,
@@ -440,8 +500,9 @@ export class JobEngine {
   }
 
   /**
-   * Asks a few times, a little apart, whether the prompt reached the server. After a timeout
-   * it keeps asking even when the answer is "no": a slow server may still be handling the POST.
+   * Asks a few times, a little apart, whether the prompt reached the server. After an ambiguous
+   * failure (timeout, reset, 5xx, a proxy's page) it keeps asking even when the answer is "no":
+   * the server behind a proxy may still be handling the POST.
    */
   private async askArrival(
     client: ComfyClient,
@@ -449,11 +510,13 @@ export class JobEngine {
     after: ComfyRequestError
   ): Promise<{ where: 'queued' | 'running' | 'history' | null; error: ComfyRequestError | null }> {
     let error: ComfyRequestError | null = null
+    const ambiguous = isAmbiguous(after)
     for (let i = 0; i < ARRIVAL_CHECKS; i++) {
       if (i > 0) await new Promise<void>((r) => this.clock.setTimeout(r, ARRIVAL_CHECK_GAP_MS))
+      if (!this.running) break
       try {
         const where = await this.serverHas(client, id)
-        if (where || after.kind !== 'timeout') return { where, error: null }
+        if (where || !ambiguous) return { where, error: null }
         error = null
       } catch (err) {
         error =
@@ -503,6 +566,13 @@ export class JobEngine {
         let choice = this.monitor.choose(tried, policyJob)
         if (!choice.server) {
           if (tried.size === 0) {
+            // No server that is known to lack a node or model may come back with it: fail now.
+            const none = this.nobodyCanRun(policyJob.unable)
+            if (none) {
+              this.logFn('warn', `[Jobs] ${id.slice(0, 8)}: ${none.join('; ')}`)
+              this.fail(id, 'No server can run this workflow', none)
+              return
+            }
             this.noteOnce(id, `Waiting for a healthy server: ${choice.reason}`)
             return // retried after the next check round
           }
@@ -624,6 +694,7 @@ export class JobEngine {
       serverUrl,
       queuePosition: null
     })
+    this.acceptedAt.set(id, { epoch: this.socketEpoch.get(serverId) ?? 0, seq: this.eventSeq })
     void this.socketFor(serverId)
     const early = this.early.get(id)
     this.early.delete(id)
@@ -722,7 +793,19 @@ export class JobEngine {
     return j
   }
 
+  /**
+   * True when the server's socket has stayed open since it accepted the job, proven by an event
+   * after the acceptance and no close since: the server cannot have restarted meanwhile (a
+   * restart closes every socket), so a job it no longer has was removed there by someone.
+   */
+  private watchedThroughout(id: string, serverId: string): boolean {
+    const at = this.acceptedAt.get(id)
+    if (!at || (this.socketEpoch.get(serverId) ?? 0) !== at.epoch) return false
+    return (this.lastEvent.get(serverId) ?? -1) > at.seq
+  }
+
   private onSocketEvent(serverId: string, ev: ComfyEvent): void {
+    this.lastEvent.set(serverId, ++this.eventSeq)
     const d = ev.data
     const j = this.jobOn(serverId, d.prompt_id)
     if (!j) {
@@ -749,9 +832,18 @@ export class JobEngine {
         })
         break
       }
+      case 'executed':
+        if (typeof d.node === 'string' && d.output && typeof d.output === 'object') {
+          const seen = this.seenOutputs.get(j.id) ?? {}
+          if (Object.keys(seen).length < MAX_OUTPUT_NODES) seen[d.node] = d.output
+          this.seenOutputs.set(j.id, seen)
+        }
+        break
       case 'executing':
-        if (d.node === null) void this.finalize(j.id)
-        else if (typeof d.node === 'string') {
+        if (d.node === null) {
+          this.ranToEnd.add(j.id)
+          void this.finalize(j.id)
+        } else if (typeof d.node === 'string') {
           const done = p.node !== null ? Math.min(p.nodesTotal, p.nodesDone + 1) : p.nodesDone
           this.progress(j, { node: d.node, value: 0, max: 0, nodesDone: done })
         }
@@ -762,6 +854,7 @@ export class JobEngine {
         }
         break
       case 'execution_success':
+        this.ranToEnd.add(j.id)
         void this.finalize(j.id)
         break
       case 'execution_error':
@@ -805,6 +898,7 @@ export class JobEngine {
         // Not written yet: look again shortly (the poll is the backstop).
         if (tries < FINALIZE_TRIES)
           this.clock.setTimeout(() => void this.finalize(id, tries + 1), FINALIZE_GAP_MS)
+        else if (this.ranToEnd.has(id)) await this.finish(j, this.historyFromEvents(id), client)
         return
       }
       await this.finish(j, h, client)
@@ -816,6 +910,21 @@ export class JobEngine {
     } finally {
       this.busy.delete(id)
     }
+  }
+
+  /**
+   * The result of a job we saw run to its end on a server that keeps no history of it (another
+   * user cleared it, or the server keeps none): its outputs as the `executed` events named them.
+   */
+  private historyFromEvents(id: string): HistoryEntry {
+    this.logFn(
+      'info',
+      `[Jobs] ${id.slice(0, 8)}: finished without a history entry; using what its events said`
+    )
+    return parseHistoryEntry({
+      outputs: this.seenOutputs.get(id) ?? {},
+      status: { status_str: 'success', completed: true, messages: [] }
+    })
   }
 
   private async finish(j: JobRecord, h: HistoryEntry, client: ComfyClient): Promise<void> {
@@ -860,6 +969,7 @@ export class JobEngine {
         state: 'done',
         finishedAt: now,
         outputs,
+        missingOutputs: problems.length,
         progress: cur.progress
           ? { ...cur.progress, nodesDone: cur.progress.nodesTotal, node: null }
           : null
@@ -868,7 +978,8 @@ export class JobEngine {
     )
     this.logFn(
       'info',
-      `[Jobs] ${j.id.slice(0, 8)} done on ${cur.serverUrl ?? '?'}: ${outputs.length} output(s)`
+      `[Jobs] ${j.id.slice(0, 8)} done on ${cur.serverUrl ?? '?'}: ${outputs.length} output(s)` +
+        (problems.length ? `, ${problems.length} missing` : '')
     )
   }
 
@@ -927,18 +1038,37 @@ export class JobEngine {
         continue
       }
       if (h) {
-        if (!this.busy.has(j.id)) {
-          this.busy.add(j.id)
-          try {
-            await this.finish(j, h, client)
-          } finally {
-            this.busy.delete(j.id)
-          }
-        }
+        await this.finishOnce(j, h, client)
+        continue
+      }
+      if (this.ranToEnd.has(j.id)) {
+        // It ran (we saw it end) but the server lists no history for it: finish from the events.
+        await this.finishOnce(j, this.historyFromEvents(j.id), client)
+        continue
+      }
+      if (this.watchedThroughout(j.id, serverId)) {
+        // Gone while the server's socket stayed open: not a restart, someone removed it there.
+        const name = this.nameOf(serverId)
+        this.logFn('warn', `[Jobs] ${j.id.slice(0, 8)}: cancelled on ${name}`)
+        this.update(
+          j.id,
+          { state: 'cancelled', finishedAt: this.clock.now(), cancelledOn: name },
+          `Cancelled on ${name} (removed from its queue there)`
+        )
         continue
       }
       // Not in queue, not in history: the server forgot it (a restart). Send it again.
-      this.reroute(j, `${this.nameOf(serverId)} no longer knows the job (restarted?)`, null)
+      this.reroute(j, `${this.nameOf(serverId)} no longer knows the job (restarted?)`, null, true)
+    }
+  }
+
+  private async finishOnce(j: JobRecord, h: HistoryEntry, client: ComfyClient): Promise<void> {
+    if (this.busy.has(j.id)) return
+    this.busy.add(j.id)
+    try {
+      await this.finish(j, h, client)
+    } finally {
+      this.busy.delete(j.id)
     }
   }
 
@@ -978,12 +1108,35 @@ export class JobEngine {
   }
 
   /** Puts a job back to pending and sends it again; `leftOn` keeps the stale copy to remove. */
-  private reroute(j: JobRecord, why: string, leftOn: string | null): void {
+  private reroute(j: JobRecord, why: string, leftOn: string | null, forgotten = false): void {
     const cur = this.get(j.id)
     if (!cur || isFinished(cur.state) || this.busy.has(j.id)) return
     if (leftOn) this.markStale(leftOn, j.id)
     if (cur.pinnedServerId && leftOn) {
       // Pinned jobs wait for their server rather than move.
+      return
+    }
+    const lost = (cur.forgotten ?? 0) + (forgotten ? 1 : 0)
+    if (lost >= MAX_FORGOTTEN || cur.reroutes >= MAX_REROUTES) {
+      // A server that takes the job and then never has it (a redirect elsewhere, a broken
+      // proxy): sending it again and again would run it nowhere or many times.
+      this.logFn('warn', `[Jobs] ${j.id.slice(0, 8)}: ${why}; not sent again`)
+      this.update(
+        j.id,
+        {
+          state: 'failed',
+          finishedAt: this.clock.now(),
+          forgotten: lost,
+          error: {
+            message:
+              lost >= MAX_FORGOTTEN
+                ? `Servers lost this job ${lost} times after accepting it; it is not sent again`
+                : `Moved ${cur.reroutes} times; it is not sent again`,
+            details: [why]
+          }
+        },
+        why
+      )
       return
     }
     this.logFn('warn', `[Jobs] ${j.id.slice(0, 8)}: ${why}; sending it again`)
@@ -995,6 +1148,7 @@ export class JobEngine {
         serverUrl: null,
         queuePosition: null,
         reroutes: cur.reroutes + 1,
+        forgotten: lost,
         startedAt: null,
         // It starts over on the next server.
         progress: cur.progress
