@@ -484,12 +484,10 @@ export function buildNodeDefs(
     }),
     FakeSaveFile: () => ({
       input: {
-        required: {
-          filename: ['STRING', { default: 'fake_output.bin' }],
-          count: ['INT', { default: 1, min: 0, max: 10000, step: 1 }],
-          bytes: ['INT', { default: 1024, min: 0, max: 2 ** 40, step: 1 }]
-        },
+        required: { filename: ['STRING', { default: 'fake_output.bin' }] },
         optional: {
+          count: ['INT', { default: 1, min: 0, max: 10000, step: 1 }],
+          bytes: ['INT', { default: 1024, min: 0, max: 2 ** 40, step: 1 }],
           anything: ['*'],
           subfolder: ['STRING', { default: '' }],
           subfolders: [['same', 'different'], { default: 'same' }],
