@@ -3,10 +3,14 @@ import { PNG } from 'pngjs'
 import { describe, expect, it } from 'vitest'
 import {
   loadWorkflowBytes,
+  MAX_PROMPT_DEPTH,
+  MAX_PROMPT_NODES,
   MAX_WORKFLOW_BYTES,
+  parseApiPrompt,
   WorkflowError
 } from '../../src/main/core/jobs/workflow'
 import { readPngText } from '../../src/main/core/jobs/png-text'
+import { jsonShape, parsePythonJson, pythonJsonToJson } from '../../src/main/core/jobs/pyjson'
 
 const API = {
   '3': { class_type: 'KSampler', inputs: { seed: 5, steps: 20, model: ['4', 0] } },
@@ -60,6 +64,9 @@ const iTXt = (k: string, v: string, compressed: boolean) =>
     ])
   )
 
+/** What to do, in every refusal. */
+const ADVICE = /[.?] (Save it again|Use |Choose |Check |Open it|Split |In ComfyUI use )/
+
 function fails(bytes: Uint8Array | string, re: RegExp, source = 'wf.json') {
   const b = typeof bytes === 'string' ? Buffer.from(bytes) : bytes
   try {
@@ -68,6 +75,7 @@ function fails(bytes: Uint8Array | string, re: RegExp, source = 'wf.json') {
     expect(err).toBeInstanceOf(WorkflowError)
     expect((err as Error).message.startsWith(`${source}: `)).toBe(true)
     expect((err as Error).message).toMatch(re)
+    expect((err as Error).message).toMatch(ADVICE)
     return
   }
   throw new Error('expected the workflow to be refused')
@@ -155,5 +163,158 @@ describe('loading workflows', () => {
       ])
     )
     fails(pngWith([bomb]), /could not be read/, 'bomb.png')
+  })
+
+  it('says what to do in every refusal of a PNG', () => {
+    fails(pngWith([]), /Use the original image ComfyUI saved/, 'photo.png')
+    fails(pngWith([tEXt('workflow', '{}')]), /Export \(API\)/, 'ui.png')
+  })
+})
+
+/** The `prompt` chunk as ComfyUI 0.3.64 writes it: Python's json, bare NaN in `is_changed`. */
+const PY_PROMPT =
+  '{"3": {"inputs": {"seed": 42, "steps": 20, "cfg": 8.0, "model": ["4", 0]}, ' +
+  '"class_type": "KSampler", "_meta": {"title": "KSampler"}}, ' +
+  '"4": {"inputs": {"ckpt_name": "v1-5.safetensors"}, "class_type": "CheckpointLoaderSimple", ' +
+  '"_meta": {"title": "Load Checkpoint"}, "is_changed": [NaN]}, ' +
+  '"7": {"inputs": {"image": "NaN.png", "upload": "image"}, "class_type": "LoadImage", ' +
+  '"_meta": {"title": "Load \\"NaN\\" Image"}, "is_changed": ["1f2e"]}, ' +
+  '"8": {"inputs": {"text": "Infinity, -Infinity, NaN \\\\", "strength": Infinity, "low": -Infinity}, ' +
+  '"class_type": "CLIPTextEncode", "is_changed": [Infinity]}}'
+
+describe('prompts saved by a real ComfyUI (Python JSON)', () => {
+  it('reads bare NaN, Infinity and -Infinity outside strings and leaves strings alone', () => {
+    expect(() => JSON.parse(PY_PROMPT) as unknown).toThrow()
+    const raw = parsePythonJson(PY_PROMPT) as Record<string, Record<string, unknown>>
+    expect(raw['4']!.is_changed).toEqual([null])
+    expect(raw['7']!._meta).toEqual({ title: 'Load "NaN" Image' })
+    expect(raw['8']!.inputs).toEqual({
+      text: 'Infinity, -Infinity, NaN \\',
+      strength: null,
+      low: null
+    })
+    expect(pythonJsonToJson('["NaN", "a\\"NaN", "\\\\", NaN]')).toBe(
+      '["NaN", "a\\"NaN", "\\\\", null]'
+    )
+    expect(pythonJsonToJson('{"a": 1}')).toBe('{"a": 1}')
+    expect(() => parsePythonJson('[Nan]')).toThrow()
+  })
+
+  for (const [kind, make] of [
+    ['tEXt', () => tEXt('prompt', PY_PROMPT)],
+    ['compressed iTXt', () => iTXt('prompt', PY_PROMPT, true)]
+  ] as const) {
+    it(`loads a ComfyUI PNG whose prompt holds NaN and drops is_changed (${kind})`, () => {
+      const w = loadWorkflowBytes(pngWith([make(), tEXt('workflow', '{}')]), 'ComfyUI_00001_.png')
+      expect(w.format).toBe('png')
+      expect(Object.keys(w.prompt)).toEqual(['3', '4', '7', '8'])
+      for (const node of Object.values(w.prompt)) expect(node).not.toHaveProperty('is_changed')
+      expect(w.prompt['4']).toEqual({
+        inputs: { ckpt_name: 'v1-5.safetensors' },
+        class_type: 'CheckpointLoaderSimple',
+        _meta: { title: 'Load Checkpoint' }
+      })
+      expect(w.prompt['7']!.inputs.image).toBe('NaN.png')
+      expect(w.prompt['7']!._meta).toEqual({ title: 'Load "NaN" Image' })
+      expect(JSON.stringify(w.prompt)).not.toContain('is_changed')
+      expect(w.summary.images).toEqual([{ nodeId: '7', input: 'image', name: 'NaN.png' }])
+    })
+  }
+
+  it('drops is_changed from JSON files and from prompts handed in directly', () => {
+    const api = { '1': { class_type: 'SaveImage', inputs: {}, is_changed: ['x'], _meta: {} } }
+    const w = loadWorkflowBytes(Buffer.from(JSON.stringify(api)), 'a.json')
+    expect(w.prompt['1']).toEqual({ class_type: 'SaveImage', inputs: {}, _meta: {} })
+    expect(parseApiPrompt(api, 'gateway')['1']).not.toHaveProperty('is_changed')
+    // A JSON file written by a Python script with bare NaN loads too.
+    const py = loadWorkflowBytes(Buffer.from(PY_PROMPT), 'py.json')
+    expect(py.prompt['8']!.inputs.strength).toBeNull()
+  })
+})
+
+describe('workflows that are too deep or too large', () => {
+  const nested = (depth: number, leaf = '0') => '['.repeat(depth) + leaf + ']'.repeat(depth)
+
+  it('refuses a file nested 200 000 deep with a clear error, not a stack overflow', () => {
+    const deep = nested(200_000)
+    expect(() => JSON.parse(deep) as unknown).not.toThrow()
+    fails(deep, /nested too deeply/, 'deep.json')
+    fails(`{"1": {"class_type": "X", "inputs": {"a": ${deep}}}}`, /nested too deeply/, 'deep.json')
+    fails(`{"prompt": {"1": ${nested(200_000, '{}')}}}`, /nested too deeply/, 'deep.json')
+    fails(
+      pngWith([tEXt('prompt', `{"1": {"class_type": "X", "inputs": {"a": ${deep}}}}`)]),
+      /nested too deeply/,
+      'deep.png'
+    )
+  })
+
+  it('measures depth without recursion', () => {
+    const v = JSON.parse(nested(200_000)) as unknown
+    expect(jsonShape(v, Infinity)).toEqual({ depth: 200_000, values: 200_001, over: null })
+    expect(jsonShape(v, 64).over).toBe('depth')
+    expect(jsonShape({ a: [1, 2], b: { c: 'x' } }, 10)).toEqual({
+      depth: 2,
+      values: 6,
+      over: null
+    })
+    expect(jsonShape([1, 2, 3], 10, 2).over).toBe('values')
+  })
+
+  it('takes nesting up to the limit, which the journal can still write', () => {
+    // prompt > node > inputs > value: 3 levels before the value's own.
+    const ok = `{"1": {"class_type": "X", "inputs": {"a": ${nested(MAX_PROMPT_DEPTH - 3)}}}}`
+    const w = loadWorkflowBytes(Buffer.from(ok), 'ok.json')
+    expect(JSON.parse(JSON.stringify(w.prompt))).toEqual(JSON.parse(ok))
+    const over = `{"1": {"class_type": "X", "inputs": {"a": ${nested(MAX_PROMPT_DEPTH - 2)}}}}`
+    fails(over, /nested too deeply \(more than 64 levels\)/, 'over.json')
+  })
+
+  it('refuses a prompt with too many nodes', () => {
+    const many: Record<string, unknown> = {}
+    for (let i = 0; i <= MAX_PROMPT_NODES; i++) many[i] = { class_type: 'X', inputs: {} }
+    fails(JSON.stringify(many), /too large \(20001 nodes/, 'many.json')
+  })
+})
+
+describe('node ids and input names that are also object keys', () => {
+  it('keeps a node with the id __proto__', () => {
+    const text = '{"__proto__": {"class_type": "SaveImage", "inputs": {"images": ["1", 0]}}}'
+    const w = loadWorkflowBytes(Buffer.from(text), 'proto.json')
+    expect(Object.keys(w.prompt)).toEqual(['__proto__'])
+    expect(Object.getPrototypeOf(w.prompt)).toBe(Object.prototype)
+    expect(JSON.parse(JSON.stringify(w.prompt))).toEqual(JSON.parse(text))
+    expect(JSON.stringify(w.prompt)).toContain('"__proto__":{"class_type":"SaveImage"')
+    expect(w.summary.nodeCount).toBe(1)
+    // Through the journal (JSON out and back in) it is still there.
+    const back = JSON.parse(JSON.stringify({ prompt: w.prompt })) as { prompt: object }
+    expect(Object.keys(back.prompt)).toEqual(['__proto__'])
+  })
+
+  it('keeps constructor, toString, hasOwnProperty as node ids, input names and classes', () => {
+    const names = ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf']
+    // fromEntries makes own properties, even `__proto__` (assignment would set the prototype).
+    const api = Object.fromEntries(
+      names.map((n) => [
+        n,
+        {
+          class_type: n,
+          inputs: Object.fromEntries(names.map((i) => [i, `${n}.${i}`])),
+          _meta: { title: n }
+        }
+      ])
+    )
+    const text = JSON.stringify(api)
+    expect(text).toContain('"__proto__":{')
+    const w = loadWorkflowBytes(Buffer.from(text), 'names.json')
+    expect(Object.keys(w.prompt)).toEqual(names)
+    const sent = JSON.parse(JSON.stringify(w.prompt)) as Record<string, { inputs: object }>
+    expect(Object.keys(sent)).toEqual(names)
+    for (const n of names) expect(Object.keys(sent[n]!.inputs)).toEqual(names)
+    expect(w.summary.classes).toEqual([...names].sort())
+    expect(w.summary.models).toEqual([])
+    expect(w.summary.images).toEqual([])
+    // A PNG's prompt goes the same way.
+    const png = loadWorkflowBytes(pngWith([tEXt('prompt', text)]), 'names.png')
+    expect(Object.keys(JSON.parse(JSON.stringify(png.prompt)) as object)).toEqual(names)
   })
 })

@@ -1,12 +1,32 @@
 /**
  * Loading a workflow the user hands us: API-format JSON (optionally wrapped as `{prompt}`), or
- * a PNG saved by ComfyUI (its `prompt` text chunk). A UI-format workflow (`nodes`/`links`) is
- * recognised and refused with what to do instead. Every problem names the file.
+ * a PNG saved by ComfyUI (its `prompt` text chunk, Python-JSON). A UI-format workflow
+ * (`nodes`/`links`) is recognised and refused with what to do instead. Every problem names the
+ * file and says what to do.
+ *
+ * Node ids and input names are data, never object keys with a meaning: `__proto__`,
+ * `constructor` and the like are carried as plain own properties.
  */
 import { isPng, PngError, readPngText } from './png-text'
+import { jsonShape, parsePythonJson } from './pyjson'
 
 /** Largest workflow file accepted. */
 export const MAX_WORKFLOW_BYTES = 50 * 1024 * 1024
+
+/**
+ * Deepest nesting of an API prompt (prompt > node > inputs > value is 4 levels; a ComfyUI prompt
+ * is shallow, so this is generous). Deeper values would crash `JSON.stringify` later.
+ */
+export const MAX_PROMPT_DEPTH = 64
+
+/** Deepest nesting of any workflow file (a UI graph with subgraphs nests deeper than a prompt). */
+export const MAX_DOCUMENT_DEPTH = 256
+
+/** Most nodes in one API prompt (large ComfyUI workflows have a few thousand). */
+export const MAX_PROMPT_NODES = 20_000
+
+/** The key ComfyUI adds to executed nodes in the PNG's prompt; a submitted one is trusted, so it goes. */
+const IS_CHANGED = 'is_changed'
 
 export interface ApiNode {
   class_type: string
@@ -94,6 +114,31 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v)
 }
 
+/** `map[key]` for own keys only: `constructor` or `toString` as a name finds nothing. */
+function lookup<T>(map: Record<string, T>, key: string): T | undefined {
+  return Object.hasOwn(map, key) ? map[key] : undefined
+}
+
+/** Sets an own, enumerable property, even for the key `__proto__` (where `obj[key] = v` would not). */
+function setOwn(obj: object, key: string, value: unknown): void {
+  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true })
+}
+
+const AGAIN = 'Save it again from ComfyUI ("Export (API)") and try that file.'
+
+/**
+ * Refuses a value nested deeper than `maxDepth` (checked without recursion, so any depth gives
+ * this error and not a stack overflow).
+ */
+export function assertWorkflowDepth(value: unknown, source: string, maxDepth: number): void {
+  if (jsonShape(value, maxDepth).over) {
+    throw new WorkflowError(
+      source,
+      `the workflow is nested too deeply (more than ${maxDepth} levels) to be a ComfyUI workflow. ${AGAIN}`
+    )
+  }
+}
+
 /** Validates an API-format prompt from untrusted JSON. */
 export function parseApiPrompt(raw: unknown, source: string): ApiPrompt {
   let value = raw
@@ -111,36 +156,44 @@ export function parseApiPrompt(raw: unknown, source: string): ApiPrompt {
     )
   }
   if (!isRecord(value)) {
-    throw new WorkflowError(source, 'expected a workflow object of nodes (API format)')
+    throw new WorkflowError(source, `expected a workflow object of nodes (API format). ${AGAIN}`)
   }
   const ids = Object.keys(value)
-  if (ids.length === 0) throw new WorkflowError(source, 'the workflow has no nodes')
+  if (ids.length === 0) throw new WorkflowError(source, `the workflow has no nodes. ${AGAIN}`)
+  if (ids.length > MAX_PROMPT_NODES) {
+    throw new WorkflowError(
+      source,
+      `the workflow is too large (${ids.length} nodes; the limit is ${MAX_PROMPT_NODES}). Split it into smaller workflows.`
+    )
+  }
+  assertWorkflowDepth(value, source, MAX_PROMPT_DEPTH)
   const prompt: ApiPrompt = {}
   for (const id of ids) {
     const node = value[id]
     if (!isRecord(node)) {
       throw new WorkflowError(
         source,
-        `node "${id}" is not an object; is this an API-format workflow?`
+        `node "${id}" is not an object; is this an API-format workflow? ${AGAIN}`
       )
     }
     if (typeof node.class_type !== 'string' || !node.class_type) {
       throw new WorkflowError(
         source,
-        `node "${id}" has no class_type; is this an API-format workflow?`
+        `node "${id}" has no class_type; is this an API-format workflow? ${AGAIN}`
       )
     }
     if (node.inputs !== undefined && !isRecord(node.inputs)) {
       throw new WorkflowError(
         source,
-        `node "${id}" (${node.class_type}) has inputs that are not an object`
+        `node "${id}" (${node.class_type}) has inputs that are not an object. ${AGAIN}`
       )
     }
-    prompt[id] = {
-      ...(node as object),
-      class_type: node.class_type,
-      inputs: (node.inputs ?? {}) as Record<string, unknown>
-    }
+    // Spreading copies own keys as own properties (even `__proto__`); assignment would not.
+    const copy: Record<string, unknown> = { ...node }
+    delete copy[IS_CHANGED]
+    setOwn(copy, 'class_type', node.class_type)
+    setOwn(copy, 'inputs', node.inputs ?? {})
+    setOwn(prompt, id, copy)
   }
   return prompt
 }
@@ -152,13 +205,13 @@ export function summarize(prompt: ApiPrompt): WorkflowSummary {
   const images: ImageRef[] = []
   for (const [nodeId, node] of Object.entries(prompt)) {
     classes.add(node.class_type)
-    const special = CLASS_MODEL_INPUTS[node.class_type] ?? {}
+    const special = lookup(CLASS_MODEL_INPUTS, node.class_type) ?? {}
+    const imageInputs = lookup(IMAGE_INPUTS, node.class_type) ?? []
     for (const [input, value] of Object.entries(node.inputs)) {
       if (typeof value !== 'string' || !value) continue
-      const folder = special[input] ?? MODEL_INPUTS[input]
+      const folder = lookup(special, input) ?? lookup(MODEL_INPUTS, input)
       if (folder) models.push({ nodeId, folder, name: value })
-      if (IMAGE_INPUTS[node.class_type]?.includes(input))
-        images.push({ nodeId, input, name: value })
+      if (imageInputs.includes(input)) images.push({ nodeId, input, name: value })
     }
   }
   return { nodeCount: Object.keys(prompt).length, classes: [...classes].sort(), models, images }
@@ -169,7 +222,7 @@ export function loadWorkflowBytes(bytes: Uint8Array, source: string): LoadedWork
   if (bytes.byteLength > MAX_WORKFLOW_BYTES) {
     throw new WorkflowError(
       source,
-      `the file is too large (${(bytes.byteLength / 1024 / 1024).toFixed(1)} MB; the limit is ${MAX_WORKFLOW_BYTES / 1024 / 1024} MB)`
+      `the file is too large (${(bytes.byteLength / 1024 / 1024).toFixed(1)} MB; the limit is ${MAX_WORKFLOW_BYTES / 1024 / 1024} MB). Choose the workflow file itself (.json or a ComfyUI .png).`
     )
   }
   if (isPng(bytes)) {
@@ -177,23 +230,31 @@ export function loadWorkflowBytes(bytes: Uint8Array, source: string): LoadedWork
     try {
       text = readPngText(bytes)
     } catch (err) {
-      throw new WorkflowError(source, `the PNG could not be read: ${(err as PngError).message}`)
+      if (!(err instanceof PngError)) throw err
+      throw new WorkflowError(
+        source,
+        `the PNG could not be read: ${err.message}. Use an image saved by ComfyUI.`
+      )
     }
     const promptText = text.get('prompt')
     if (promptText === undefined) {
       throw new WorkflowError(
         source,
         text.has('workflow')
-          ? 'this PNG holds only a UI workflow, not the API-format prompt ComfyUI needs'
-          : 'this PNG holds no ComfyUI workflow (it was not saved by ComfyUI, or its metadata was stripped)'
+          ? 'this PNG holds only a UI workflow, not the API-format prompt ComfyUI needs. Open it in ComfyUI and use "Export (API)".'
+          : 'this PNG holds no ComfyUI workflow (it was not saved by ComfyUI, or its metadata was stripped). Use the original image ComfyUI saved.'
       )
     }
     let raw: unknown
     try {
-      raw = JSON.parse(promptText)
+      raw = parsePythonJson(promptText)
     } catch {
-      throw new WorkflowError(source, 'the workflow inside this PNG is not valid JSON')
+      throw new WorkflowError(
+        source,
+        'the workflow inside this PNG is not valid JSON. Use the original image ComfyUI saved.'
+      )
     }
+    assertWorkflowDepth(raw, source, MAX_DOCUMENT_DEPTH)
     const prompt = parseApiPrompt(raw, source)
     return { source, format: 'png', prompt, summary: summarize(prompt) }
   }
@@ -203,12 +264,18 @@ export function loadWorkflowBytes(bytes: Uint8Array, source: string): LoadedWork
   try {
     raw = JSON.parse(text)
   } catch (err) {
-    const where = /position (\d+)/.exec((err as Error).message)?.[1]
-    throw new WorkflowError(
-      source,
-      `not valid JSON${where ? ` (error near character ${where})` : ''}; expected an API-format workflow (.json) or a ComfyUI PNG`
-    )
+    try {
+      // Written by a Python script (bare NaN, Infinity)?
+      raw = parsePythonJson(text)
+    } catch {
+      const where = /position (\d+)/.exec((err as Error).message)?.[1]
+      throw new WorkflowError(
+        source,
+        `not valid JSON${where ? ` (error near character ${where})` : ''}; expected an API-format workflow (.json) or a ComfyUI PNG. ${AGAIN}`
+      )
+    }
   }
+  assertWorkflowDepth(raw, source, MAX_DOCUMENT_DEPTH)
   const prompt = parseApiPrompt(raw, source)
   return { source, format: 'json', prompt, summary: summarize(prompt) }
 }
