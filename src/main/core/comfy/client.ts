@@ -5,7 +5,42 @@
 import type { QueueCounts, ServerConfig, SystemInfo } from '../../../shared/types'
 import { ComfyRequestError, classifyError, httpError } from './errors'
 import { parsePromptInfo, parseQueue, parseSystemStats, ShapeError } from './schemas'
-import { createAxiosTransport, type HttpResponse, type HttpTransport } from './transport'
+import fs from 'node:fs'
+import {
+  createHttpTransport,
+  MAX_DOWNLOAD_BYTES,
+  formatSize,
+  type DownloadOptions,
+  type DownloadResult,
+  type HttpResponse,
+  type HttpTransport
+} from './transport'
+
+/**
+ * Splits `http://user:pass@host:8188` into the address without its credentials and the
+ * `Authorization: Basic ...` value they stand for (null when the address has none). The
+ * address comes back unchanged when it has no credentials or is not a valid URL.
+ */
+export function splitUrlCredentials(url: string): { url: string; authorization: string | null } {
+  let u: URL
+  try {
+    u = new URL(url)
+  } catch {
+    return { url, authorization: null }
+  }
+  if (!u.username && !u.password) return { url, authorization: null }
+  const decode = (s: string) => {
+    try {
+      return decodeURIComponent(s)
+    } catch {
+      return s
+    }
+  }
+  const pair = `${decode(u.username)}:${decode(u.password)}`
+  u.username = ''
+  u.password = ''
+  return { url: u.href, authorization: `Basic ${Buffer.from(pair, 'utf8').toString('base64')}` }
+}
 
 export interface ComfyClientOptions {
   server: Pick<ServerConfig, 'url' | 'headers'>
@@ -32,11 +67,18 @@ export class ComfyClient {
   private legacy = false
 
   constructor(opts: ComfyClientOptions) {
-    this.url = opts.server.url.replace(/\/+$/, '')
-    this.headers = { Accept: 'application/json', ...(opts.server.headers ?? {}) }
+    const split = splitUrlCredentials(opts.server.url)
+    this.url = split.url.replace(/\/+$/, '')
+    const own = opts.server.headers ?? {}
+    const hasAuth = Object.keys(own).some((k) => k.toLowerCase() === 'authorization')
+    this.headers = {
+      Accept: 'application/json',
+      ...(split.authorization && !hasAuth ? { Authorization: split.authorization } : {}),
+      ...own
+    }
     this.timeoutMs = opts.timeoutMs
     this.ownsTransport = !opts.transport
-    this.transport = opts.transport ?? createAxiosTransport()
+    this.transport = opts.transport ?? createHttpTransport()
     this.now = opts.now ?? (() => performance.now())
   }
 
@@ -49,6 +91,16 @@ export class ComfyClient {
     this.timeoutMs = ms
   }
 
+  /** The per-request timeout in ms. */
+  get requestTimeoutMs(): number {
+    return this.timeoutMs
+  }
+
+  /** The headers every request carries (the server's own, and Basic auth from its address). */
+  get requestHeaders(): Readonly<Record<string, string>> {
+    return this.headers
+  }
+
   /**
    * Sends a request, `/api` route first. A 404 there (a server older than mid-2024) is retried
    * once on the plain route and remembered. `deadlineMs` caps the total time of both attempts.
@@ -57,7 +109,13 @@ export class ComfyClient {
   async send(
     method: 'GET' | 'POST',
     route: string,
-    opts: { body?: unknown; form?: FormData; binary?: boolean; deadlineMs?: number } = {}
+    opts: {
+      body?: unknown
+      form?: FormData
+      binary?: boolean
+      maxBytes?: number
+      deadlineMs?: number
+    } = {}
   ): Promise<HttpResponse & { latencyMs: number }> {
     const deadlineMs = opts.deadlineMs ?? this.timeoutMs
     const start = this.now()
@@ -70,12 +128,13 @@ export class ComfyClient {
         body: opts.body,
         form: opts.form,
         binary: opts.binary,
+        maxBytes: opts.maxBytes,
         timeoutMs: left
       }
       try {
         return await this.transport.request(req)
       } catch (err) {
-        const first = classifyError(err, deadlineMs)
+        const first = classified(err, deadlineMs)
         // A kept-alive connection the server closed (restart, idle timeout) fails at once with a
         // reset; a GET is safe to repeat once on a fresh connection to learn the real state.
         const again = Math.round(deadlineMs - (this.now() - start))
@@ -88,7 +147,7 @@ export class ComfyClient {
           try {
             return await this.transport.request({ ...req, timeoutMs: again })
           } catch (err2) {
-            throw classifyError(err2, deadlineMs)
+            throw classified(err2, deadlineMs)
           }
         }
         throw first
@@ -103,6 +162,77 @@ export class ComfyClient {
       res = plain
     }
     return { ...res, latencyMs: this.now() - start }
+  }
+
+  /**
+   * Streams a GET to `destFile`, `/api` route first and the plain one after a 404 there (as
+   * `send` does). Fails with a ComfyRequestError for the server's part (`http` with the
+   * status, `timeout` when nothing arrives for `idleTimeoutMs`, `too-large`, `redirect`).
+   * `idleTimeoutMs` defaults to the request timeout.
+   */
+  async download(
+    route: string,
+    destFile: string,
+    opts: Partial<Omit<DownloadOptions, 'destFile'>> = {}
+  ): Promise<DownloadResult> {
+    const full: DownloadOptions = {
+      destFile,
+      idleTimeoutMs: opts.idleTimeoutMs ?? this.timeoutMs,
+      maxBytes: opts.maxBytes ?? MAX_DOWNLOAD_BYTES,
+      onProgress: opts.onProgress,
+      signal: opts.signal
+    }
+    const once = (path: string) => this.downloadOnce(this.url + path, full)
+    if (this.legacy) return once(route)
+    try {
+      return await once(`/api${route}`)
+    } catch (err) {
+      if (!(err instanceof ComfyRequestError) || err.kind !== 'http' || err.status !== 404)
+        throw err
+    }
+    const r = await once(route)
+    this.legacy = true
+    return r
+  }
+
+  private async downloadOnce(url: string, opts: DownloadOptions): Promise<DownloadResult> {
+    if (this.transport.download) {
+      try {
+        return await this.transport.download({ url, headers: this.headers }, opts)
+      } catch (err) {
+        throw err instanceof ComfyRequestError || isFsError(err) ? err : classifyError(err, 0)
+      }
+    }
+    // A transport without streaming (tests, simulators): buffered, then written the same way.
+    const max = opts.maxBytes ?? MAX_DOWNLOAD_BYTES
+    let res: HttpResponse
+    try {
+      res = await this.transport.request({
+        method: 'GET',
+        url,
+        headers: this.headers,
+        binary: true,
+        maxBytes: max,
+        timeoutMs: Math.max(opts.idleTimeoutMs, this.timeoutMs)
+      })
+    } catch (err) {
+      throw classified(err, Math.max(opts.idleTimeoutMs, this.timeoutMs))
+    }
+    if (res.status < 200 || res.status >= 300) throw httpError(res.status, res.contentType)
+    const bytes = res.bytes ?? Buffer.from(res.text, 'utf8')
+    if (bytes.length > max) {
+      throw new ComfyRequestError('too-large', `The file was larger than ${formatSize(max)}`)
+    }
+    const part = `${opts.destFile}.${process.pid}-buffered.part`
+    try {
+      await fs.promises.writeFile(part, bytes, { flag: 'wx' })
+      await fs.promises.rename(part, opts.destFile)
+    } catch (err) {
+      await fs.promises.rm(part, { force: true }).catch(() => undefined)
+      throw err
+    }
+    opts.onProgress?.(bytes.length, bytes.length)
+    return { bytes: bytes.length, contentType: res.contentType }
   }
 
   /** GETs a JSON route; non-2xx and non-JSON answers are errors. */
@@ -159,6 +289,19 @@ export function parseJsonBody(res: HttpResponse): unknown {
         : 'Answered with something that is not JSON'
     )
   }
+}
+
+/** A transport failure as a ComfyRequestError; a timeout is told against the whole deadline. */
+function classified(err: unknown, deadlineMs: number): ComfyRequestError {
+  if (err instanceof ComfyRequestError && err.kind === 'timeout') {
+    return new ComfyRequestError('timeout', `Timed out after ${deadlineMs} ms`)
+  }
+  return classifyError(err, deadlineMs)
+}
+
+/** A file system failure (it names a path), as opposed to one of the server's. */
+function isFsError(err: unknown): boolean {
+  return typeof (err as { path?: unknown } | null)?.path === 'string'
 }
 
 function shape(err: unknown, what: string): ComfyRequestError {

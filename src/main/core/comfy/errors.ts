@@ -4,10 +4,16 @@
  */
 import type { FailureKind } from '../../../shared/types'
 
+/**
+ * What went wrong, for code. Beyond the fleet's failure kinds: `redirect` (the server sent us
+ * elsewhere and we did not follow) and `too-large` (a body over the accepted size).
+ */
+export type ComfyErrorKind = FailureKind | 'redirect' | 'too-large'
+
 export class ComfyRequestError extends Error {
-  readonly kind: FailureKind
+  readonly kind: ComfyErrorKind
   readonly status: number | null
-  constructor(kind: FailureKind, message: string, status: number | null = null) {
+  constructor(kind: ComfyErrorKind, message: string, status: number | null = null) {
     super(message)
     this.name = 'ComfyRequestError'
     this.kind = kind

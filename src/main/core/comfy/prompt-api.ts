@@ -6,6 +6,7 @@ import { z } from 'zod'
 import type { ComfyClient } from './client'
 import { parseJsonBody } from './client'
 import { ComfyRequestError, httpError } from './errors'
+import type { DownloadOptions, DownloadResult } from './transport'
 
 export interface PromptAccepted {
   ok: true
@@ -91,13 +92,14 @@ export function parseRejection(status: number, body: unknown): PromptRejected {
       const input = typeof err.extra_info?.input_name === 'string' ? err.extra_info.input_name : ''
       const isModel = err.type === 'value_not_in_list' && MODEL_INPUT.test(input)
       if (!isModel) allMissingModel = false
+      const detail = err.details?.trim()
       details.push(
-        `Node ${nodeId}${n.data.class_type ? ` (${n.data.class_type})` : ''}: ${err.message}${err.details ? ` - ${err.details}` : ''}`
+        `Node ${nodeId}${n.data.class_type ? ` (${n.data.class_type})` : ''}: ${err.message.trim()}${detail ? ` - ${detail}` : ''}`
       )
     }
   }
   const type = 'type' in e ? String(e.type) : 'error'
-  const message = String(e.message ?? '')
+  const message = String(e.message ?? '').trim()
   if (
     type === 'missing_node_type' ||
     (type === 'invalid_prompt' && / does not exist\.?$/.test(message))
@@ -106,8 +108,8 @@ export function parseRejection(status: number, body: unknown): PromptRejected {
   } else if (type === 'prompt_outputs_failed_validation' && nodeErrCount > 0 && allMissingModel) {
     missing = true
   }
-  if (!details.length && 'details' in e && typeof e.details === 'string' && e.details) {
-    details.push(e.details)
+  if (!details.length && 'details' in e && typeof e.details === 'string' && e.details.trim()) {
+    details.push(e.details.trim())
   }
   return {
     ok: false,
@@ -287,15 +289,41 @@ export async function getHistory(
   return entry === undefined ? null : parseHistoryEntry(entry)
 }
 
-/** Downloads one output file's bytes from /view. */
+/** Largest file `viewFile` keeps in memory; outputs go to disk with `downloadOutput`. */
+export const MAX_VIEW_BYTES = 64 * 1024 * 1024
+
+function viewRoute(f: Pick<OutputFile, 'filename' | 'subfolder' | 'type'>): string {
+  const q = new URLSearchParams({ filename: f.filename, subfolder: f.subfolder, type: f.type })
+  return `/view?${q}`
+}
+
+/**
+ * One small file's bytes from /view (an input image to copy to another server). Files over
+ * MAX_VIEW_BYTES fail with `too-large`; outputs are fetched with `downloadOutput`.
+ */
 export async function viewFile(
   client: ComfyClient,
   f: Pick<OutputFile, 'filename' | 'subfolder' | 'type'>
 ): Promise<Buffer> {
-  const q = new URLSearchParams({ filename: f.filename, subfolder: f.subfolder, type: f.type })
-  const res = await client.send('GET', `/view?${q}`, { binary: true })
+  const res = await client.send('GET', viewRoute(f), { binary: true, maxBytes: MAX_VIEW_BYTES })
   if (res.status !== 200) throw httpError(res.status, res.contentType)
   return res.bytes ?? Buffer.alloc(0)
+}
+
+/**
+ * Streams one output file from /view to `destFile` (written under a temporary name beside
+ * it, renamed when complete, removed on failure), `/api/view` first and `/view` for older
+ * servers. Fails only when nothing arrives for `idleTimeoutMs` (default: the client's request
+ * timeout), not after a total time, so a large video on a slow link still arrives. Files over
+ * `maxBytes` (default 1 GB) fail with `too-large`; a non-2xx answer with `http` and its status.
+ */
+export async function downloadOutput(
+  client: ComfyClient,
+  ref: Pick<OutputFile, 'filename' | 'subfolder' | 'type'>,
+  destFile: string,
+  opts: Partial<Omit<DownloadOptions, 'destFile'>> = {}
+): Promise<DownloadResult> {
+  return client.download(viewRoute(ref), destFile, opts)
 }
 
 /** Uploads an input image; returns the name the server stored it under. */
