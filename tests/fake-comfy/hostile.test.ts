@@ -323,7 +323,7 @@ describe('new faults', () => {
     const f = await boot()
     const id = await submit(f, { prompt: saveFilePrompt({ filename: 'a.bin', bytes: 6000 }) })
     await outputsOf(f, id)
-    await f.setFault({ kind: 'view-slow', bytesPerSec: 40_000 })
+    await f.setFault({ kind: 'view-slow', bytesPerSec: 20_000 }) // 1000-byte chunks
     const r = await streamCompare(`${f.url}/api/view?filename=a.bin&type=output`, 0)
     expect(r).toMatchObject({ status: 200, size: 6000, same: true })
     expect(r.headers['content-length']).toBe('6000')
