@@ -2,6 +2,12 @@
  * One WebSocket per server with our clientId, so ComfyUI routes our prompts' events to us.
  * Reconnects with backoff while open; text frames are parsed and passed on, binary previews
  * are ignored.
+ *
+ * A server (or something posing as one) may send far more than ComfyUI ever does. The work per
+ * socket is bounded: `status` updates are coalesced (latest wins), messages past a per-second
+ * budget cost only a look at their first bytes, past a hard cap the socket is paused until the
+ * second is over, and a socket that keeps flooding is closed with a `flood` event. Job events
+ * are never dropped nor reordered.
  */
 import WebSocket from 'ws'
 import { systemClock, type Clock } from '../clock'
@@ -16,20 +22,151 @@ export interface SocketEvents {
   open: void
   close: { reason: string }
   event: ComfyEvent
+  /**
+   * The server kept sending more than `limits` allow: the socket was closed for good (no
+   * reconnect). `reason` is a short sentence; `perSecond` the rate seen.
+   */
+  flood: { reason: string; perSecond: number }
 }
+
+/** Bounds on the work one socket may cause. */
+export interface SocketLimits {
+  /** Messages per second handled in full; past it, only job events and `status` are read. */
+  budgetPerSec: number
+  /** Messages per second at most; past it the socket is paused until the second is over. */
+  hardCapPerSec: number
+  /** Seconds in a row over budget after which the socket is closed as flooding. */
+  floodSeconds: number
+  /** Least gap between two `status` events passed on; in between the latest one wins. */
+  statusGapMs: number
+}
+
+export const DEFAULT_SOCKET_LIMITS: SocketLimits = {
+  budgetPerSec: 1_000,
+  hardCapPerSec: 5_000,
+  floodSeconds: 5,
+  statusGapMs: 50
+}
+
+/** The events of one prompt, which the job engine follows: never dropped, never reordered. */
+export const JOB_EVENT_TYPES: ReadonlySet<string> = new Set([
+  'execution_start',
+  'executing',
+  'progress',
+  'executed',
+  'execution_success',
+  'execution_error',
+  'execution_interrupted',
+  'execution_cached'
+])
 
 /** Backoff between reconnects: 0.5 s doubling to 15 s. */
 const BACKOFF_MIN_MS = 500
 const BACKOFF_MAX_MS = 15_000
-/** Largest frame accepted from a server (previews are small; prompts are not sent back). */
-const MAX_FRAME_BYTES = 16 * 1024 * 1024
+/**
+ * Largest frame accepted from a server. The largest legit text frames are `executed` with
+ * long output lists (a few hundred bytes per file); previews are small. A larger frame closes
+ * the socket (it reconnects).
+ */
+export const MAX_FRAME_BYTES = 8 * 1024 * 1024
 
+/**
+ * Splits `user:pass@` out of a URL: the URL without them, and the `Authorization: Basic`
+ * value they stand for (null when there are none). Percent-escapes are decoded. Behaves like
+ * `splitUrlCredentials` of the HTTP client.
+ */
+function splitCredentials(url: string): { url: string; authorization: string | null } {
+  let u: URL
+  try {
+    u = new URL(url)
+  } catch {
+    return { url, authorization: null }
+  }
+  if (!u.username && !u.password) return { url, authorization: null }
+  const dec = (s: string) => {
+    try {
+      return decodeURIComponent(s)
+    } catch {
+      return s
+    }
+  }
+  const pair = `${dec(u.username)}:${dec(u.password)}`
+  u.username = ''
+  u.password = ''
+  return { url: u.href, authorization: `Basic ${Buffer.from(pair, 'utf8').toString('base64')}` }
+}
+
+/** The socket address for a server's base URL, never with credentials in it. */
 export function wsUrl(baseUrl: string, clientId: string): string {
-  const u = new URL(baseUrl)
+  const u = new URL(splitCredentials(baseUrl).url)
   u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:'
   u.pathname = `${u.pathname.replace(/\/+$/, '')}/ws`
   u.search = `?clientId=${encodeURIComponent(clientId)}`
   return u.toString()
+}
+
+/** The handshake headers: the configured ones, plus Basic auth from the URL unless set. */
+export function socketHeaders(
+  baseUrl: string,
+  headers: Record<string, string> | undefined
+): Record<string, string> {
+  const out: Record<string, string> = { ...(headers ?? {}) }
+  const { authorization } = splitCredentials(baseUrl)
+  const has = Object.keys(out).some((k) => k.toLowerCase() === 'authorization')
+  if (authorization && !has) out.Authorization = authorization
+  return out
+}
+
+const KEY = Buffer.from('"type"')
+
+/**
+ * The `type` of a ComfyUI message from its first bytes, without parsing it (ComfyUI writes
+ * `{"type": "<event>", "data": ...}`). Null when the frame does not start that way.
+ */
+export function sniffType(buf: Buffer): string | null {
+  const n = Math.min(buf.length, 96)
+  const spaces = (i: number) => {
+    while (i < n && (buf[i] === 0x20 || buf[i] === 0x0a || buf[i] === 0x0d || buf[i] === 0x09)) i++
+    return i
+  }
+  let i = spaces(0)
+  if (buf[i] !== 0x7b) return null // {
+  i = spaces(i + 1)
+  if (i + KEY.length > n || !buf.subarray(i, i + KEY.length).equals(KEY)) return null
+  i = spaces(i + KEY.length)
+  if (buf[i] !== 0x3a) return null // :
+  i = spaces(i + 1)
+  if (buf[i] !== 0x22) return null // "
+  const start = ++i
+  while (i < n && buf[i] !== 0x22) {
+    if (buf[i] === 0x5c) return null // an escape: let the parser decide
+    i++
+  }
+  if (i >= n) return null
+  return buf.toString('latin1', start, i)
+}
+
+function toBuffer(data: WebSocket.RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data
+  if (Array.isArray(data)) return Buffer.concat(data)
+  return Buffer.from(data)
+}
+
+function parseEvent(buf: Buffer): ComfyEvent | null {
+  let msg: unknown
+  try {
+    msg = JSON.parse(buf.toString())
+  } catch {
+    return null
+  }
+  if (!msg || typeof msg !== 'object') return null
+  const m = msg as { type?: unknown; data?: unknown }
+  if (typeof m.type !== 'string') return null
+  const d =
+    m.data && typeof m.data === 'object' && !Array.isArray(m.data)
+      ? (m.data as Record<string, unknown>)
+      : {}
+  return { type: m.type, data: d }
 }
 
 export class ComfySocket {
@@ -42,6 +179,22 @@ export class ComfySocket {
   private isOpen = false
   /** Epoch ms of the last frame received (for silence detection). */
   lastMessageAt: number | null = null
+  private readonly limits: SocketLimits
+  /** The current one-second window: its start and how many frames came in it. */
+  private winStart = 0
+  private winCount = 0
+  /** Windows in a row over budget. */
+  private hotWindows = 0
+  /** Paused until the window ends (hard cap reached). */
+  private resumeTimer: unknown = null
+  /** The latest `status` frame not passed on yet (raw or parsed), and its flush timer. */
+  private heldStatus: Buffer | ComfyEvent | null = null
+  private statusTimer: unknown = null
+  private lastStatusAt = -Infinity
+  /** Why the last connection failed (for the close reason). */
+  private lastError = ''
+  /** Frames received and fully parsed since creation (for tests and diagnostics). */
+  readonly stats = { frames: 0, parsed: 0, dropped: 0 }
 
   constructor(
     private readonly baseUrl: string,
@@ -50,8 +203,11 @@ export class ComfySocket {
       headers?: Record<string, string>
       clock?: Clock
       handshakeTimeoutMs?: number
+      limits?: Partial<SocketLimits>
     } = {}
-  ) {}
+  ) {
+    this.limits = { ...DEFAULT_SOCKET_LIMITS, ...(opts.limits ?? {}) }
+  }
 
   private get clock(): Clock {
     return this.opts.clock ?? systemClock
@@ -71,52 +227,170 @@ export class ComfySocket {
     let ws: WebSocket
     try {
       ws = new WebSocket(wsUrl(this.baseUrl, this.clientId), {
-        headers: this.opts.headers,
+        headers: socketHeaders(this.baseUrl, this.opts.headers),
         handshakeTimeout: this.opts.handshakeTimeoutMs ?? 10_000,
         maxPayload: MAX_FRAME_BYTES,
-        perMessageDeflate: false
+        perMessageDeflate: false,
+        // A redirect would carry our headers (auth) to another address: never follow one.
+        followRedirects: false,
+        // One message per turn of the event loop: a burst never holds up other servers' checks.
+        allowSynchronousEvents: false
       })
-    } catch (err) {
-      this.scheduleRetry(String(err))
+    } catch {
+      this.scheduleRetry()
       return
     }
     this.ws = ws
+    this.winStart = this.clock.now()
+    this.winCount = 0
+    this.hotWindows = 0
+    this.lastError = ''
     ws.on('open', () => {
       this.isOpen = true
       this.backoff = BACKOFF_MIN_MS
       this.events.emit('open', undefined)
     })
     ws.on('message', (data, isBinary) => {
-      this.lastMessageAt = this.clock.now()
-      if (isBinary) return
-      let msg: unknown
-      try {
-        msg = JSON.parse(data.toString())
-      } catch {
-        return
-      }
-      if (!msg || typeof msg !== 'object') return
-      const m = msg as { type?: unknown; data?: unknown }
-      if (typeof m.type !== 'string') return
-      const d =
-        m.data && typeof m.data === 'object' && !Array.isArray(m.data)
-          ? (m.data as Record<string, unknown>)
-          : {}
-      this.events.emit('event', { type: m.type, data: d })
+      if (this.ws !== ws) return
+      this.onFrame(ws, data, isBinary)
     })
-    ws.on('error', () => {
+    ws.on('error', (err: Error & { code?: string }) => {
       // 'close' follows and handles the retry.
+      this.lastError =
+        err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? 'message too large' : 'error'
     })
     ws.on('close', (_code, reason) => {
+      if (this.ws !== ws) return
       const wasOpen = this.isOpen
       this.isOpen = false
       this.ws = null
-      if (wasOpen) this.events.emit('close', { reason: reason.toString() || 'closed' })
-      if (this.wanted) this.scheduleRetry('closed')
+      this.clearFlowTimers()
+      if (wasOpen) {
+        this.events.emit('close', { reason: reason.toString() || this.lastError || 'closed' })
+      }
+      if (this.wanted) this.scheduleRetry()
     })
   }
 
-  private scheduleRetry(_why: string): void {
+  private onFrame(ws: WebSocket, data: WebSocket.RawData, isBinary: boolean): void {
+    const now = this.clock.now()
+    this.lastMessageAt = now
+    this.stats.frames++
+    if (now - this.winStart >= 1000) {
+      if (this.endWindow(now)) return
+    }
+    const count = ++this.winCount
+    if (count > this.limits.hardCapPerSec && !this.resumeTimer) {
+      // Stop reading until the second is over: the kernel's buffers push back on the sender.
+      ws.pause()
+      this.resumeTimer = this.clock.setTimeout(
+        () => {
+          this.resumeTimer = null
+          if (this.ws !== ws) return
+          if (!this.endWindow(this.clock.now())) ws.resume()
+        },
+        Math.max(1, this.winStart + 1000 - now)
+      )
+    }
+    if (isBinary) return
+    const buf = toBuffer(data)
+    const sniffed = sniffType(buf)
+    if (sniffed === 'status') {
+      this.holdStatus(buf)
+      return
+    }
+    const over = count > this.limits.budgetPerSec
+    if (over && sniffed !== null && !JOB_EVENT_TYPES.has(sniffed)) {
+      this.stats.dropped++
+      return
+    }
+    const ev = parseEvent(buf)
+    this.stats.parsed++
+    if (!ev) return
+    if (ev.type === 'status') {
+      this.holdStatus(ev)
+      return
+    }
+    if (over && !JOB_EVENT_TYPES.has(ev.type)) {
+      this.stats.dropped++
+      return
+    }
+    this.events.emit('event', ev)
+  }
+
+  /**
+   * Closes the one-second window (at `now`). Returns true when the socket was closed for
+   * flooding.
+   */
+  private endWindow(now: number): boolean {
+    const hot = this.winCount > this.limits.budgetPerSec
+    // A whole quiet second in between breaks the run.
+    if (hot && now - this.winStart < 2000) this.hotWindows++
+    else this.hotWindows = hot ? 1 : 0
+    const rate = Math.round((this.winCount * 1000) / Math.max(1000, now - this.winStart))
+    this.winStart = now
+    this.winCount = 0
+    if (this.hotWindows < this.limits.floodSeconds) return false
+    this.flood(rate)
+    return true
+  }
+
+  private flood(perSecond: number): void {
+    this.close()
+    this.events.emit('flood', {
+      reason: `it sent too many messages (about ${perSecond} a second)`,
+      perSecond
+    })
+  }
+
+  /** A `status` frame: passed on at once after a quiet gap, else the latest one a bit later. */
+  private holdStatus(msg: Buffer | ComfyEvent): void {
+    const now = this.clock.now()
+    if (this.statusTimer === null && now - this.lastStatusAt >= this.limits.statusGapMs) {
+      this.lastStatusAt = now
+      this.emitStatus(msg)
+      return
+    }
+    this.heldStatus = msg
+    if (this.statusTimer === null) {
+      this.statusTimer = this.clock.setTimeout(
+        () => this.flushStatus(),
+        Math.max(1, this.lastStatusAt + this.limits.statusGapMs - now)
+      )
+    }
+  }
+
+  private flushStatus(): void {
+    this.statusTimer = null
+    const msg = this.heldStatus
+    this.heldStatus = null
+    if (!msg || !this.ws) return
+    this.lastStatusAt = this.clock.now()
+    this.emitStatus(msg)
+  }
+
+  private emitStatus(msg: Buffer | ComfyEvent): void {
+    let ev: ComfyEvent | null
+    if (Buffer.isBuffer(msg)) {
+      ev = parseEvent(msg)
+      this.stats.parsed++
+    } else ev = msg
+    if (ev) this.events.emit('event', ev)
+  }
+
+  private clearFlowTimers(): void {
+    if (this.resumeTimer !== null) {
+      this.clock.clearTimeout(this.resumeTimer)
+      this.resumeTimer = null
+    }
+    if (this.statusTimer !== null) {
+      this.clock.clearTimeout(this.statusTimer)
+      this.statusTimer = null
+    }
+    this.heldStatus = null
+  }
+
+  private scheduleRetry(): void {
     this.clearRetry()
     const delay = this.backoff
     this.backoff = Math.min(BACKOFF_MAX_MS, this.backoff * 2)
@@ -137,11 +411,13 @@ export class ComfySocket {
   close(): void {
     this.wanted = false
     this.clearRetry()
+    this.clearFlowTimers()
     const ws = this.ws
     this.ws = null
     this.isOpen = false
     if (ws) {
       ws.removeAllListeners('close')
+      ws.removeAllListeners('message')
       ws.on('error', () => undefined)
       ws.terminate()
     }

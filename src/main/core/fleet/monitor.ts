@@ -3,13 +3,20 @@
  * caches the fleet status and the best server between rounds. A round never overlaps the
  * previous one, and nobody waits for a check just to learn the best server.
  */
-import type { FleetStatus, ServerConfig, ServerStatus, SystemInfo } from '../../../shared/types'
+import type {
+  FailureKind,
+  FleetStatus,
+  LogLevel,
+  ServerConfig,
+  ServerStatus,
+  SystemInfo
+} from '../../../shared/types'
 import { ComfyClient } from '../comfy/client'
 import { ComfyRequestError, classifyError } from '../comfy/errors'
 import type { HttpTransport } from '../comfy/transport'
 import { systemClock, type Clock } from '../clock'
 import { Emitter } from '../events'
-import { ComfySocket, type ComfyEvent } from '../comfy/socket'
+import { ComfySocket, type ComfyEvent, type SocketLimits } from '../comfy/socket'
 import { expectedWaitMs, priorJobMs, ServerEstimator } from './estimator'
 import { leastQueuePolicy, type Choice, type Policy, type PolicyJob } from './policy'
 
@@ -37,7 +44,30 @@ export interface FleetMonitorOptions {
   live?: { clientId: string } | null
   /** Randomness for the policy (tests pass a seeded one). @default Math.random */
   rng?: () => number
+  /** Bounds on the work one server's socket may cause (see SocketLimits). */
+  liveLimits?: Partial<SocketLimits>
+  /** How long a server's live feed stays off after it flooded us. @default 5 min */
+  liveBlockMs?: number
+  /** Least gap between two fleet statuses published for live queue changes. @default 50 */
+  publishGapMs?: number
 }
+
+/**
+ * A server's state as the monitor publishes it. `queueAt` is the epoch ms at which `queue` was
+ * last read from the server (a check or the live feed), or null before the first answer. On a
+ * server that is not healthy, `queue` is the last one known, not the current one.
+ */
+export type MonitoredServerStatus = ServerStatus & { queueAt: number | null }
+
+/** The queue counts a face may show as current: null for a server that is not healthy. */
+export function currentQueue(s: ServerStatus): ServerStatus['queue'] | null {
+  return s.enabled && s.healthy ? s.queue : null
+}
+
+/** How long a flooding server's live feed stays off. */
+export const LIVE_BLOCK_MS = 5 * 60_000
+/** Least gap between two fleet statuses published for live queue changes. */
+export const PUBLISH_GAP_MS = 50
 
 /** A server's socket event, for the job engine. */
 export interface ServerEvent {
@@ -54,12 +84,14 @@ export interface FleetEvents {
   comfy: ServerEvent
   /** A server's WebSocket closed (the server may have died). */
   'socket-closed': { serverId: string }
+  /** A line for the log (e.g. a server's live feed turned off, and why). */
+  log: { level: LogLevel; message: string }
 }
 
 interface Entry {
   config: ServerConfig
   client: ComfyClient
-  status: ServerStatus
+  status: MonitoredServerStatus
   /** Rounds since system stats were last read. */
   statsAge: number
   est: ServerEstimator
@@ -74,6 +106,8 @@ interface Entry {
   roundsSinceFull: number
   /** [epoch ms, queue total] over the last QUEUE_HISTORY_MS, oldest first. */
   samples: Array<[number, number]>
+  /** Epoch ms until which no socket is opened (the server flooded the last one). */
+  liveBlockedUntil: number
 }
 
 /** How far back each server's queue length is kept (for the window's chart). */
@@ -102,7 +136,7 @@ const CAPS_MODEL_FOLDERS = [
 /** object_info can be several MB on servers with many custom nodes. */
 const CAPS_TIMEOUT_MS = 30_000
 
-function initialStatus(c: ServerConfig): ServerStatus {
+function initialStatus(c: ServerConfig): MonitoredServerStatus {
   return {
     id: c.id,
     name: c.name,
@@ -110,6 +144,7 @@ function initialStatus(c: ServerConfig): ServerStatus {
     enabled: c.enabled,
     healthy: false,
     queue: { running: 0, pending: 0, total: 0 },
+    queueAt: null,
     latencyMs: null,
     system: null,
     error: c.enabled ? null : 'Disabled',
@@ -153,6 +188,12 @@ export class FleetMonitor {
   private lastPickId: string | null = null
   /** Rounds completed since start. */
   rounds = 0
+  private readonly liveLimits: Partial<SocketLimits> | undefined
+  private readonly liveBlockMs: number
+  private readonly publishGapMs: number
+  private lastPublishAt = -Infinity
+  /** A publish for live changes, due when the gap since the last one is over. */
+  private publishTimer: unknown = null
 
   constructor(opts: FleetMonitorOptions) {
     this.intervalMs = opts.intervalMs
@@ -164,6 +205,9 @@ export class FleetMonitor {
     this.rise = Math.max(1, opts.rise ?? 2)
     this.live = opts.live ?? null
     this.rng = opts.rng ?? Math.random
+    this.liveLimits = opts.liveLimits
+    this.liveBlockMs = opts.liveBlockMs ?? LIVE_BLOCK_MS
+    this.publishGapMs = opts.publishGapMs ?? PUBLISH_GAP_MS
     this.entries = opts.servers.map((c) => this.makeEntry(c))
     this.cached = this.buildStatus()
   }
@@ -185,17 +229,20 @@ export class FleetMonitor {
       capsPromise: null,
       bootKey: null,
       roundsSinceFull: FULL_QUEUE_EVERY_ROUNDS,
-      samples: []
+      samples: [],
+      liveBlockedUntil: 0
     }
   }
 
   /** Opens the server's socket if live updates are on and the loop runs. */
   private openSocket(e: Entry): void {
     if (!this.live || !this.running || e.socket || !e.config.enabled) return
+    if (this.clock.now() < e.liveBlockedUntil) return
     const sock = new ComfySocket(e.config.url, this.live.clientId, {
       headers: e.config.headers,
       clock: this.clock,
-      handshakeTimeoutMs: this.timeoutMs
+      handshakeTimeoutMs: this.timeoutMs,
+      limits: this.liveLimits
     })
     const serverId = e.config.id
     sock.events.on('event', (event) => {
@@ -213,6 +260,18 @@ export class FleetMonitor {
       // interval, so nothing more is sent there (joins a round already under way).
       if (this.running && !this.paused) void this.checkNow()
     })
+    sock.events.on('flood', ({ reason }) => {
+      // The socket closed itself for good: rely on the HTTP checks for a while.
+      if (e.socket !== sock) return
+      e.socket = null
+      e.liveBlockedUntil = this.clock.now() + this.liveBlockMs
+      const min = Math.max(1, Math.round(this.liveBlockMs / 60_000))
+      this.events.emit('log', {
+        level: 'warn',
+        message: `[LoadBalancer] ${e.config.name}: live updates off for ${min} min, ${reason}; checking it at each interval instead`
+      })
+      this.events.emit('socket-closed', { serverId })
+    })
     e.socket = sock
     sock.connect()
   }
@@ -229,10 +288,35 @@ export class FleetMonitor {
     if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || !this.entries.includes(e)) return
     if (!e.status.healthy) return // the HTTP checks decide about health
     const running = Math.min(1, n)
-    e.est.noteReport(this.clock.now())
-    e.status = { ...e.status, queue: { running, pending: n - running, total: n } }
+    const now = this.clock.now()
+    e.est.noteReport(now)
+    e.status = { ...e.status, queue: { running, pending: n - running, total: n }, queueAt: now }
     this.sample(e)
-    this.publish(false)
+    this.publishSoon()
+  }
+
+  /**
+   * Publishes at once when the last publish is at least `publishGapMs` old, else once when
+   * the gap is over (with the latest state of every server).
+   */
+  private publishSoon(): void {
+    if (this.publishTimer !== null) return
+    const wait = this.lastPublishAt + this.publishGapMs - this.clock.now()
+    if (wait <= 0) {
+      this.publish(false)
+      return
+    }
+    this.publishTimer = this.clock.setTimeout(() => {
+      this.publishTimer = null
+      this.publish(false)
+    }, wait)
+  }
+
+  private clearPublishTimer(): void {
+    if (this.publishTimer !== null) {
+      this.clock.clearTimeout(this.publishTimer)
+      this.publishTimer = null
+    }
   }
 
   /**
@@ -396,6 +480,7 @@ export class FleetMonitor {
   async stop(): Promise<void> {
     this.running = false
     this.clearTimer()
+    this.clearPublishTimer()
     if (this.inflight) await this.inflight.catch(() => undefined)
     for (const e of this.entries) {
       this.closeSocket(e)
@@ -587,6 +672,8 @@ export class FleetMonitor {
     await Promise.all(entries.filter((e) => e.config.enabled).map((e) => this.checkOne(e)))
     this.rounds++
     this.lastHealthCheck = this.clock.now()
+    // A live feed that was turned off for a while is tried again once that while is over.
+    for (const e of this.entries) if (!e.socket) this.openSocket(e)
     const status = this.publish(true)
     return status
   }
@@ -595,7 +682,7 @@ export class FleetMonitor {
     const started = this.clock.now()
     const deadline = this.timeoutMs
     const prev = e.status
-    let next: ServerStatus
+    let next: MonitoredServerStatus
     try {
       // The full /queue carries every queued workflow and grows large; between full reads the
       // cheap count from GET /prompt (queue_remaining = running + pending) serves.
@@ -653,6 +740,7 @@ export class FleetMonitor {
         ...prev,
         healthy: true,
         queue: q.value,
+        queueAt: this.clock.now(),
         latencyMs: Math.round(q.latencyMs * 10) / 10,
         system,
         error: null,
@@ -671,9 +759,9 @@ export class FleetMonitor {
       next = {
         ...prev,
         healthy: false,
-        queue: { running: 0, pending: 0, total: 0 },
-        error: ce.message,
-        errorKind: ce.kind,
+        // The last queue known stays, with the time it was read (`queueAt`): it is not current.
+        error: errorText(ce.message),
+        errorKind: failureKind(ce.kind),
         lastCheck: this.clock.now(),
         consecutiveFailures: prev.consecutiveFailures + 1,
         checks: prev.checks + 1,
@@ -691,7 +779,7 @@ export class FleetMonitor {
   }
 
   /** The servers' states with what the estimators add (own jobs, speed, expected wait). */
-  private views(): ServerStatus[] {
+  private views(): MonitoredServerStatus[] {
     const prior = priorJobMs(this.entries.map((e) => e.est.jobMs))
     return this.entries.map((e) => {
       const own = e.est.ownInFlight
@@ -708,6 +796,8 @@ export class FleetMonitor {
   }
 
   private publish(afterRound: boolean): FleetStatus {
+    this.clearPublishTimer()
+    this.lastPublishAt = this.clock.now()
     const servers = this.views()
     this.lastChoice = this.policy(servers, {
       previousId: this.lastChoice.server?.id ?? null,
@@ -733,4 +823,28 @@ export class FleetMonitor {
       servers
     })
   }
+}
+
+/**
+ * A failure's words as kept for a server: without trailing blank lines or spaces, and without
+ * `user:pass@` in any address it quotes.
+ */
+export function errorText(message: string): string {
+  return message.replace(/([a-z][a-z0-9+.-]*:\/\/)[^\s/@]*@/gi, '$1').replace(/\s+$/, '')
+}
+
+const FAILURE_KINDS: ReadonlySet<string> = new Set<FailureKind>([
+  'refused',
+  'timeout',
+  'http',
+  'not-json',
+  'bad-shape',
+  'network',
+  'disabled'
+])
+
+/** A request error's kind as a server's failure kind (a redirect is an HTTP answer). */
+function failureKind(kind: string): FailureKind {
+  if (FAILURE_KINDS.has(kind)) return kind as FailureKind
+  return kind === 'redirect' ? 'http' : 'bad-shape'
 }
