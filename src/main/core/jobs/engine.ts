@@ -26,6 +26,7 @@ import type { ComfyClient } from '../comfy/client'
 import { ComfyRequestError } from '../comfy/errors'
 import {
   deleteFromQueue,
+  downloadOutput,
   getHistory,
   getQueueIds,
   interruptPrompt,
@@ -39,7 +40,7 @@ import type { ComfyEvent } from '../comfy/socket'
 import { workflowKind } from '../fleet/estimator'
 import { Emitter } from '../events'
 import type { FleetMonitor } from '../fleet/monitor'
-import { jobFolderName, writeUnique } from './files'
+import { jobFolderName, moveIntoUnique, resolveInputInside } from './files'
 import type { Journal } from './journal'
 import { summarize, type ApiPrompt, type LoadedWorkflow } from './workflow'
 
@@ -96,6 +97,12 @@ export const MAX_REROUTES = 10
 /** A finished job whose history is not there yet is looked up again this often, this many times. */
 const FINALIZE_GAP_MS = 200
 const FINALIZE_TRIES = 5
+/** Outputs saved per job at most (a server may list any number). */
+export const MAX_OUTPUTS_PER_JOB = 10_000
+/** Bytes saved per job at most, all outputs together. */
+export const MAX_JOB_BYTES = 16 * 1024 * 1024 * 1024
+/** A download fails when no byte arrived for this long (at least the request timeout). */
+const DOWNLOAD_IDLE_MS = 30_000
 /** Output nodes remembered per job from `executed` events. */
 const MAX_OUTPUT_NODES = 1_000
 /** Events kept per job while its POST answer is awaited. */
@@ -720,9 +727,10 @@ export class JobEngine {
       const plain = name.replace(/\s*\[(input|output|temp)\]$/, '')
       // 1. A file next to the workflow (only there, and only images: a workflow from elsewhere
       //    must not be able to send arbitrary local files to a server).
+      //    Real paths are compared, so a link in that folder pointing elsewhere is not followed.
       if (base && IMAGE_EXT.test(plain)) {
-        const local = path.resolve(base, plain)
-        if (local.startsWith(path.resolve(base) + path.sep) && fs.existsSync(local)) {
+        const local = resolveInputInside(base, plain)
+        if (local) {
           let bytes: Buffer
           try {
             bytes = fs.readFileSync(local)
@@ -947,19 +955,39 @@ export class JobEngine {
     const folder = path.join(this.outputDir, jobFolderName(j.source, j.id, j.createdAt))
     const outputs: JobRecord['outputs'] = []
     const problems: string[] = []
-    for (const f of h.outputs) {
-      if (f.type === 'temp') continue // previews, not results
+    const results = h.outputs.filter((f) => f.type !== 'temp') // previews are not results
+    if (results.length > MAX_OUTPUTS_PER_JOB) {
+      problems.push(
+        `${results.length - MAX_OUTPUTS_PER_JOB} outputs over the limit of ${MAX_OUTPUTS_PER_JOB} per job`
+      )
+    }
+    let saved = 0
+    const idleTimeoutMs = Math.max(DOWNLOAD_IDLE_MS, this.settings().timeout)
+    for (const f of results.slice(0, MAX_OUTPUTS_PER_JOB)) {
+      if (!this.running) break
+      // Streamed to a hidden file in the job folder, then moved to a safe unique name.
+      const incoming = path.join(folder, `.incoming-${randomUUID()}`)
       try {
-        const bytes = await viewFile(client, f)
+        fs.mkdirSync(folder, { recursive: true })
+        const got = await downloadOutput(client, f, incoming, {
+          idleTimeoutMs,
+          maxBytes: Math.max(1, MAX_JOB_BYTES - saved)
+        })
+        saved += got.bytes
         outputs.push({
           nodeId: f.nodeId,
-          path: writeUnique(folder, f.filename, bytes),
+          path: moveIntoUnique(incoming, folder, f.filename),
           filename: f.filename,
           type: f.type
         })
       } catch (err) {
+        fs.rmSync(incoming, { force: true })
         problems.push(`${f.filename}: ${(err as Error).message}`)
       }
+    }
+    if (results.length && !this.running && outputs.length + problems.length < results.length) {
+      // Shutting down: the next start finds the job still running and saves its outputs then.
+      return
     }
     const cur = this.get(j.id)
     if (!cur || isFinished(cur.state)) return
@@ -969,7 +997,7 @@ export class JobEngine {
         state: 'done',
         finishedAt: now,
         outputs,
-        missingOutputs: problems.length,
+        missingOutputs: Math.max(0, results.length - outputs.length),
         progress: cur.progress
           ? { ...cur.progress, nodesDone: cur.progress.nodesTotal, node: null }
           : null
