@@ -9,7 +9,7 @@ import { z } from 'zod'
 import type { BalancerCore } from './core/app'
 import { importLegacyServers, normalizeServerUrl } from './core/settings'
 import { loadWorkflowBytes, MAX_WORKFLOW_BYTES, WorkflowError } from './core/jobs/workflow'
-import { checkedOutputPath, ThumbnailCache } from './outputs'
+import { checkedOutputPath, opensDirectly, ThumbnailCache } from './outputs'
 import { readWorkflowFile, submitWorkflow } from './submit'
 import { UUID_PATTERN } from './client-id'
 import {
@@ -183,6 +183,12 @@ export interface IpcHandlerOptions {
    * text, or '' when it worked.
    */
   openPath?: (target: string) => Promise<string>
+  /**
+   * Shows a file selected in its folder (Electron's `shell.showItemInFolder`). Used for outputs
+   * that are not pictures, video or sound, which are never opened with the system. Without it
+   * such a file's folder is opened with `openPath` instead.
+   */
+  showItemInFolder?: (target: string) => void
   /** A folder picker (Electron's dialog); resolves with the folder, or null when cancelled. */
   chooseFolder?: (current: string) => Promise<string | null>
   /** Previews of output images. @default a new ThumbnailCache (pngjs) */
@@ -252,6 +258,13 @@ export function createIpcHandlers(core: IpcCore, opts: IpcHandlerOptions = {}): 
     const error = await opts.openPath(target)
     if (error) throw new Error(error)
   }
+  // Only pictures, video and sound are handed to the system's default app: a file a server
+  // named could be a program, and opening it would run it. Anything else is shown instead.
+  const openOutput = async (file: string) => {
+    if (opensDirectly(file)) return openPath(file)
+    if (opts.showItemInFolder) return opts.showItemInFolder(file)
+    return openPath(path.dirname(file))
+  }
   return {
     'status:get': () => core.status(),
     'settings:get': () => core.settings,
@@ -272,7 +285,7 @@ export function createIpcHandlers(core: IpcCore, opts: IpcHandlerOptions = {}): 
     'jobs:inspect': (request) => inspectWorkflow(request),
     'jobs:resubmit': (id, options) => jobs().resubmit(id, options ?? {}),
     'jobs:thumbnail': async (file) => thumbnails.get(await checkedOutputPath(jobs().jobs(), file)),
-    'jobs:openOutput': async (file) => openPath(await checkedOutputPath(jobs().jobs(), file)),
+    'jobs:openOutput': async (file) => openOutput(await checkedOutputPath(jobs().jobs(), file)),
     'jobs:openFolder': async (id) => {
       const job = jobs().get(id)
       if (!job) throw new Error(`Unknown job ${id}`)
