@@ -1,5 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { FleetMonitor } from '../../src/main/core/fleet/monitor'
+import {
+  currentQueue,
+  FleetMonitor,
+  type MonitoredServerStatus
+} from '../../src/main/core/fleet/monitor'
 import type { HttpRequest, HttpResponse, HttpTransport } from '../../src/main/core/comfy/transport'
 import { systemClock } from '../../src/main/core/clock'
 import type { ServerConfig } from '../../src/shared/types'
@@ -203,5 +207,44 @@ describe('check loop (fake timers)', () => {
     const a = monitor.status().servers[0]!
     expect(a.down).toBe(false)
     expect(a.checks - a.successes).toBeGreaterThanOrEqual(1)
+  })
+
+  it('a server that stops answering keeps its last queue, marked as read before, never as zeros', async () => {
+    const t = transports.get('a')!
+    let fail = false
+    t.answer = (req) =>
+      fail
+        ? Object.assign(new Error('refused'), { code: 'ECONNREFUSED' })
+        : idle(req, { queue_running: [[1]], queue_pending: [[2], [3]] })
+    monitor.start()
+    await vi.advanceTimersByTimeAsync(50)
+    let a = monitor.status().servers[0] as MonitoredServerStatus
+    const readAt = a.queueAt
+    expect(readAt).toBe(a.lastCheck)
+    expect(currentQueue(a)).toEqual({ running: 1, pending: 2, total: 3 })
+    fail = true
+    await vi.advanceTimersByTimeAsync(1100)
+    a = monitor.status().servers[0] as MonitoredServerStatus
+    expect(a.healthy).toBe(false)
+    // Not a fresh empty queue: the last one known, with the time it was read.
+    expect(a.queue).toEqual({ running: 1, pending: 2, total: 3 })
+    expect(a.queueAt).toBe(readAt)
+    expect(a.lastCheck!).toBeGreaterThan(readAt!)
+    expect(currentQueue(a)).toBeNull()
+    // A server never heard from has no queue time at all.
+    const b = monitor.status().servers[1] as MonitoredServerStatus
+    expect(b.queueAt).not.toBeNull()
+    monitor.setServers([...servers, { id: 'c', name: 'c', url: 'http://c:8188', enabled: true }])
+    const c = monitor.status().servers[2] as MonitoredServerStatus
+    expect([c.queueAt, currentQueue(c)]).toEqual([null, null])
+  })
+
+  it('keeps a server error without trailing blank lines and without credentials', async () => {
+    transports.get('a')!.answer = () =>
+      new Error('Proxy says: upstream http://bob:s3cret@a:8188/api/queue is gone\n\n  \n')
+    monitor.start()
+    await vi.advanceTimersByTimeAsync(50)
+    const a = monitor.status().servers[0]!
+    expect(a.error).toBe('Proxy says: upstream http://a:8188/api/queue is gone')
   })
 })
