@@ -127,48 +127,32 @@ export function isDead(r: RunFiles): boolean {
 }
 
 /**
- * The jobs of a journal file, read only (the file is never changed). The lines are replayed
- * like the journal does; unreadable lines are skipped.
+ * The jobs of a journal file, read only: the file is copied aside and the copy is read by the
+ * journal itself (which may repair or compact what it reads), so the original is never
+ * touched and the format is the journal's own.
  */
 export function readJournal(file: string): JournalJob[] {
-  let text: string
+  if (!fs.existsSync(file)) return []
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'comfy-balancer-read-'))
   try {
-    text = fs.readFileSync(file, 'utf8')
+    const copy = path.join(tmp, 'jobs.jsonl')
+    try {
+      fs.copyFileSync(file, copy)
+    } catch {
+      return [] // gone meanwhile (taken over, or removed at the end of its run)
+    }
+    const j = new Journal({ file: copy, fsync: false, historyLimit: 1_000_000 })
+    j.open()
+    try {
+      return j.jobs().map((job) => ({ job, prompt: j.get(job.id)?.prompt ?? null }))
+    } finally {
+      j.close()
+    }
   } catch {
     return []
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true })
   }
-  const entries = new Map<string, JournalJob>()
-  for (const raw of text.split('\n')) {
-    if (!raw.trim()) continue
-    let line: {
-      t?: string
-      job?: JobRecord
-      prompt?: ApiPrompt | null
-      id?: string
-      patch?: Partial<JobRecord>
-      dropPrompt?: boolean
-    }
-    try {
-      line = JSON.parse(raw)
-    } catch {
-      continue
-    }
-    if (!line || typeof line !== 'object') continue
-    if (line.t === 'put' && line.job && typeof line.job.id === 'string') {
-      entries.set(line.job.id, {
-        job: line.job,
-        prompt: line.prompt ?? entries.get(line.job.id)?.prompt ?? null
-      })
-    } else if (line.t === 'patch' && typeof line.id === 'string') {
-      const e = entries.get(line.id)
-      if (!e) continue
-      e.job = { ...e.job, ...line.patch }
-      if (line.dropPrompt) e.prompt = null
-    } else if (line.t === 'del' && typeof line.id === 'string') {
-      entries.delete(line.id)
-    }
-  }
-  return [...entries.values()]
 }
 
 /** The jobs of every journal of a run. */
