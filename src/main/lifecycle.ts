@@ -320,6 +320,7 @@ export function routeFor(notice: Notice): AppRoute {
   switch (notice.kind) {
     case 'jobDone':
     case 'jobFailed':
+    case 'jobCancelledOnServer':
       return { view: 'jobs', jobId: notice.job.id }
     case 'serverDown':
     case 'serverUp':

@@ -44,6 +44,7 @@ export type Notice =
   | { kind: 'serverUp'; servers: NoticeServer[] }
   | { kind: 'jobDone'; job: JobRecord }
   | { kind: 'jobFailed'; job: JobRecord }
+  | { kind: 'jobCancelledOnServer'; job: JobRecord }
 
 export interface NotifyPolicyOptions {
   /** @default DOWN_AFTER_FAILURES */
@@ -114,7 +115,16 @@ export class NotifyPolicy {
       const oldest = this.finishedJobs.values().next().value
       if (oldest !== undefined) this.finishedJobs.delete(oldest)
     }
-    if (job.state === 'done') return prefs.jobDone ? [{ kind: 'jobDone', job }] : []
+    if (job.state === 'done') {
+      // Outputs that could not be saved are a failure the artist must hear about.
+      if (job.missingOutputs)
+        return prefs.jobFailed || prefs.jobDone ? [{ kind: 'jobDone', job }] : []
+      return prefs.jobDone ? [{ kind: 'jobDone', job }] : []
+    }
+    if (job.state === 'cancelled' && job.cancelledOn) {
+      // Removed on the server by someone else (not by this app's user): say so.
+      return prefs.jobFailed ? [{ kind: 'jobCancelledOnServer', job }] : []
+    }
     if (FAILED_STATES.includes(job.state))
       return prefs.jobFailed ? [{ kind: 'jobFailed', job }] : []
     return []
@@ -201,10 +211,21 @@ export function noticeText(
     case 'jobDone': {
       const { job } = notice
       const server = serverName(job.serverId) ?? t('unknownServer')
-      const files = job.outputs.length
+      let files = job.outputs.length
         ? t('jobDoneFiles', { count: job.outputs.length })
         : t('jobDoneNoFiles')
-      return text(t('jobDoneTitle', { source: job.source }), t('jobDoneBody', { server, files }))
+      if (job.missingOutputs) files += ` ${t('jobDoneMissing', { count: job.missingOutputs })}`
+      return text(
+        t(job.missingOutputs ? 'jobDoneMissingTitle' : 'jobDoneTitle', { source: job.source }),
+        t('jobDoneBody', { server, files })
+      )
+    }
+    case 'jobCancelledOnServer': {
+      const { job } = notice
+      return text(
+        t('jobCancelledOnServerTitle', { source: job.source }),
+        t('jobCancelledOnServerBody', { server: job.cancelledOn ?? t('unknownServer') })
+      )
     }
     case 'jobFailed': {
       const { job } = notice

@@ -43,7 +43,15 @@ export interface SystemInfo {
 
 /** The kind of failure, for code; `error` carries the words for people. */
 export type FailureKind =
-  'refused' | 'timeout' | 'http' | 'not-json' | 'bad-shape' | 'network' | 'disabled'
+  | 'refused'
+  | 'timeout'
+  | 'http'
+  | 'not-json'
+  | 'bad-shape'
+  | 'network'
+  | 'disabled'
+  | 'redirect' // sent elsewhere; not followed
+  | 'too-large' // an answer over the size limit
 
 /** The live state of one server as of its last check. */
 export interface ServerStatus {

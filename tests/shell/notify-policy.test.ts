@@ -209,6 +209,28 @@ describe('job notices', () => {
     expect(out.map((n) => n.kind)).toEqual(['jobFailed', 'jobFailed', 'jobFailed'])
   })
 
+  it('announces a job someone removed on its server, and outputs that could not be saved', () => {
+    const policy = new NotifyPolicy()
+    const removed = job({ id: 'a', state: 'cancelled', cancelledOn: 'gpu-2' })
+    expect(policy.onJob(removed, ALL)).toEqual([{ kind: 'jobCancelledOnServer', job: removed }])
+    const partial = job({ id: 'b', state: 'done', missingOutputs: 1 })
+    expect(policy.onJob(partial, { ...ALL, jobDone: false })).toEqual([
+      { kind: 'jobDone', job: partial }
+    ])
+    const t = translator('en')
+    expect(noticeText({ kind: 'jobCancelledOnServer', job: removed }, t, () => null)).toEqual({
+      title: 'Job cancelled on its server: portrait.json',
+      body: 'Someone removed it from the queue on gpu-2. It was not sent again.'
+    })
+    expect(noticeText({ kind: 'jobDone', job: partial }, t, () => null).title).toBe(
+      'Job done with missing outputs: portrait.json'
+    )
+    const zh = translator('zh-CN')
+    expect(noticeText({ kind: 'jobCancelledOnServer', job: removed }, zh, () => null).body).toBe(
+      '有人在 gpu-2 上把它从队列中移除了。它不会被重新发送。'
+    )
+  })
+
   it('follows the switches in settings', () => {
     const policy = new NotifyPolicy()
     const off = { ...ALL, jobDone: false, jobFailed: false }
