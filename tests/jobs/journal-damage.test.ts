@@ -245,6 +245,23 @@ describe('job journal with a damaged byte', () => {
     expect(fs.readFileSync(file)).toEqual(good)
   })
 
+  it('keeps a last line that only lacks its newline, and appends after it cleanly', () => {
+    writeHistory()
+    const buf = fs.readFileSync(file)
+    fs.writeFileSync(file, buf.subarray(0, buf.length - 1))
+    const k = new Journal({ file })
+    const report = k.open()
+    expect(report).toMatchObject({ badLines: 0, tornTail: false })
+    expect(k.get('a')!.job.state).toBe('done')
+    k.patch('b', { state: 'queued' })
+    k.close()
+    const m = new Journal({ file })
+    expect(m.open().badLines).toBe(0)
+    expect(m.get('a')!.job.state).toBe('done')
+    expect(m.get('b')!.job.state).toBe('queued')
+    m.close()
+  })
+
   it('reports nothing for a clean file', () => {
     writeHistory()
     const k = new Journal({ file })
