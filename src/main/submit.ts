@@ -29,7 +29,8 @@ export async function readWorkflowFile(
   if (!path.isAbsolute(file)) {
     throw new WorkflowError(
       path.basename(file),
-      'the path must be absolute (the full path from the drive or root). Choose the file again.'
+      'the path must be absolute (the full path from the drive or root)',
+      'Choose the file again.'
     )
   }
   return readWorkflowFileCore(file, options)

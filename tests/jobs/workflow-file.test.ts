@@ -87,20 +87,23 @@ describe('readWorkflowFile (core)', () => {
     expect(err.message).toMatch(/^maps\.json: the file is too large \(more than 0\.0 MB/)
   })
 
-  it('refuses a device, a FIFO and a folder without waiting or reading', async () => {
+  it('refuses a device and a folder without reading', async () => {
     const zero = path.join(dir, 'zero.json')
     symlinkSync('/dev/zero', zero)
     expect((await refusal(readWorkflowFile(zero))).message).toBe(
       'zero.json: this is not a file (a device or a pipe). Choose a .json or .png workflow file.'
     )
-    fifo = path.join(dir, 'pipe.json')
-    execFileSync('mkfifo', [fifo])
-    expect((await refusal(readWorkflowFile(fifo))).message).toMatch(
-      /^pipe\.json: this is not a file/
-    )
     mkdirSync(path.join(dir, 'folder.png'))
     expect((await refusal(readWorkflowFile(path.join(dir, 'folder.png')))).message).toMatch(
       /^folder\.png: this is not a file but a folder\. Choose/
+    )
+  })
+
+  it('refuses a FIFO without waiting for a writer', async () => {
+    fifo = path.join(dir, 'pipe.json')
+    execFileSync('mkfifo', [fifo])
+    expect((await refusal(readWorkflowFile(fifo))).message).toMatch(
+      /^pipe\.json: this is not a file \(a device or a pipe\)/
     )
   }, 5000)
 
@@ -108,6 +111,13 @@ describe('readWorkflowFile (core)', () => {
     expect((await refusal(readWorkflowFile(path.join(dir, 'gone.json')))).message).toBe(
       'gone.json: the file does not exist. Check its name and folder.'
     )
+    // What is wrong and what to do stay apart, for faces that translate the problem.
+    const gone = await refusal(readWorkflowFile(path.join(dir, 'gone.json')))
+    expect([gone.source, gone.problem, gone.advice]).toEqual([
+      'gone.json',
+      'the file does not exist',
+      'Check its name and folder.'
+    ])
     expect((await refusal(readWorkflowFile('/etc/passwd'))).message).toMatch(
       /^passwd: only \.json and \.png workflows can be submitted\. In ComfyUI use "Export \(API\)"/
     )

@@ -168,6 +168,19 @@ describe('loading workflows', () => {
   it('says what to do in every refusal of a PNG', () => {
     fails(pngWith([]), /Use the original image ComfyUI saved/, 'photo.png')
     fails(pngWith([tEXt('workflow', '{}')]), /Export \(API\)/, 'ui.png')
+    // The problem alone stays as it was (the window translates it by its text).
+    for (const [bytes, problem] of [
+      [pngWith([tEXt('prompt', '{oops')]), 'the workflow inside this PNG is not valid JSON'],
+      [Buffer.from('{}'), 'the workflow has no nodes']
+    ] as const) {
+      try {
+        loadWorkflowBytes(bytes, 'x')
+        throw new Error('expected a refusal')
+      } catch (err) {
+        expect((err as WorkflowError).problem).toBe(problem)
+        expect((err as WorkflowError).advice).toMatch(/^(Use|Save) /)
+      }
+    }
   })
 })
 

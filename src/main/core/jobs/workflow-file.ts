@@ -25,7 +25,24 @@ const mb = (n: number) => (n / 1024 / 1024).toFixed(1)
 function tooLarge(name: string, size: number | null, max: number): WorkflowError {
   return new WorkflowError(
     name,
-    `the file is too large (${size === null ? 'more than ' : ''}${mb(size ?? max)} MB; the limit is ${mb(max)} MB). Choose the workflow file itself (.json or a ComfyUI .png).`
+    `the file is too large (${size === null ? 'more than ' : ''}${mb(size ?? max)} MB; the limit is ${mb(max)} MB)`,
+    'Choose the workflow file itself (.json or a ComfyUI .png).'
+  )
+}
+
+function notAFile(name: string, folder: boolean): WorkflowError {
+  return new WorkflowError(
+    name,
+    folder ? 'this is not a file but a folder' : 'this is not a file (a device or a pipe)',
+    'Choose a .json or .png workflow file.'
+  )
+}
+
+function cannotRead(name: string, why: string): WorkflowError {
+  return new WorkflowError(
+    name,
+    `the file cannot be read (${why})`,
+    'Check that you may open it, or copy it to a folder of yours.'
   )
 }
 
@@ -43,7 +60,8 @@ export async function readWorkflowFile(
   if (!(WORKFLOW_EXTENSIONS as readonly string[]).includes(ext)) {
     throw new WorkflowError(
       name,
-      'only .json and .png workflows can be submitted. In ComfyUI use "Export (API)", or use an image ComfyUI saved.'
+      'only .json and .png workflows can be submitted',
+      'In ComfyUI use "Export (API)", or use an image ComfyUI saved.'
     )
   }
   let handle: FileHandle
@@ -52,24 +70,15 @@ export async function readWorkflowFile(
     handle = await open(file, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0))
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
-    throw new WorkflowError(
-      name,
-      code === 'ENOENT'
-        ? 'the file does not exist. Check its name and folder.'
-        : code === 'EISDIR'
-          ? 'this is not a file but a folder. Choose a .json or .png workflow file.'
-          : `the file cannot be read (${code ?? 'error'}). Check that you may open it.`
-    )
+    if (code === 'ENOENT')
+      throw new WorkflowError(name, 'the file does not exist', 'Check its name and folder.')
+    if (code === 'EISDIR') throw notAFile(name, true)
+    throw cannotRead(name, code ?? (err as Error).message)
   }
   try {
     const stat = await handle.stat()
     if (!stat.isFile()) {
-      throw new WorkflowError(
-        name,
-        stat.isDirectory()
-          ? 'this is not a file but a folder. Choose a .json or .png workflow file.'
-          : 'this is not a file (a device or a pipe). Choose a .json or .png workflow file.'
-      )
+      throw notAFile(name, stat.isDirectory())
     }
     if (stat.size > max) throw tooLarge(name, stat.size, max)
     // The size can be wrong (a file that grows, /proc files say 0): read at most max + 1 bytes.
@@ -88,10 +97,7 @@ export async function readWorkflowFile(
   } catch (err) {
     if (err instanceof WorkflowError) throw err
     const code = (err as NodeJS.ErrnoException).code
-    throw new WorkflowError(
-      name,
-      `the file cannot be read (${code ?? (err as Error).message}). Check that you may open it.`
-    )
+    throw cannotRead(name, code ?? (err as Error).message)
   } finally {
     await handle.close()
   }

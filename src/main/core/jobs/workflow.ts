@@ -67,13 +67,21 @@ export interface LoadedWorkflow {
   summary: WorkflowSummary
 }
 
+/**
+ * Why a file is not a workflow we can send. `problem` is what is wrong (the faces match and
+ * translate it), `advice` what to do about it; `message` is both, after the file's name.
+ */
 export class WorkflowError extends Error {
+  readonly advice: string | null
   constructor(
     readonly source: string,
-    readonly problem: string
+    readonly problem: string,
+    advice?: string
   ) {
-    super(`${source}: ${problem}`)
+    const sep = /[.?!]$/.test(problem) ? ' ' : '. '
+    super(`${source}: ${problem}${advice ? `${sep}${advice}` : ''}`)
     this.name = 'WorkflowError'
+    this.advice = advice ?? null
   }
 }
 
@@ -134,7 +142,8 @@ export function assertWorkflowDepth(value: unknown, source: string, maxDepth: nu
   if (jsonShape(value, maxDepth).over) {
     throw new WorkflowError(
       source,
-      `the workflow is nested too deeply (more than ${maxDepth} levels) to be a ComfyUI workflow. ${AGAIN}`
+      `the workflow is nested too deeply (more than ${maxDepth} levels) to be a ComfyUI workflow`,
+      AGAIN
     )
   }
 }
@@ -156,14 +165,15 @@ export function parseApiPrompt(raw: unknown, source: string): ApiPrompt {
     )
   }
   if (!isRecord(value)) {
-    throw new WorkflowError(source, `expected a workflow object of nodes (API format). ${AGAIN}`)
+    throw new WorkflowError(source, 'expected a workflow object of nodes (API format)', AGAIN)
   }
   const ids = Object.keys(value)
-  if (ids.length === 0) throw new WorkflowError(source, `the workflow has no nodes. ${AGAIN}`)
+  if (ids.length === 0) throw new WorkflowError(source, 'the workflow has no nodes', AGAIN)
   if (ids.length > MAX_PROMPT_NODES) {
     throw new WorkflowError(
       source,
-      `the workflow is too large (${ids.length} nodes; the limit is ${MAX_PROMPT_NODES}). Split it into smaller workflows.`
+      `the workflow is too large (${ids.length} nodes; the limit is ${MAX_PROMPT_NODES})`,
+      'Split it into smaller workflows.'
     )
   }
   assertWorkflowDepth(value, source, MAX_PROMPT_DEPTH)
@@ -173,19 +183,22 @@ export function parseApiPrompt(raw: unknown, source: string): ApiPrompt {
     if (!isRecord(node)) {
       throw new WorkflowError(
         source,
-        `node "${id}" is not an object; is this an API-format workflow? ${AGAIN}`
+        `node "${id}" is not an object; is this an API-format workflow?`,
+        AGAIN
       )
     }
     if (typeof node.class_type !== 'string' || !node.class_type) {
       throw new WorkflowError(
         source,
-        `node "${id}" has no class_type; is this an API-format workflow? ${AGAIN}`
+        `node "${id}" has no class_type; is this an API-format workflow?`,
+        AGAIN
       )
     }
     if (node.inputs !== undefined && !isRecord(node.inputs)) {
       throw new WorkflowError(
         source,
-        `node "${id}" (${node.class_type}) has inputs that are not an object. ${AGAIN}`
+        `node "${id}" (${node.class_type}) has inputs that are not an object`,
+        AGAIN
       )
     }
     // Spreading copies own keys as own properties (even `__proto__`); assignment would not.
@@ -222,7 +235,8 @@ export function loadWorkflowBytes(bytes: Uint8Array, source: string): LoadedWork
   if (bytes.byteLength > MAX_WORKFLOW_BYTES) {
     throw new WorkflowError(
       source,
-      `the file is too large (${(bytes.byteLength / 1024 / 1024).toFixed(1)} MB; the limit is ${MAX_WORKFLOW_BYTES / 1024 / 1024} MB). Choose the workflow file itself (.json or a ComfyUI .png).`
+      `the file is too large (${(bytes.byteLength / 1024 / 1024).toFixed(1)} MB; the limit is ${MAX_WORKFLOW_BYTES / 1024 / 1024} MB)`,
+      'Choose the workflow file itself (.json or a ComfyUI .png).'
     )
   }
   if (isPng(bytes)) {
@@ -233,7 +247,8 @@ export function loadWorkflowBytes(bytes: Uint8Array, source: string): LoadedWork
       if (!(err instanceof PngError)) throw err
       throw new WorkflowError(
         source,
-        `the PNG could not be read: ${err.message}. Use an image saved by ComfyUI.`
+        `the PNG could not be read: ${err.message}`,
+        'Use an image saved by ComfyUI.'
       )
     }
     const promptText = text.get('prompt')
@@ -241,8 +256,11 @@ export function loadWorkflowBytes(bytes: Uint8Array, source: string): LoadedWork
       throw new WorkflowError(
         source,
         text.has('workflow')
-          ? 'this PNG holds only a UI workflow, not the API-format prompt ComfyUI needs. Open it in ComfyUI and use "Export (API)".'
-          : 'this PNG holds no ComfyUI workflow (it was not saved by ComfyUI, or its metadata was stripped). Use the original image ComfyUI saved.'
+          ? 'this PNG holds only a UI workflow, not the API-format prompt ComfyUI needs'
+          : 'this PNG holds no ComfyUI workflow (it was not saved by ComfyUI, or its metadata was stripped)',
+        text.has('workflow')
+          ? 'Open it in ComfyUI and use "Export (API)".'
+          : 'Use the original image ComfyUI saved.'
       )
     }
     let raw: unknown
@@ -251,7 +269,8 @@ export function loadWorkflowBytes(bytes: Uint8Array, source: string): LoadedWork
     } catch {
       throw new WorkflowError(
         source,
-        'the workflow inside this PNG is not valid JSON. Use the original image ComfyUI saved.'
+        'the workflow inside this PNG is not valid JSON',
+        'Use the original image ComfyUI saved.'
       )
     }
     assertWorkflowDepth(raw, source, MAX_DOCUMENT_DEPTH)
@@ -271,7 +290,8 @@ export function loadWorkflowBytes(bytes: Uint8Array, source: string): LoadedWork
       const where = /position (\d+)/.exec((err as Error).message)?.[1]
       throw new WorkflowError(
         source,
-        `not valid JSON${where ? ` (error near character ${where})` : ''}; expected an API-format workflow (.json) or a ComfyUI PNG. ${AGAIN}`
+        `not valid JSON${where ? ` (error near character ${where})` : ''}; expected an API-format workflow (.json) or a ComfyUI PNG`,
+        AGAIN
       )
     }
   }
