@@ -191,6 +191,7 @@ async function start(opts: StartOptions): Promise<RunningApp> {
     handlers: createIpcHandlers(core, {
       redact,
       openPath: (target) => shell.openPath(target),
+      showItemInFolder: (target) => shell.showItemInFolder(target),
       chooseFolder: (current) => chooseFolder(current, locale())
     }),
     isTrustedSender: trustedSender(() => window.webContents, window.isAppUrl),

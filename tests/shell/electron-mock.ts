@@ -266,7 +266,11 @@ export const session = {
   }
 }
 
-export const shell = { openPath: vi.fn(async () => ''), openExternal: vi.fn(async () => {}) }
+export const shell = {
+  openPath: vi.fn(async () => ''),
+  openExternal: vi.fn(async () => {}),
+  showItemInFolder: vi.fn()
+}
 
 export const dialog = {
   showOpenDialog: vi.fn(async () => ({ canceled: true, filePaths: [] as string[] })),

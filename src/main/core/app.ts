@@ -116,7 +116,9 @@ export class BalancerCore {
     let report: JournalLoadReport | null = null
     if (this.journal && this.jobs) {
       report = this.journal.open()
-      if (report.badLines) {
+      if (report.message) {
+        this.log(report.damagedLines ? 'error' : 'warn', `[Jobs] ${report.message}`)
+      } else if (report.badLines) {
         this.log(
           'warn',
           `[Jobs] ${report.badLines} unreadable line(s) in the job journal were skipped`
