@@ -136,7 +136,8 @@ describe('signals end every command', () => {
     const f = await fleet(1)
     await f.servers[0]!.setFault({ kind: 'hang' })
     const r = cli$(['status', '--servers', f.urls[0]!, '--timeout', '60000'], tempDir('cb-s-'))
-    await new Promise((res) => setTimeout(res, 500))
+    // Well into the round the hung server holds.
+    await new Promise((res) => setTimeout(res, 1500))
     r.child.kill('SIGINT')
     expect(await r.exitWithin(STOP_BOUND_MS)).toBe(130)
     await f.servers[0]!.setFault(null)

@@ -8,6 +8,8 @@ const ROOT = path.join(import.meta.dirname, '..', '..')
 
 /** Builds the CLI once per test file into its own folder (never the shared out/cli). */
 export function buildCli(): { entry: string; remove: () => void } {
+  // CLI_TEST_ENTRY runs the tests against another build (for example an older one).
+  if (process.env.CLI_TEST_ENTRY) return { entry: process.env.CLI_TEST_ENTRY, remove: () => {} }
   const dir = path.join(
     ROOT,
     'out',
