@@ -1,6 +1,18 @@
 /**
  * Settings: schema, defaults, validation with messages that quote the bad value, and the
  * import of the original "primary + comma-separated backups" form.
+ *
+ * Everything here may come from a hand-edited file, so nothing is trusted: wrong types, huge
+ * strings, deep nesting and `__proto__` keys give a problem for that value and every other
+ * value is kept. Problem texts never show a secret: URLs are quoted with their password and
+ * secret query values hidden (`redactUrl`), and server headers are never quoted at all.
+ *
+ * Server URLs may carry credentials (`http://user:password@host:8188`, ComfyUI behind a proxy
+ * with basic auth). They are kept in `url` as given, stored like the headers, and shown only
+ * redacted (`http://user:***@host:8188`). Fetch refuses URLs with credentials, so the HTTP
+ * client takes them off the URL and sends them as an `Authorization: Basic ...` header
+ * (`splitUrlCredentials` and `basicAuthorization` in `src/shared/urls.ts`); a server's own
+ * `Authorization` header wins over them.
  */
 import { z } from 'zod'
 import type {
@@ -10,6 +22,7 @@ import type {
   NotificationSettings,
   ServerConfig
 } from '../../shared/types'
+import { redactUrl, redactUrlsInText, splitUrlCredentials } from '../../shared/urls'
 
 /** Defaults from the original design. */
 export const DEFAULT_SETTINGS: Readonly<BalancerSettings> = Object.freeze({
@@ -54,14 +67,45 @@ export const LIMITS = {
   jobHistoryLimit: { min: 10, max: 100_000 }
 } as const
 
+/** Most servers one settings file may list; the rest are dropped with one problem. */
+export const MAX_SERVERS = 2000
+
+/** Bad server entries reported one by one; the rest are counted in one more problem. */
+export const MAX_LISTED_PROBLEMS = 20
+
+/** Limits of the headers of one server (a long JWT fits easily). */
+export const HEADER_LIMITS = { count: 50, nameLength: 256, valueLength: 16_384 } as const
+
+/**
+ * The bad value as a short text for a message. Strings are quoted with URL credentials hidden
+ * (hidden before cutting, so a cut never shows part of a password); lists and objects are only
+ * named, never dumped, since they may hold headers. Never throws, whatever the value.
+ */
 function quote(v: unknown): string {
-  try {
-    const s = JSON.stringify(v)
-    if (s === undefined) return String(v)
+  if (typeof v === 'string') {
+    const s = JSON.stringify(redactUrlsInText(v))
     return s.length > 80 ? `${s.slice(0, 77)}...` : s
-  } catch {
-    return String(v)
   }
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v)
+  if (v === null) return 'null'
+  if (v === undefined) return 'nothing'
+  if (Array.isArray(v)) return v.length === 1 ? 'a list of 1 item' : `a list of ${v.length} items`
+  if (typeof v === 'object') return 'an object'
+  return `a ${typeof v}`
+}
+
+/** A URL someone typed, quoted for a message with its credentials hidden. */
+function quoteUrl(v: unknown): string {
+  return typeof v === 'string'
+    ? quote(redactUrl(v.length > 10_000 ? v.slice(0, 10_000) : v))
+    : quote(v)
+}
+
+/** Own enumerable value of `key`, never one inherited through a prototype. */
+function own(obj: object, key: string): unknown {
+  return Object.prototype.hasOwnProperty.call(obj, key)
+    ? (obj as Record<string, unknown>)[key]
+    : undefined
 }
 
 const intIn = (name: string, min: number, max: number) =>
@@ -97,11 +141,20 @@ const oneOf = <T extends string>(name: string, values: readonly T[]) =>
     return v as T
   })
 
+/** Longest server URL accepted. */
+export const MAX_URL_LENGTH = 2000
+
 /**
  * Normalises a server URL: adds `http://` when no scheme is given, strips the trailing slash,
- * and rejects anything that is not http(s) with a host. Returns an error text instead of throwing.
+ * and rejects anything that is not http(s) with a host. Credentials (`user:password@`) are kept,
+ * percent-encoded as the URL standard writes them. Returns an error text instead of throwing;
+ * the error quotes the input with its credentials hidden.
  */
 export function normalizeServerUrl(input: string): { url: string } | { error: string } {
+  if (typeof input !== 'string') return { error: `A server URL must be text, got ${quote(input)}` }
+  if (input.length > MAX_URL_LENGTH) {
+    return { error: `The server URL is too long (over ${MAX_URL_LENGTH} characters)` }
+  }
   const raw = input.trim()
   if (!raw) return { error: 'The server URL is empty' }
   const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(raw) ? raw : `http://${raw}`
@@ -109,16 +162,26 @@ export function normalizeServerUrl(input: string): { url: string } | { error: st
   try {
     u = new URL(withScheme)
   } catch {
-    return { error: `Not a valid URL: ${quote(input)}` }
+    return { error: `Not a valid URL: ${quoteUrl(input)}` }
   }
   if (u.protocol !== 'http:' && u.protocol !== 'https:') {
-    return { error: `Only http:// and https:// servers are supported, got ${quote(input)}` }
+    return { error: `Only http:// and https:// servers are supported, got ${quoteUrl(input)}` }
   }
-  if (!u.hostname) return { error: `The URL has no host: ${quote(input)}` }
+  if (!u.hostname) return { error: `The URL has no host: ${quoteUrl(input)}` }
   if (u.search || u.hash)
-    return { error: `The URL must not have ?query or #fragment: ${quote(input)}` }
+    return { error: `The URL must not have ?query or #fragment: ${quoteUrl(input)}` }
   const path = u.pathname.replace(/\/+$/, '')
-  return { url: `${u.protocol}//${u.host}${path}` }
+  const userinfo =
+    u.username || u.password ? `${u.username}${u.password ? `:${u.password}` : ''}@` : ''
+  return { url: `${u.protocol}//${userinfo}${u.host}${path}` }
+}
+
+/**
+ * What makes two servers the same: the normalised URL without its credentials (the same
+ * server reached with two logins is still one server). Give it a normalised URL.
+ */
+export function serverKey(url: string): string {
+  return splitUrlCredentials(url)?.url ?? url
 }
 
 /** A short display name for a URL: host, plus port when it is not the default. */
@@ -131,22 +194,52 @@ export function nameFromUrl(url: string): string {
   }
 }
 
-const headersSchema = z
-  .record(z.string(), z.string())
-  .refine((h) => Object.keys(h).every((k) => /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(k)), {
-    message: 'Header names may only contain letters, digits and - _ . etc.'
-  })
-  .refine((h) => Object.values(h).every((v) => !/[\r\n]/.test(v)), {
-    message: 'Header values must not contain line breaks'
-  })
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
+
+/**
+ * Checks the headers of one server. Messages name the header but never show its value.
+ */
+function parseHeaders(raw: unknown): { headers: Record<string, string> } | { error: string } {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) {
+    // Only the kind of value: headers hold secrets even when malformed.
+    const kind =
+      typeof raw === 'string' ? 'text' : typeof raw === 'number' ? 'a number' : quote(raw)
+    return { error: `headers must be an object of names and values, got ${kind}` }
+  }
+  const names = Object.keys(raw)
+  if (names.length > HEADER_LIMITS.count) {
+    return {
+      error: `A server may have at most ${HEADER_LIMITS.count} headers, got ${names.length}`
+    }
+  }
+  const out: Array<[string, string]> = []
+  for (const name of names) {
+    const shown = quote(name.slice(0, 60))
+    if (name === '__proto__' || !HEADER_NAME.test(name) || name.length > HEADER_LIMITS.nameLength) {
+      return { error: `Header names may only contain letters, digits and - _ . etc., got ${shown}` }
+    }
+    const value = own(raw, name)
+    if (typeof value !== 'string') return { error: `The value of header ${shown} must be text` }
+    if (value.length > HEADER_LIMITS.valueLength) {
+      return { error: `The value of header ${shown} is too long` }
+    }
+    if (/[\r\n\0]/.test(value)) {
+      return { error: `The value of header ${shown} must not contain line breaks` }
+    }
+    out.push([name, value])
+  }
+  return { headers: Object.fromEntries(out) }
+}
 
 const serverSchema = z.object({
   id: z.string().min(1).max(100).optional(),
   name: z.string().max(200).optional(),
-  url: z.string().max(2000),
-  enabled: z.boolean().optional(),
-  headers: headersSchema.optional()
+  url: z.string().max(MAX_URL_LENGTH),
+  enabled: z.boolean().optional()
 })
+
+/** A server before it has its final id. */
+export type DraftServer = Omit<ServerConfig, 'id'> & { id?: string }
 
 export interface SettingsProblem {
   /** Dotted path of the bad value, e.g. `servers.1.url` or `timeout`. */
@@ -170,48 +263,142 @@ function slug(s: string): string {
   )
 }
 
-/** Gives every server a unique id, deriving it from the name or URL when missing. */
-export function assignIds(
-  servers: Array<Omit<ServerConfig, 'id'> & { id?: string }>
-): ServerConfig[] {
+/**
+ * Gives every server a unique id, deriving it from the name or URL when missing. Linear: the
+ * next free number of each base is remembered, so many servers of one name stay cheap.
+ */
+export function assignIds(servers: DraftServer[]): ServerConfig[] {
   const used = new Set<string>()
+  const next = new Map<string, number>()
   return servers.map((s) => {
-    let base = slug(s.id ?? s.name ?? nameFromUrl(s.url))
+    const base = slug(s.id ?? s.name ?? nameFromUrl(s.url))
     let id = base
-    for (let i = 2; used.has(id); i++) id = `${base}-${i}`
-    base = id
+    if (used.has(id)) {
+      let i = next.get(base) ?? 2
+      while (used.has(`${base}-${i}`)) i++
+      id = `${base}-${i}`
+      next.set(base, i + 1)
+    }
     used.add(id)
     return { ...s, id }
   })
 }
 
+/** Who a refused entry is, for its message: its name or its URL (credentials hidden). */
+function entryLabel(r: Record<string, unknown>): string {
+  const name = typeof r.name === 'string' && r.name.trim() ? r.name.trim().slice(0, 60) : ''
+  if (name) return quote(name)
+  return typeof r.url === 'string' ? quoteUrl(r.url) : 'no URL'
+}
+
 /**
  * Parses one server entry (untrusted). Returns the cleaned server or the reason it was refused.
+ * The reason names the entry by its name or URL (credentials hidden), never by its headers.
  */
-export function parseServer(
-  raw: unknown
-): { server: Omit<ServerConfig, 'id'> & { id?: string } } | { error: string } {
+export function parseServer(raw: unknown): { server: DraftServer } | { error: string } {
   if (typeof raw === 'string') raw = { url: raw }
-  const r = serverSchema.safeParse(raw)
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) {
+    return { error: `A server must be a URL or an object with a url, got ${quote(raw)}` }
+  }
+  // Own values only, so a `__proto__` key cannot smuggle in inherited ones.
+  const r0: Record<string, unknown> = {}
+  for (const k of ['id', 'name', 'url', 'enabled', 'headers']) {
+    const v = own(raw, k)
+    if (v !== undefined) r0[k] = v
+  }
+  const r = serverSchema.safeParse(r0)
   if (!r.success) {
     const issue = r.error.issues[0]
     const where = issue?.path.join('.') || 'entry'
-    // Quote only what identifies the entry: never its headers (they may hold credentials).
-    const r0 = raw && typeof raw === 'object' ? (raw as Record<string, unknown>) : null
-    const shown = r0 ? { name: r0.name, url: r0.url } : raw
-    return { error: `Bad server ${where}: ${issue?.message ?? 'invalid'} (${quote(shown)})` }
+    return { error: `Bad server ${where}: ${issue?.message ?? 'invalid'} (${entryLabel(r0)})` }
   }
   const n = normalizeServerUrl(r.data.url)
   if ('error' in n) return { error: n.error }
-  const name = r.data.name?.trim() || nameFromUrl(n.url)
-  const out: Omit<ServerConfig, 'id'> & { id?: string } = {
-    name,
-    url: n.url,
-    enabled: r.data.enabled ?? true
+  let headers: Record<string, string> | undefined
+  if (r0.headers !== undefined) {
+    const h = parseHeaders(r0.headers)
+    if ('error' in h) return { error: `Bad server headers: ${h.error} (${entryLabel(r0)})` }
+    headers = h.headers
   }
+  const name = r.data.name?.trim() || nameFromUrl(n.url)
+  const out: DraftServer = { name, url: n.url, enabled: r.data.enabled ?? true }
   if (r.data.id) out.id = r.data.id
-  if (r.data.headers && Object.keys(r.data.headers).length) out.headers = r.data.headers
+  if (headers && Object.keys(headers).length) out.headers = headers
   return { server: out }
+}
+
+/**
+ * Folds `dup` into `kept` (the first entry with the same URL): `kept` stays as it is, and only
+ * gains the headers it lacks and the credentials when its URL has none.
+ */
+function mergeDuplicate(kept: DraftServer, dup: DraftServer): void {
+  if (dup.headers) {
+    const have = new Set(Object.keys(kept.headers ?? {}).map((k) => k.toLowerCase()))
+    const extra = Object.entries(dup.headers).filter(([k]) => !have.has(k.toLowerCase()))
+    if (extra.length) kept.headers = { ...kept.headers, ...Object.fromEntries(extra) }
+  }
+  if (!splitUrlCredentials(kept.url) && splitUrlCredentials(dup.url)) kept.url = dup.url
+}
+
+/**
+ * Servers from an untrusted list, in linear time: bad entries are reported (the first
+ * {@link MAX_LISTED_PROBLEMS} one by one, the rest counted), entries with the same URL are
+ * merged into the first with one problem saying how many, and past {@link MAX_SERVERS} the
+ * rest are dropped with one problem. Paths are `${path}.${index}` for single entries.
+ */
+export function parseServerList(
+  list: readonly unknown[],
+  path = 'servers'
+): { servers: ServerConfig[]; problems: SettingsProblem[] } {
+  const problems: SettingsProblem[] = []
+  const byKey = new Map<string, DraftServer>()
+  let bad = 0
+  let merged = 0
+  let dropped = 0
+  for (let i = 0; i < list.length; i++) {
+    let p: ReturnType<typeof parseServer>
+    try {
+      p = parseServer(list[i])
+    } catch {
+      p = { error: 'This server entry could not be read' }
+    }
+    if ('error' in p) {
+      if (++bad <= MAX_LISTED_PROBLEMS) problems.push({ path: `${path}.${i}`, message: p.error })
+      continue
+    }
+    const key = serverKey(p.server.url)
+    const kept = byKey.get(key)
+    if (kept) {
+      mergeDuplicate(kept, p.server)
+      merged++
+    } else if (byKey.size >= MAX_SERVERS) {
+      dropped++
+    } else {
+      byKey.set(key, p.server)
+    }
+  }
+  if (bad > MAX_LISTED_PROBLEMS) {
+    problems.push({
+      path,
+      message: `${bad - MAX_LISTED_PROBLEMS} more bad server entries were left out`
+    })
+  }
+  if (merged) {
+    problems.push({
+      path,
+      message:
+        merged === 1
+          ? '1 server was listed twice (same URL) and was merged into the first one'
+          : `${merged} servers were listed more than once (same URL) and were merged into the first ones`
+    })
+  }
+  if (dropped) {
+    problems.push({
+      path,
+      message: `Only the first ${MAX_SERVERS} servers are kept; ${dropped} more were left out`
+    })
+  }
+  return { servers: assignIds([...byKey.values()]), problems }
 }
 
 const fields = {
@@ -255,16 +442,22 @@ export function parseSettings(raw: unknown, fallback?: AppSettings): ParsedSetti
     problems.push({ path: '', message: `Settings must be an object, got ${quote(raw)}` })
     return { settings: base, problems }
   }
-  const obj = raw as Record<string, unknown>
+  const obj = raw
   const out: AppSettings = { ...base }
   for (const key of Object.keys(fields) as Array<keyof typeof fields>) {
-    if (!(key in obj) || obj[key] === undefined) continue
-    const r = fields[key].safeParse(obj[key])
-    if (r.success) (out as unknown as Record<string, unknown>)[key] = r.data
-    else problems.push({ path: key, message: r.error.issues[0]?.message ?? `Bad ${key}` })
+    try {
+      const v = own(obj, key)
+      if (v === undefined) continue
+      const r = fields[key].safeParse(v)
+      if (r.success) (out as unknown as Record<string, unknown>)[key] = r.data
+      else problems.push({ path: key, message: r.error.issues[0]?.message ?? `Bad ${key}` })
+    } catch {
+      problems.push({ path: key, message: `${key} could not be read` })
+    }
   }
-  if ('notifications' in obj && obj.notifications !== undefined) {
-    const n = obj.notifications
+  const notifications = own(obj, 'notifications')
+  if (notifications !== undefined) {
+    const n = notifications
     if (!n || typeof n !== 'object' || Array.isArray(n)) {
       problems.push({
         path: 'notifications',
@@ -273,7 +466,7 @@ export function parseSettings(raw: unknown, fallback?: AppSettings): ParsedSetti
     } else {
       const next: NotificationSettings = { ...out.notifications }
       for (const k of NOTIFICATION_KINDS) {
-        const v = (n as Record<string, unknown>)[k]
+        const v = own(n, k)
         if (v === undefined) continue
         if (typeof v === 'boolean') next[k] = v
         else
@@ -285,22 +478,18 @@ export function parseSettings(raw: unknown, fallback?: AppSettings): ParsedSetti
       out.notifications = next
     }
   }
-  if ('servers' in obj && obj.servers !== undefined) {
-    if (!Array.isArray(obj.servers)) {
-      problems.push({
-        path: 'servers',
-        message: `servers must be a list, got ${quote(obj.servers)}`
-      })
+  const servers = own(obj, 'servers')
+  if (servers !== undefined) {
+    if (!Array.isArray(servers)) {
+      problems.push({ path: 'servers', message: `servers must be a list, got ${quote(servers)}` })
     } else {
-      const good: Array<Omit<ServerConfig, 'id'> & { id?: string }> = []
-      obj.servers.forEach((s, i) => {
-        const p = parseServer(s)
-        if ('error' in p) problems.push({ path: `servers.${i}`, message: p.error })
-        else good.push(p.server)
-      })
-      out.servers = assignIds(good)
+      const r = parseServerList(servers)
+      out.servers = r.servers
+      problems.push(...r.problems)
     }
   }
+  // Last guard: no message leaves with a URL password in it, whoever wrote it.
+  for (const p of problems) p.message = redactUrlsInText(p.message)
   return { settings: out, problems }
 }
 
@@ -365,17 +554,37 @@ export function importLegacyServers(input: unknown): {
     problems.push({ path: '', message: `Nothing to import from ${quote(input)}` })
   }
   const seen = new Set<string>()
-  const good: Array<Omit<ServerConfig, 'id'>> = []
+  const good: DraftServer[] = []
+  let bad = 0
+  let dropped = 0
   urls.forEach((u, i) => {
     const n = normalizeServerUrl(u)
     if ('error' in n) {
-      problems.push({ path: `urls.${i}`, message: n.error })
+      if (++bad <= MAX_LISTED_PROBLEMS) problems.push({ path: `urls.${i}`, message: n.error })
       return
     }
-    if (seen.has(n.url)) return
-    seen.add(n.url)
+    const key = serverKey(n.url)
+    if (seen.has(key)) return
+    if (seen.size >= MAX_SERVERS) {
+      dropped++
+      return
+    }
+    seen.add(key)
     good.push({ name: nameFromUrl(n.url), url: n.url, enabled: true })
   })
+  if (bad > MAX_LISTED_PROBLEMS) {
+    problems.push({
+      path: 'urls',
+      message: `${bad - MAX_LISTED_PROBLEMS} more bad URLs were left out`
+    })
+  }
+  if (dropped) {
+    problems.push({
+      path: 'urls',
+      message: `Only the first ${MAX_SERVERS} servers are kept; ${dropped} more were left out`
+    })
+  }
+  for (const p of problems) p.message = redactUrlsInText(p.message)
   return { servers: assignIds(good), problems }
 }
 
