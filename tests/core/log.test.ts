@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest'
-import { availabilityLine, conciseLines, LogBuffer, verboseLines } from '../../src/main/core/log'
+import {
+  availabilityLine,
+  conciseLines,
+  LogBuffer,
+  logLine,
+  redactingSink,
+  redactLogLine,
+  verboseLines
+} from '../../src/main/core/log'
 import { fleet, q, server } from './helpers'
 
 const msgs = (l: { message: string }[]) => l.map((x) => x.message)
@@ -122,5 +130,55 @@ describe('log buffer', () => {
     const b = new LogBuffer(3)
     for (let i = 0; i < 5; i++) b.push({ time: i, level: 'info', message: String(i) })
     expect(b.all().map((l) => l.message)).toEqual(['2', '3', '4'])
+  })
+})
+
+describe('log lines never show URL credentials', () => {
+  const URL_ERR = 'fetch http://user:s3cret@gpu-1:8188/prompt?token=t0ken failed'
+  const leaks = (texts: string[]) => texts.filter((t) => /s3cret|t0ken/.test(t))
+
+  it('in the concise and verbose lines', () => {
+    const up = fleet([server('gpu-1'), server('gpu-2')], 'gpu-1')
+    const down = fleet(
+      [server('gpu-1', { healthy: false, error: URL_ERR }), server('gpu-2')],
+      'gpu-2'
+    )
+    const still = fleet(
+      [server('gpu-1', { healthy: false, error: `${URL_ERR} again` }), server('gpu-2')],
+      'gpu-2'
+    )
+    const none = fleet([server('gpu-1', { healthy: false, error: URL_ERR })], null, {
+      reason: `No healthy server (${URL_ERR})`
+    })
+    const lines = [
+      ...msgs(conciseLines(up, down)),
+      ...msgs(conciseLines(down, still)),
+      ...msgs(conciseLines(null, none)),
+      ...msgs(verboseLines(down)),
+      availabilityLine(none)
+    ]
+    expect(lines.length).toBeGreaterThan(5)
+    expect(leaks(lines)).toEqual([])
+    expect(msgs(conciseLines(up, down))[0]).toBe(
+      '[LoadBalancer] Server down: gpu-1 - fetch http://user:***@gpu-1:8188/prompt?token=*** failed'
+    )
+  })
+
+  it('in the buffer, in logLine and through a redacting sink', () => {
+    const b = new LogBuffer(10)
+    b.push({ time: 1, level: 'warn', message: `[Settings] ${URL_ERR}` })
+    b.push({ time: 2, level: 'info', message: 'plain line' })
+    expect(leaks(b.all().map((l) => l.message))).toEqual([])
+    expect(b.all()[1]!.message).toBe('plain line')
+    const line = logLine(3, 'error', URL_ERR)
+    expect(line).toMatchObject({ time: 3, level: 'error' })
+    expect(leaks([line.message])).toEqual([])
+    const got: string[] = []
+    const sink = redactingSink((l) => got.push(l.message))
+    sink({ time: 4, level: 'info', message: URL_ERR })
+    expect(got).toHaveLength(1)
+    expect(leaks(got)).toEqual([])
+    const same = { time: 5, level: 'info' as const, message: 'nothing secret' }
+    expect(redactLogLine(same)).toBe(same)
   })
 })
