@@ -1,9 +1,12 @@
 /**
  * Keeps server credentials out of every log line (file, console, window). The core quotes bad
  * values in its messages, and a bad server entry can carry its headers, so every line passes
- * through here before it is written or shown.
+ * through here before it is written or shown. URLs lose their password and secret query values
+ * (`http://user:***@host`), and the passwords of the configured server URLs are hidden wherever
+ * they show up alone.
  */
 import type { AppSettings } from '../shared/types'
+import { redactUrlsInText, splitUrlCredentials } from '../shared/urls'
 
 export const REDACTED = '[redacted]'
 
@@ -24,10 +27,17 @@ export class SecretRedactor {
   /** Longest first, so a value that contains another is hidden whole. */
   private secrets: string[] = []
 
-  /** Learns the header values of every server (call on every settings change). */
+  /** Learns the header values and URL passwords of every server (call on every settings change). */
   update(settings: Pick<AppSettings, 'servers'>): void {
     const found = new Set<string>()
     for (const s of settings.servers) {
+      const creds = splitUrlCredentials(s.url)
+      // A lone user name (`http://token@host`) is often a token itself.
+      const secret = creds ? creds.password || creds.username : ''
+      if (secret.length >= MIN_SECRET_LENGTH) {
+        found.add(secret)
+        found.add(encodeURIComponent(secret))
+      }
       for (const value of Object.values(s.headers ?? {})) {
         const v = value.trim()
         if (v.length >= MIN_SECRET_LENGTH) found.add(v)
@@ -40,7 +50,7 @@ export class SecretRedactor {
   }
 
   redact(text: string): string {
-    let out = text
+    let out = redactUrlsInText(text)
     for (const s of this.secrets) {
       if (out.includes(s)) out = out.split(s).join(REDACTED)
       // The core quotes values as JSON, which escapes quotes and backslashes.
