@@ -10,7 +10,7 @@ import { BalancerCore } from '../main/core/app'
 import { loadWorkflowBytes, WorkflowError, type LoadedWorkflow } from '../main/core/jobs/workflow'
 import { cliDataDir } from '../main/core/paths'
 import { normalizeServerUrl, parseSettings, serversFromUrls } from '../main/core/settings'
-import { readWorkflowFile } from '../main/submit'
+import { readWorkflowFile } from '../main/core/jobs/workflow-file'
 import { stripControls, terminalJson } from '../shared/terminal'
 import type { AppSettings, FleetStatus, JobRecord, ServerConfig } from '../shared/types'
 import type { CliIo } from './io'
@@ -73,6 +73,9 @@ export function progressLine(j: JobRecord, width = 24): string {
 function describeEnd(j: JobRecord): string {
   switch (j.state) {
     case 'done':
+      if (j.missingOutputs) {
+        return `Done with missing outputs on ${s(j.serverUrl ?? '')}: ${j.outputs.length} saved, ${j.missingOutputs} could not be saved`
+      }
       return `Done on ${s(j.serverUrl ?? '')}: ${j.outputs.length} output(s)`
     case 'failed':
       return `Failed: ${s(j.error?.message ?? 'unknown error')}${j.error?.nodeId ? ` (node ${s(j.error.nodeId)}${j.error.nodeType ? `, ${s(j.error.nodeType)}` : ''})` : ''}`
@@ -262,6 +265,10 @@ async function follow(o: FollowOptions, io: CliIo): Promise<number> {
       } else {
         io.out(label + describeEnd(j))
         for (const d of j.error?.details ?? []) io.out(`  ${s(d)}`)
+        const missing = j.missingOutputs
+          ? j.notes.findLast((n) => n.startsWith('Some outputs could not be downloaded'))
+          : undefined
+        if (missing) io.out(`  ${s(missing)}`)
         for (const out of j.outputs) io.out(`  ${s(out.path)}`)
       }
     }
@@ -275,7 +282,8 @@ async function follow(o: FollowOptions, io: CliIo): Promise<number> {
   }
   if (interrupted) return EXIT_INTERRUPTED
   if (notTaken.size) return 1
-  const okWait = finals.every((j) => j.state === 'done')
+  // A job whose outputs could not all be saved did not do its work: exit 1.
+  const okWait = finals.every((j) => j.state === 'done' && !j.missingOutputs)
   const okNoWait = finals.every((j) => ['queued', 'running', 'done'].includes(j.state))
   return (o.wait ? okWait : okNoWait) ? 0 : 1
 }

@@ -353,3 +353,22 @@ describe('workflow files', () => {
     )
   })
 })
+
+describe('outputs that cannot be saved', () => {
+  it('a /view that fails makes submit --wait say "missing outputs" and exit 1', async () => {
+    const fake = new FakeComfy({ jobMs: 20 })
+    await fake.start()
+    cleanups.push(() => fake.stop())
+    await fake.setFault({ kind: 'view-status', status: 500 })
+    const dir = tempDir('cb-m-')
+    const wf = path.join(dir, 'files.json')
+    fs.writeFileSync(
+      wf,
+      JSON.stringify({ '1': { class_type: 'FakeSaveFile', inputs: { filename: 'only.png' } } })
+    )
+    const r = cli$(['submit', wf, '--servers', fake.url, '--wait', '--out', dir], dir)
+    expect(await r.exitWithin(20_000)).toBe(1)
+    expect(r.stdout()).toMatch(/Done with missing outputs/)
+    expect(r.stdout()).toMatch(/could not be downloaded/)
+  }, 30_000)
+})
