@@ -266,7 +266,7 @@ async function follow(o: FollowOptions, io: CliIo): Promise<number> {
         io.out(label + describeEnd(j))
         for (const d of j.error?.details ?? []) io.out(`  ${s(d)}`)
         const missing = j.missingOutputs
-          ? j.notes.findLast((n) => n.startsWith('Some outputs could not be downloaded'))
+          ? [...j.notes].reverse().find((n) => n.startsWith('Some outputs could not be downloaded'))
           : undefined
         if (missing) io.out(`  ${s(missing)}`)
         for (const out of j.outputs) io.out(`  ${s(out.path)}`)
