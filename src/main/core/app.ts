@@ -9,7 +9,9 @@ import { systemClock, type Clock } from './clock'
 import { probeServer, type ProbeResult } from './comfy/probe'
 import type { HttpTransport } from './comfy/transport'
 import { Emitter } from './events'
-import { FleetMonitor } from './fleet/monitor'
+import { FleetMonitor, type ServerEvent } from './fleet/monitor'
+import type { ComfyClient } from './comfy/client'
+import path from 'node:path'
 import { randomUUID } from 'node:crypto'
 import {
   expectedCompletionPolicy,
@@ -229,5 +231,25 @@ export class BalancerCore {
     }
     this.prevStatus = status
     this.events.emit('round', status)
+  }
+
+  // ---------------------------------------------------------------- for the gateway
+
+  /**
+   * Every message of every server's WebSocket, as it comes (`prompt_id` in job events is the
+   * job engine's id). Returns the unsubscribe function.
+   */
+  onServerEvent(fn: (e: ServerEvent) => void): () => void {
+    return this.monitor.events.on('comfy', fn)
+  }
+
+  /** The HTTP client of a configured server (with its headers and credentials), or undefined. */
+  serverClient(serverId: string): ComfyClient | undefined {
+    return this.monitor.clientFor(serverId)
+  }
+
+  /** The folder holding the job journal, or null when jobs are off. */
+  dataDir(): string | null {
+    return this.journal ? path.dirname(this.journal.file) : null
   }
 }
