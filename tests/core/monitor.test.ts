@@ -245,6 +245,6 @@ describe('check loop (fake timers)', () => {
     monitor.start()
     await vi.advanceTimersByTimeAsync(50)
     const a = monitor.status().servers[0]!
-    expect(a.error).toBe('Proxy says: upstream http://a:8188/api/queue is gone')
+    expect(a.error).toBe('Proxy says: upstream http://bob:***@a:8188/api/queue is gone')
   })
 })

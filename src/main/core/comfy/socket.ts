@@ -12,6 +12,7 @@
 import WebSocket from 'ws'
 import { systemClock, type Clock } from '../clock'
 import { Emitter } from '../events'
+import { splitUrlCredentials } from './client'
 
 export interface ComfyEvent {
   type: string
@@ -70,35 +71,9 @@ const BACKOFF_MAX_MS = 15_000
  */
 export const MAX_FRAME_BYTES = 8 * 1024 * 1024
 
-/**
- * Splits `user:pass@` out of a URL: the URL without them, and the `Authorization: Basic`
- * value they stand for (null when there are none). Percent-escapes are decoded. Behaves like
- * `splitUrlCredentials` of the HTTP client.
- */
-function splitCredentials(url: string): { url: string; authorization: string | null } {
-  let u: URL
-  try {
-    u = new URL(url)
-  } catch {
-    return { url, authorization: null }
-  }
-  if (!u.username && !u.password) return { url, authorization: null }
-  const dec = (s: string) => {
-    try {
-      return decodeURIComponent(s)
-    } catch {
-      return s
-    }
-  }
-  const pair = `${dec(u.username)}:${dec(u.password)}`
-  u.username = ''
-  u.password = ''
-  return { url: u.href, authorization: `Basic ${Buffer.from(pair, 'utf8').toString('base64')}` }
-}
-
 /** The socket address for a server's base URL, never with credentials in it. */
 export function wsUrl(baseUrl: string, clientId: string): string {
-  const u = new URL(splitCredentials(baseUrl).url)
+  const u = new URL(splitUrlCredentials(baseUrl).url)
   u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:'
   u.pathname = `${u.pathname.replace(/\/+$/, '')}/ws`
   u.search = `?clientId=${encodeURIComponent(clientId)}`
@@ -111,7 +86,7 @@ export function socketHeaders(
   headers: Record<string, string> | undefined
 ): Record<string, string> {
   const out: Record<string, string> = { ...(headers ?? {}) }
-  const { authorization } = splitCredentials(baseUrl)
+  const { authorization } = splitUrlCredentials(baseUrl)
   const has = Object.keys(out).some((k) => k.toLowerCase() === 'authorization')
   if (authorization && !has) out.Authorization = authorization
   return out

@@ -4,7 +4,6 @@
  * previous one, and nobody waits for a check just to learn the best server.
  */
 import type {
-  FailureKind,
   FleetStatus,
   LogLevel,
   ServerConfig,
@@ -16,6 +15,7 @@ import { ComfyRequestError, classifyError } from '../comfy/errors'
 import type { HttpTransport } from '../comfy/transport'
 import { systemClock, type Clock } from '../clock'
 import { Emitter } from '../events'
+import { redactUrlsInText } from '../../../shared/urls'
 import { ComfySocket, type ComfyEvent, type SocketLimits } from '../comfy/socket'
 import { expectedWaitMs, priorJobMs, ServerEstimator } from './estimator'
 import { leastQueuePolicy, type Choice, type Policy, type PolicyJob } from './policy'
@@ -761,7 +761,7 @@ export class FleetMonitor {
         healthy: false,
         // The last queue known stays, with the time it was read (`queueAt`): it is not current.
         error: errorText(ce.message),
-        errorKind: failureKind(ce.kind),
+        errorKind: ce.kind,
         lastCheck: this.clock.now(),
         consecutiveFailures: prev.consecutiveFailures + 1,
         checks: prev.checks + 1,
@@ -826,25 +826,9 @@ export class FleetMonitor {
 }
 
 /**
- * A failure's words as kept for a server: without trailing blank lines or spaces, and without
- * `user:pass@` in any address it quotes.
+ * A failure's words as kept for a server: without trailing blank lines or spaces, and with the
+ * password of any address it quotes hidden.
  */
 export function errorText(message: string): string {
-  return message.replace(/([a-z][a-z0-9+.-]*:\/\/)[^\s/@]*@/gi, '$1').replace(/\s+$/, '')
-}
-
-const FAILURE_KINDS: ReadonlySet<string> = new Set<FailureKind>([
-  'refused',
-  'timeout',
-  'http',
-  'not-json',
-  'bad-shape',
-  'network',
-  'disabled'
-])
-
-/** A request error's kind as a server's failure kind (a redirect is an HTTP answer). */
-function failureKind(kind: string): FailureKind {
-  if (FAILURE_KINDS.has(kind)) return kind as FailureKind
-  return kind === 'redirect' ? 'http' : 'bad-shape'
+  return redactUrlsInText(message).trimEnd()
 }
