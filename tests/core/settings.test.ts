@@ -370,3 +370,212 @@ describe('large settings files', () => {
     expect(problems.at(-1)!.message).toContain(`${500 - MAX_LISTED_PROBLEMS} more`)
   })
 })
+
+/** Small seeded random numbers (mulberry32), so every run tries the same inputs. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+const SECRET = 'zz-top-secret-99'
+
+/** Builds nesting `depth` deep without recursion. */
+function deep(depth: number, asList: boolean): unknown {
+  let v: unknown = SECRET
+  for (let i = 0; i < depth; i++) v = asList ? [v] : { a: v, headers: { Authorization: SECRET } }
+  return v
+}
+
+/** Values that are wrong for every setting but outputDir (which takes any text). */
+function badValue(r: () => number): unknown {
+  const pick = Math.floor(r() * 16)
+  switch (pick) {
+    case 0:
+      return NaN
+    case 1:
+      return Infinity
+    case 2:
+      return -1e308
+    case 3:
+      return 'x'.repeat(1_000_000 + Math.floor(r() * 1000))
+    case 4:
+      return `http://user:${SECRET}@h:99999`
+    case 5:
+      return deep(5000 + Math.floor(r() * 5000), true)
+    case 6:
+      return deep(2000 + Math.floor(r() * 2000), false)
+    case 7:
+      return JSON.parse(`{"__proto__": {"timeout": 1000, "url": "http://x"}, "k": "${SECRET}"}`)
+    case 8:
+      return [SECRET, { headers: { Authorization: `Bearer ${SECRET}` } }]
+    case 9:
+      return { toString: SECRET, valueOf: SECRET, constructor: SECRET }
+    case 10:
+      return '\0\u202e\ud800'
+    case 11:
+      return -0.5
+    case 12:
+      return ''
+    case 13:
+      return null
+    case 14:
+      return Object.create(null) as object
+    default:
+      return { headers: { Authorization: SECRET }, url: `http://a:${SECRET}@b:99999` }
+  }
+}
+
+/** A bad value that is not text (for fields that take any text). */
+function notText(r: () => number): unknown {
+  for (;;) {
+    const v = badValue(r)
+    if (typeof v !== 'string') return v
+  }
+}
+
+/** Server entries that must be refused. */
+function badServer(r: () => number): unknown {
+  const v = badValue(r)
+  const pick = Math.floor(r() * 10)
+  const headers = { Authorization: `Bearer ${SECRET}` }
+  switch (pick) {
+    case 0:
+      return v
+    case 1:
+      return { url: v, headers }
+    case 2:
+      return { url: 'http://ok:1', name: notText(r), headers }
+    case 3:
+      return { url: 'http://ok:1', enabled: v === null ? 'yes' : v, headers }
+    case 4:
+      return { url: 'http://ok:1', headers: r() < 0.5 ? { X: notText(r) } : `X: ${SECRET}` }
+    case 5:
+      return JSON.parse(`{"url":"http://ok:1","headers":{"__proto__":"${SECRET}","A":"${SECRET}"}}`)
+    case 6:
+      return { url: 'http://ok:1', id: notText(r), headers }
+    case 7:
+      return { url: `http://u:${SECRET}@ok:1/?token=${SECRET}`, headers }
+    case 8:
+      return {
+        url: 'http://ok:1',
+        headers: Object.fromEntries(Array.from({ length: 60 }, (_, i) => [`H${i}`, SECRET]))
+      }
+    default:
+      return JSON.parse(`{"__proto__":{"url":"http://ok:1"}}`)
+  }
+}
+
+const GOOD: Record<string, (r: () => number) => unknown> = {
+  healthCheckInterval: (r) => 500 + Math.floor(r() * 10_000),
+  timeout: (r) => 100 + Math.floor(r() * 10_000),
+  retryAttempts: (r) => Math.floor(r() * 21),
+  verboseLogging: (r) => r() < 0.5,
+  queueWeightEnabled: (r) => r() < 0.5,
+  failoverEnabled: (r) => r() < 0.5,
+  startAtLogin: (r) => r() < 0.5,
+  outputDir: (r) => `/renders/${Math.floor(r() * 1000)}`,
+  language: (r) => ['system', 'en', 'zh-CN'][Math.floor(r() * 3)],
+  theme: (r) => ['system', 'light', 'dark'][Math.floor(r() * 3)],
+  jobHistoryLimit: (r) => 10 + Math.floor(r() * 1000)
+}
+
+describe('settings files with generated bad input', () => {
+  it('never throws, reports each bad value and keeps every good one', () => {
+    const r = rng(20240611)
+    for (let round = 0; round < 60; round++) {
+      const input: Record<string, unknown> = {}
+      const good: Record<string, unknown> = {}
+      const bad = new Set<string>()
+      for (const key of Object.keys(GOOD)) {
+        const x = r()
+        if (x < 0.4) input[key] = good[key] = GOOD[key]!(r)
+        else if (x < 0.8) {
+          // Any text is a folder path, so outputDir gets only bad values that are not text.
+          input[key] = key === 'outputDir' ? notText(r) : badValue(r)
+          bad.add(key)
+        }
+      }
+      if (r() < 0.5) input.notifications = { serverDown: r() < 0.5, jobDone: badValue(r) }
+      input[`unknown${round}`] = badValue(r)
+      const goodUrls: string[] = []
+      const servers: unknown[] = []
+      const count = 1 + Math.floor(r() * 30)
+      for (let i = 0; i < count; i++) {
+        if (r() < 0.4) {
+          const url = `http://gpu-${round}-${i}:8188`
+          goodUrls.push(url)
+          servers.push(r() < 0.5 ? url : { url, name: `GPU ${i}`, headers: { 'X-Key': SECRET } })
+        } else servers.push(badServer(r))
+      }
+      input.servers = servers
+      const raw = r() < 0.5 ? input : Object.assign(Object.create(null) as object, input)
+
+      let result: ReturnType<typeof parseSettings> | undefined
+      expect(() => (result = parseSettings(raw)), `round ${round}`).not.toThrow()
+      const { settings, problems } = result!
+      const where = `round ${round}`
+      for (const [k, v] of Object.entries(good)) {
+        expect((settings as unknown as Record<string, unknown>)[k], `${where} ${k}`).toEqual(v)
+      }
+      const defaults = defaultSettings() as unknown as Record<string, unknown>
+      for (const k of bad) {
+        expect((settings as unknown as Record<string, unknown>)[k], `${where} ${k}`).toEqual(
+          defaults[k]
+        )
+        expect(
+          problems.some((p) => p.path === k),
+          `${where} ${k}`
+        ).toBe(true)
+      }
+      // Every valid server is kept, in order; the bad ones each have a problem or were the
+      // `http://ok:1` of a refused entry (never kept: every such entry is refused).
+      const urls = settings.servers.map((s) => s.url)
+      expect(urls, where).toEqual(goodUrls)
+      expect(new Set(settings.servers.map((s) => s.id)).size, where).toBe(urls.length)
+      expect(problems.length, where).toBeGreaterThanOrEqual(bad.size)
+      for (const p of problems) {
+        expect(p.message, where).not.toContain(SECRET)
+        expect(p.message.length, `${where} ${p.path}`).toBeLessThan(300)
+      }
+      expect(() => JSON.stringify(settings), where).not.toThrow()
+    }
+  })
+
+  it('takes nothing from a __proto__ key or an inherited value', () => {
+    const fromFile = JSON.parse(
+      '{"__proto__": {"timeout": 2000, "servers": ["http://evil:1"]}, "retryAttempts": 5}'
+    ) as unknown
+    const a = parseSettings(fromFile)
+    expect(a.settings.timeout).toBe(10_000)
+    expect(a.settings.retryAttempts).toBe(5)
+    expect(a.settings.servers).toEqual([])
+    const inherited = Object.create({ timeout: 2000, servers: ['http://evil:1'] }) as object
+    const b = parseSettings(inherited)
+    expect(b.settings.timeout).toBe(10_000)
+    expect(b.settings.servers).toEqual([])
+    const server = Object.create({ url: 'http://evil:1' }) as object
+    const c = parseSettings({ servers: [server, 'http://good:1'] })
+    expect(c.settings.servers.map((s) => s.url)).toEqual(['http://good:1'])
+    expect(c.problems.map((p) => p.path)).toEqual(['servers.0'])
+    const d = parseSettings(
+      JSON.parse('{"servers":[{"url":"http://a:1","headers":{"__proto__":"x"}}]}') as unknown
+    )
+    expect(d.settings.servers).toEqual([])
+    expect(d.problems[0]!.message).toContain('__proto__')
+  })
+
+  it('refuses deeply nested values with a short problem', () => {
+    for (const v of [deep(100_000, true), deep(20_000, false)]) {
+      const { settings, problems } = parseSettings({ timeout: v, servers: [v, 'http://a:1'] })
+      expect(settings.servers.map((s) => s.url)).toEqual(['http://a:1'])
+      expect(problems.map((p) => p.path)).toEqual(['timeout', 'servers.0'])
+      expect(problems[0]!.message).toMatch(/got (a list of 1 item|an object)$/)
+    }
+  })
+})
