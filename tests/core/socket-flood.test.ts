@@ -181,4 +181,19 @@ describe('a flooding WebSocket', () => {
     expect(byId(m.status(), 'bad').healthy).toBe(true)
     expect(logs).toHaveLength(1)
   })
+
+  it('the live feed is tried again once its time off is over', async () => {
+    const hostile = await startHostile()
+    const m = monitorFor([{ id: 'bad', url: hostile.url }], {
+      liveLimits: { budgetPerSec: 100, hardCapPerSec: 400, floodSeconds: 1 },
+      liveBlockMs: 500
+    })
+    const logs: string[] = []
+    m.events.on('log', (l) => logs.push(l.message))
+    m.start()
+    await vi.waitFor(() => expect(logs).toHaveLength(1), { timeout: 10_000 })
+    hostile.flooding = false
+    await vi.waitFor(() => expect(hostile.connections).toBe(2), { timeout: 10_000 })
+    expect(logs[0]).toMatch(/bad: live updates off for 1 s, it sent too many messages/)
+  })
 })

@@ -265,10 +265,12 @@ export class FleetMonitor {
       if (e.socket !== sock) return
       e.socket = null
       e.liveBlockedUntil = this.clock.now() + this.liveBlockMs
-      const min = Math.max(1, Math.round(this.liveBlockMs / 60_000))
+      const ms = this.liveBlockMs
+      const off =
+        ms < 60_000 ? `${Math.max(1, Math.round(ms / 1000))} s` : `${Math.round(ms / 60_000)} min`
       this.events.emit('log', {
         level: 'warn',
-        message: `[LoadBalancer] ${e.config.name}: live updates off for ${min} min, ${reason}; checking it at each interval instead`
+        message: `[LoadBalancer] ${e.config.name}: live updates off for ${off}, ${reason}; checking it at each interval instead`
       })
       this.events.emit('socket-closed', { serverId })
     })
@@ -673,7 +675,12 @@ export class FleetMonitor {
     this.rounds++
     this.lastHealthCheck = this.clock.now()
     // A live feed that was turned off for a while is tried again once that while is over.
-    for (const e of this.entries) if (!e.socket) this.openSocket(e)
+    const now = this.clock.now()
+    for (const e of this.entries) {
+      if (e.socket || !e.liveBlockedUntil || now < e.liveBlockedUntil) continue
+      e.liveBlockedUntil = 0
+      this.openSocket(e)
+    }
     const status = this.publish(true)
     return status
   }
