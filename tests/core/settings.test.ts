@@ -180,7 +180,8 @@ describe('URL credentials never reach a problem text', () => {
       `http://user:${SECRET}@host:8188/?x=1`, // query
       `http://user:${SECRET}@host:8188/#top`, // fragment
       `ftp://user:${SECRET}@host`, // scheme
-      `http://user:${SECRET}@/nohost`
+      `http://user:${SECRET}@/nohost`,
+      `http://user:${SECRET}${'p'.repeat(20_000)}@host:8188` // too long
     ]
     for (const url of refused) {
       const { problems } = parseSettings({ servers: [url, { url, name: '' }] })

@@ -8,11 +8,13 @@
  * secret query values hidden (`redactUrl`), and server headers are never quoted at all.
  *
  * Server URLs may carry credentials (`http://user:password@host:8188`, ComfyUI behind a proxy
- * with basic auth). They are kept in `url` as given, stored like the headers, and shown only
- * redacted (`http://user:***@host:8188`). Fetch refuses URLs with credentials, so the HTTP
- * client takes them off the URL and sends them as an `Authorization: Basic ...` header
- * (`splitUrlCredentials` and `basicAuthorization` in `src/shared/urls.ts`); a server's own
- * `Authorization` header wins over them.
+ * with basic auth). They are legitimate settings: kept in `url` (percent-encoded), stored like
+ * the headers, and shown only redacted (`http://user:***@host:8188`); names made from a URL
+ * never include them, and two entries that differ only in credentials are one server
+ * (`serverKey`). Fetch refuses URLs with credentials, so the HTTP client takes them off the URL
+ * and sends them as an `Authorization: Basic ...` header (`splitUrlCredentials` and
+ * `basicAuthorization` in `src/shared/urls.ts`); an `Authorization` header set on the server
+ * itself wins over them.
  */
 import { z } from 'zod'
 import type {
@@ -96,9 +98,8 @@ function quote(v: unknown): string {
 
 /** A URL someone typed, quoted for a message with its credentials hidden. */
 function quoteUrl(v: unknown): string {
-  return typeof v === 'string'
-    ? quote(redactUrl(v.length > 10_000 ? v.slice(0, 10_000) : v))
-    : quote(v)
+  // The whole text, never a cut: a cut inside a long password would show its start.
+  return typeof v === 'string' ? quote(redactUrl(v)) : quote(v)
 }
 
 /** Own enumerable value of `key`, never one inherited through a prototype. */
