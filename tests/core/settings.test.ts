@@ -223,6 +223,7 @@ describe('URL credentials never reach a problem text', () => {
       { servers: [{ headers, url: 'ftp://x' }] },
       { servers: [{ headers, url: 'http://x', enabled: 'yes' }] },
       { servers: [{ headers: { ...headers, 'Bad Name': SECRET }, url: 'http://x' }] },
+      { servers: [{ headers: { [`Authorization: Bearer ${SECRET}`]: '' }, url: 'http://x' }] },
       { servers: [{ headers: { ...headers, X: `${SECRET}\r\nInjected: 1` }, url: 'http://x' }] },
       { servers: [{ headers: { ...headers, X: 5 }, url: 'http://x' }] },
       { servers: [{ url: 'http://x', headers: `Authorization: Bearer ${SECRET}` }] },

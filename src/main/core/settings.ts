@@ -214,11 +214,15 @@ function parseHeaders(raw: unknown): { headers: Record<string, string> } | { err
     }
   }
   const out: Array<[string, string]> = []
-  for (const name of names) {
-    const shown = quote(name.slice(0, 60))
-    if (name === '__proto__' || !HEADER_NAME.test(name) || name.length > HEADER_LIMITS.nameLength) {
-      return { error: `Header names may only contain letters, digits and - _ . etc., got ${shown}` }
+  for (const [i, name] of names.entries()) {
+    if (name === '__proto__') return { error: 'A header may not be named "__proto__"' }
+    if (!HEADER_NAME.test(name) || name.length > HEADER_LIMITS.nameLength) {
+      // Not quoted: a bad name is often a whole pasted line, "Authorization: Bearer <token>".
+      return {
+        error: `Header names may only contain letters, digits and - _ . etc. (header ${i + 1})`
+      }
     }
+    const shown = quote(name.slice(0, 60))
     const value = own(raw, name)
     if (typeof value !== 'string') return { error: `The value of header ${shown} must be text` }
     if (value.length > HEADER_LIMITS.valueLength) {
