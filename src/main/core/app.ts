@@ -89,6 +89,7 @@ export class BalancerCore {
     })
     this.monitor.events.on('status', (s) => this.events.emit('status', s))
     this.monitor.events.on('round', (s) => this.onRound(s))
+    this.monitor.events.on('log', (l) => this.log(l.level, l.message))
     if (opts.jobs) {
       this.journal = new Journal({
         file: opts.jobs.journalFile,
