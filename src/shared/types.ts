@@ -61,6 +61,11 @@ export interface ServerStatus {
   enabled: boolean
   healthy: boolean
   queue: QueueCounts
+  /**
+   * Epoch ms at which `queue` was last read from the server (a check or the live feed), or null
+   * before the first answer. When the server is not healthy, `queue` is the last one known.
+   */
+  queueAt?: number | null
   /** Round-trip time of the last queue request in ms, or null before the first answer. */
   latencyMs: number | null
   system: SystemInfo | null
