@@ -1,7 +1,9 @@
 /**
- * The HTTP transport the core talks through: Node's own http/https with one keep-alive agent
- * per server, so checks reuse one TCP connection round after round. Tests and simulators can
- * hand in their own transport.
+ * The HTTP transport the core talks through, with one keep-alive agent per server so requests
+ * reuse one TCP connection round after round. The frequent checks and every other GET go over
+ * Node's own http/https (lean: nothing but the exchange); a submit, an upload (POST) and an
+ * output download go through axios on the same agents. Tests and simulators can hand in their
+ * own transport.
  *
  * A server is not trusted: redirects to another address are never followed (they would carry
  * the server's auth header or the prompt elsewhere), bodies are capped, every request has one
@@ -11,7 +13,9 @@ import fs from 'node:fs'
 import http from 'node:http'
 import https from 'node:https'
 import { Transform } from 'node:stream'
+import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
+import axios, { type AxiosInstance, type AxiosResponse } from 'axios'
 import { ComfyRequestError, classifyError, httpError } from './errors'
 
 export interface HttpRequest {
@@ -84,6 +88,9 @@ export const MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 /** Largest output file downloaded from /view. */
 export const MAX_DOWNLOAD_BYTES = 1024 * 1024 * 1024
 
+/** Largest request body sent (a workflow, an input image or video to upload). */
+export const MAX_REQUEST_BYTES = 1024 * 1024 * 1024
+
 /** Same-address redirects followed per request, at most. */
 export const MAX_REDIRECTS = 3
 
@@ -110,15 +117,133 @@ function tooLarge(what: 'answer' | 'file', max: number): ComfyRequestError {
   return new ComfyRequestError('too-large', `The ${what} was larger than ${formatSize(max)}`)
 }
 
-function declaredLength(res: http.IncomingMessage): number | null {
-  const cl = res.headers['content-length']
-  if (typeof cl !== 'string' || !/^\d+$/.test(cl.trim())) return null
-  return Number(cl.trim())
+type HeaderBag = Record<string, unknown> | { get(name: string): unknown }
+
+function header(headers: HeaderBag, name: string): string | undefined {
+  const v =
+    typeof headers.get === 'function'
+      ? (headers as { get(name: string): unknown }).get(name)
+      : (headers as Record<string, unknown>)[name]
+  return typeof v === 'string' ? v : undefined
 }
 
-function contentTypeOf(res: http.IncomingMessage): string | undefined {
-  const ct = res.headers['content-type']
-  return typeof ct === 'string' ? ct : undefined
+function declaredLength(headers: HeaderBag): number | null {
+  const cl = header(headers, 'content-length')?.trim()
+  if (cl === undefined || !/^\d+$/.test(cl)) return null
+  return Number(cl)
+}
+
+function contentTypeOf(headers: HeaderBag): string | undefined {
+  return header(headers, 'content-type')
+}
+
+function parseUrl(rawUrl: string): URL {
+  try {
+    return new URL(rawUrl)
+  } catch {
+    throw new ComfyRequestError('network', 'The server address is not a valid URL')
+  }
+}
+
+/**
+ * Where a redirect answer sends the request next. Only a redirect that stays on the same
+ * origin (scheme, host, port) is followed; one elsewhere, a 301/302/303 answer to a POST (which
+ * would otherwise be repeated as a GET) and a redirect loop are the server's answer: a
+ * `redirect` error, with nothing sent to the new address.
+ */
+function redirectTarget(
+  method: 'GET' | 'POST',
+  status: number,
+  location: string,
+  from: URL,
+  origin: string,
+  hop: number
+): URL {
+  let target: URL
+  try {
+    target = new URL(location, from)
+  } catch {
+    throw new ComfyRequestError(
+      'redirect',
+      'The server redirected to an address that is not valid; it was not followed',
+      status
+    )
+  }
+  if (target.origin !== origin || origin === 'null') {
+    throw new ComfyRequestError(
+      'redirect',
+      `The server redirected to another address (${displayUrl(target)}); it was not followed`,
+      status
+    )
+  }
+  if (method === 'POST' && status !== 307 && status !== 308) {
+    throw new ComfyRequestError(
+      'redirect',
+      `The server answered with a redirect (HTTP ${status}) instead of taking the request; it was not sent again`,
+      status
+    )
+  }
+  if (hop >= MAX_REDIRECTS) {
+    throw new ComfyRequestError('redirect', 'The server redirected too many times', status)
+  }
+  return target
+}
+
+/**
+ * Reads a whole body, refusing more than `max` bytes (announced or sent). A body that closes
+ * before its end is a connection the server closed.
+ */
+function readAll(
+  body: Readable,
+  announced: number | null,
+  max: number,
+  signal: AbortSignal
+): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    if (announced !== null && announced > max) {
+      body.destroy()
+      reject(tooLarge('answer', max))
+      return
+    }
+    const chunks: Buffer[] = []
+    let total = 0
+    let done = false
+    const finish = (err: unknown, value?: Buffer) => {
+      if (done) return
+      done = true
+      signal.removeEventListener('abort', onAbort)
+      if (err) {
+        body.destroy()
+        reject(err)
+      } else resolve(value!)
+    }
+    const closed = () => Object.assign(new Error('aborted'), { code: 'ECONNRESET' })
+    const onAbort = () => finish(signal.reason ?? new Error('aborted'))
+    signal.addEventListener('abort', onAbort, { once: true })
+    body.on('data', (chunk: Buffer) => {
+      total += chunk.length
+      if (total > max) finish(tooLarge('answer', max))
+      else chunks.push(chunk)
+    })
+    body.once('end', () => finish(null, Buffer.concat(chunks, total)))
+    body.once('aborted', () => finish(closed()))
+    body.once('error', (e) => finish(e))
+    body.once('close', () => finish(closed()))
+  })
+}
+
+/** What axios reports for its own size limits, as the transport's `too-large`. */
+function axiosLimit(err: unknown, what: 'answer' | 'file', max: number): ComfyRequestError | null {
+  const msg = (err as { message?: unknown } | null)?.message
+  if (typeof msg !== 'string') return null
+  if (msg.startsWith('maxContentLength size')) return tooLarge(what, max)
+  if (msg.startsWith('Request body larger than maxBodyLength')) {
+    return new ComfyRequestError(
+      'too-large',
+      `The request was larger than ${formatSize(MAX_REQUEST_BYTES)}`
+    )
+  }
+  return null
 }
 
 interface Encoded {
@@ -155,6 +280,21 @@ export function createHttpTransport(): HttpTransport {
     keepAliveMsecs: KEEP_ALIVE_MS,
     maxSockets: 6
   })
+  // Redirects are followed by `openAxios` (same origin only), never by axios itself; the
+  // deadline is the caller's AbortSignal, so axios's own timeout stays off.
+  const ax: AxiosInstance = axios.create({
+    adapter: 'http',
+    httpAgent,
+    httpsAgent,
+    proxy: false,
+    maxRedirects: 0,
+    timeout: 0,
+    validateStatus: () => true,
+    responseType: 'stream',
+    decompress: true,
+    maxBodyLength: MAX_REQUEST_BYTES,
+    maxContentLength: MAX_RESPONSE_BYTES
+  })
 
   /** One HTTP exchange up to the response head. */
   function exchange(
@@ -183,24 +323,14 @@ export function createHttpTransport(): HttpTransport {
     })
   }
 
-  /**
-   * Sends the request, following redirects that stay on the same origin (scheme, host, port)
-   * with the same headers. A redirect elsewhere, a 301/302/303 answer to a POST (which would
-   * otherwise be repeated as a GET) and a redirect loop are the server's answer: a `redirect`
-   * error, with nothing sent to the new address.
-   */
+  /** The lean path: sends the request with node:http, following same-origin redirects. */
   async function open(
     method: 'GET' | 'POST',
     rawUrl: string,
     enc: Encoded,
     signal: AbortSignal
   ): Promise<http.IncomingMessage> {
-    let url: URL
-    try {
-      url = new URL(rawUrl)
-    } catch {
-      throw new ComfyRequestError('network', 'The server address is not a valid URL')
-    }
+    let url = parseUrl(rawUrl)
     const origin = url.origin
     for (let hop = 0; ; hop++) {
       const res = await exchange(url, method, enc, signal)
@@ -209,92 +339,92 @@ export function createHttpTransport(): HttpTransport {
       if (!REDIRECT_STATUS.has(status) || !location) return res
       // Its body is of no use; a hostile one could be endless.
       res.destroy()
-      let target: URL
-      try {
-        target = new URL(location, url)
-      } catch {
-        throw new ComfyRequestError(
-          'redirect',
-          'The server redirected to an address that is not valid; it was not followed',
-          status
-        )
-      }
-      if (target.origin !== origin || origin === 'null') {
-        throw new ComfyRequestError(
-          'redirect',
-          `The server redirected to another address (${displayUrl(target)}); it was not followed`,
-          status
-        )
-      }
-      if (method === 'POST' && status !== 307 && status !== 308) {
-        throw new ComfyRequestError(
-          'redirect',
-          `The server answered with a redirect (HTTP ${status}) instead of taking the request; it was not sent again`,
-          status
-        )
-      }
-      if (hop >= MAX_REDIRECTS) {
-        throw new ComfyRequestError('redirect', 'The server redirected too many times', status)
-      }
-      url = target
+      url = redirectTarget(method, status, location, url, origin, hop)
     }
   }
 
-  /** Reads a whole body, refusing more than `max` bytes (announced or sent). */
-  function readBody(res: http.IncomingMessage, max: number, signal: AbortSignal): Promise<Buffer> {
-    return new Promise((resolve, reject) => {
-      const announced = declaredLength(res)
-      if (announced !== null && announced > max) {
-        res.destroy()
-        reject(tooLarge('answer', max))
-        return
-      }
-      const chunks: Buffer[] = []
-      let total = 0
-      let done = false
-      const finish = (err: unknown, value?: Buffer) => {
-        if (done) return
-        done = true
-        signal.removeEventListener('abort', onAbort)
-        if (err) {
-          res.destroy()
-          reject(err)
-        } else resolve(value!)
-      }
-      const onAbort = () => finish(signal.reason ?? new Error('aborted'))
-      signal.addEventListener('abort', onAbort, { once: true })
-      res.on('data', (chunk: Buffer) => {
-        total += chunk.length
-        if (total > max) finish(tooLarge('answer', max))
-        else chunks.push(chunk)
+  /**
+   * The axios path: one exchange per hop (axios follows nothing), the same same-origin
+   * redirect rule as `open`. `data` is sent again unchanged on a 307/308; a FormData is
+   * encoded by axios each time, so the same fields and file go again.
+   */
+  async function openAxios(
+    method: 'GET' | 'POST',
+    rawUrl: string,
+    headers: Record<string, string>,
+    data: Buffer | FormData | undefined,
+    maxContentLength: number,
+    signal: AbortSignal
+  ): Promise<AxiosResponse<Readable>> {
+    let url = parseUrl(rawUrl)
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new ComfyRequestError('network', `Not an http or https address: ${url.protocol}`)
+    }
+    const origin = url.origin
+    for (let hop = 0; ; hop++) {
+      const res = await ax.request<Readable>({
+        method,
+        url: url.href,
+        headers,
+        data,
+        maxContentLength,
+        signal
       })
-      res.once('end', () => finish(null, Buffer.concat(chunks, total)))
-      res.once('aborted', () => finish(Object.assign(new Error('aborted'), { code: 'ECONNRESET' })))
-      res.once('error', (e) => finish(e))
-      res.once('close', () => {
-        if (!res.complete) finish(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }))
-      })
-    })
+      const location = header(res.headers, 'location')
+      if (!REDIRECT_STATUS.has(res.status) || !location) return res
+      discard(res)
+      url = redirectTarget(method, res.status, location, url, origin, hop)
+    }
+  }
+
+  /** Drops an answer whose body is of no use, with its connection (a hostile one could be endless). */
+  function discard(res: AxiosResponse<Readable>): void {
+    res.data.destroy()
+    const req = res.request as { destroy?: () => void } | undefined
+    req?.destroy?.()
+  }
+
+  /** POST through axios: the body once, the same bytes on each same-address hop. */
+  async function post(req: HttpRequest, max: number, signal: AbortSignal): Promise<HttpResponse> {
+    const headers = { ...(req.headers ?? {}) }
+    let data: Buffer | FormData | undefined
+    if (req.form) {
+      // axios writes the multipart type with its boundary.
+      for (const k of Object.keys(headers)) {
+        if (k.toLowerCase() === 'content-type') delete headers[k]
+      }
+      data = req.form
+    } else if (req.body !== undefined) {
+      const hasType = Object.keys(headers).some((k) => k.toLowerCase() === 'content-type')
+      if (!hasType) headers['Content-Type'] = 'application/json'
+      data = Buffer.from(JSON.stringify(req.body), 'utf8')
+    }
+    const res = await openAxios('POST', req.url, headers, data, max, signal)
+    const body = await readAll(res.data, declaredLength(res.headers), max, signal)
+    return answer(res.status, contentTypeOf(res.headers), body, req.binary)
+  }
+
+  /** GET through node:http. */
+  async function get(req: HttpRequest, max: number, signal: AbortSignal): Promise<HttpResponse> {
+    const res = await open(req.method, req.url, await encode(req), signal)
+    const body = await readAll(res, declaredLength(res.headers), max, signal)
+    return answer(res.statusCode ?? 0, contentTypeOf(res.headers), body, req.binary)
   }
 
   return {
     async request(req) {
-      const enc = await encode(req)
+      const max = req.maxBytes ?? MAX_RESPONSE_BYTES
       const deadline = new AbortController()
       const timeout = new ComfyRequestError('timeout', `Timed out after ${req.timeoutMs} ms`)
       const timer = setTimeout(() => deadline.abort(timeout), Math.max(1, req.timeoutMs))
       try {
-        const res = await open(req.method, req.url, enc, deadline.signal)
-        const body = await readBody(res, req.maxBytes ?? MAX_RESPONSE_BYTES, deadline.signal)
-        const contentType = contentTypeOf(res)
-        const status = res.statusCode ?? 0
-        if (req.binary) return { status, contentType, text: '', bytes: body }
-        let text = body.toString('utf8')
-        if (text.charCodeAt(0) === 0xfeff) text = text.slice(1)
-        return { status, contentType, text }
+        return req.method === 'POST'
+          ? await post(req, max, deadline.signal)
+          : await get(req, max, deadline.signal)
       } catch (err) {
         if (deadline.signal.aborted) throw timeout
-        throw err instanceof ComfyRequestError ? err : classifyError(err, req.timeoutMs)
+        if (err instanceof ComfyRequestError) throw err
+        throw axiosLimit(err, 'answer', max) ?? classifyError(err, req.timeoutMs)
       } finally {
         clearTimeout(timer)
       }
@@ -321,16 +451,23 @@ export function createHttpTransport(): HttpTransport {
       let created = false
       try {
         arm()
-        const res = await open('GET', req.url, await encode({ headers: req.headers }), ctl.signal)
-        const status = res.statusCode ?? 0
-        const contentType = contentTypeOf(res)
+        const res = await openAxios(
+          'GET',
+          req.url,
+          { ...(req.headers ?? {}) },
+          undefined,
+          max,
+          ctl.signal
+        )
+        const status = res.status
+        const contentType = contentTypeOf(res.headers)
         if (status < 200 || status >= 300) {
-          res.destroy()
+          discard(res)
           throw httpError(status, contentType)
         }
-        const announced = declaredLength(res)
+        const announced = declaredLength(res.headers)
         if (announced !== null && announced > max) {
-          res.destroy()
+          discard(res)
           throw tooLarge('file', max)
         }
         let bytes = 0
@@ -353,10 +490,8 @@ export function createHttpTransport(): HttpTransport {
         out.once('error', (e) => {
           writeError = e
         })
-        await pipeline(res, counter, out, { signal: ctl.signal })
-        if (announced !== null && bytes !== announced) {
-          throw new ComfyRequestError('network', 'The connection was closed by the server')
-        }
+        // A body cut short of its Content-Length fails in the HTTP parser, compressed or not.
+        await pipeline(res.data, counter, out, { signal: ctl.signal })
         await fs.promises.rename(part, opts.destFile)
         created = false
         return { bytes, contentType }
@@ -365,7 +500,7 @@ export function createHttpTransport(): HttpTransport {
         if (writeError) throw writeError
         if (err instanceof ComfyRequestError) throw err
         if (isFsError(err)) throw err
-        throw classifyError(err, opts.idleTimeoutMs)
+        throw axiosLimit(err, 'file', max) ?? classifyError(err, opts.idleTimeoutMs)
       } finally {
         clearTimeout(idle)
         opts.signal?.removeEventListener('abort', onStop)
@@ -378,6 +513,18 @@ export function createHttpTransport(): HttpTransport {
       httpsAgent.destroy()
     }
   }
+}
+
+function answer(
+  status: number,
+  contentType: string | undefined,
+  body: Buffer,
+  binary: boolean | undefined
+): HttpResponse {
+  if (binary) return { status, contentType, text: '', bytes: body }
+  let text = body.toString('utf8')
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1)
+  return { status, contentType, text }
 }
 
 let partCounter = 0
