@@ -19,7 +19,7 @@ import {
   type Choice,
   type Policy
 } from './fleet/policy'
-import { conciseLines, LogBuffer, verboseLines } from './log'
+import { conciseLines, LogBuffer, logLine, verboseLines } from './log'
 import { parseSettings, type SettingsProblem } from './settings'
 
 export interface BalancerCoreOptions {
@@ -220,7 +220,8 @@ export class BalancerCore {
   }
 
   log(level: LogLevel, message: string): void {
-    const line: LogLine = { time: this.clock.now(), level, message }
+    // Every line, whoever reads it (window, log file, CLI), without URL credentials.
+    const line: LogLine = logLine(this.clock.now(), level, message)
     this.logs.push(line)
     this.events.emit('log', line)
   }

@@ -15,7 +15,7 @@ import { ComfyRequestError, classifyError } from '../comfy/errors'
 import type { HttpTransport } from '../comfy/transport'
 import { systemClock, type Clock } from '../clock'
 import { Emitter } from '../events'
-import { redactUrlsInText } from '../../../shared/urls'
+import { redactUrl, redactUrlsInText } from '../../../shared/urls'
 import { ComfySocket, type ComfyEvent, type SocketLimits } from '../comfy/socket'
 import { expectedWaitMs, priorJobMs, ServerEstimator } from './estimator'
 import { leastQueuePolicy, type Choice, type Policy, type PolicyJob } from './policy'
@@ -140,7 +140,8 @@ function initialStatus(c: ServerConfig): MonitoredServerStatus {
   return {
     id: c.id,
     name: c.name,
-    url: c.url,
+    // Shown everywhere (window, tray, CLI, log): never with the password of the address.
+    url: redactUrl(c.url),
     enabled: c.enabled,
     healthy: false,
     queue: { running: 0, pending: 0, total: 0 },
