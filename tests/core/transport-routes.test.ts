@@ -286,3 +286,36 @@ describe('the axios path', () => {
     expect(fs.readFileSync(dest).equals(file)).toBe(true)
   })
 })
+
+describe('proxies', () => {
+  const names = ['HTTP_PROXY', 'http_proxy', 'NO_PROXY', 'no_proxy'] as const
+  let saved: Record<string, string | undefined> = {}
+
+  beforeEach(() => {
+    saved = Object.fromEntries(names.map((n) => [n, process.env[n]]))
+  })
+
+  afterEach(() => {
+    for (const n of names) {
+      if (saved[n] === undefined) delete process.env[n]
+      else process.env[n] = saved[n]
+    }
+  })
+
+  it('talks to the server itself even when a proxy is set in the environment', async () => {
+    const proxy = await serve((_req, res) => res.end('{"prompt_id":"stolen"}'))
+    const home = await serve((req, res) => comfy(req, res))
+    process.env.HTTP_PROXY = process.env.http_proxy = proxy.url
+    process.env.NO_PROXY = process.env.no_proxy = ''
+    const c = client(home.url)
+    const r = await queuePrompt(c, { prompt: {}, client_id: 'c', prompt_id: 'p1' })
+    expect(r).toMatchObject({ ok: true, promptId: 'p1' })
+    await downloadOutput(
+      c,
+      { filename: 'o.png', subfolder: '', type: 'output' },
+      path.join(dir, 'o')
+    )
+    expect(proxy.seen).toHaveLength(0)
+    expect(home.seen.map((s) => s.method)).toEqual(['POST', 'GET'])
+  })
+})
