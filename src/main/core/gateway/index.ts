@@ -401,7 +401,7 @@ class GatewayServer {
       // A job that ended without its server telling (refused everywhere, lost): say so, the
       // way ComfyUI ends a prompt, so a waiting client does not wait for ever.
       if ((j.state === 'failed' || j.state === 'lost') && !this.ended.has(j.id)) {
-        this.ended.add(j.id)
+        this.markEnded(j.id)
         const now = Date.now()
         this.sendTo(
           p.clientId,
@@ -448,10 +448,17 @@ class GatewayServer {
       type === 'execution_error' ||
       type === 'execution_interrupted' ||
       (type === 'executing' && event.data.node === null)
-    if (end) this.ended.add(jobId)
+    if (end) this.markEnded(jobId)
     else if (type === 'execution_start') this.ended.delete(jobId)
     if (type === 'executing' && event.data.node === null) this.broadcastStatus()
     this.sendTo(p.clientId, JSON.stringify(renameIds(event, jobId, p.promptId)))
+  }
+
+  private markEnded(jobId: string): void {
+    this.ended.delete(jobId)
+    this.ended.add(jobId)
+    while (this.ended.size > MAX_OUTPUT_INDEX)
+      this.ended.delete(this.ended.values().next().value as string)
   }
 
   private remember(f: { filename: string; subfolder: string; type: string }, serverId: string) {
@@ -718,7 +725,8 @@ class GatewayServer {
   private async entryFor(p: GatewayPrompt): Promise<Record<string, unknown> | null> {
     if (p.hidden) return null
     const j = this.job(p)
-    if (!j || !FINISHED_JOB_STATES.includes(j.state)) return null
+    if (!j || !this.inHistory(p, j)) return null
+    const finished = FINISHED_JOB_STATES.includes(j.state)
     const cached = this.historyCache.get(p.promptId)
     if (cached) return cached
     let entry: Record<string, unknown> | null = null
@@ -742,6 +750,8 @@ class GatewayServer {
       else delete extra.client_id
       entry.prompt = [p.number, p.promptId, item[2] ?? {}, extra, item[4] ?? p.outputs]
     } else {
+      // Ran to its end on the server, but the job is not done yet: nothing to show yet.
+      if (!finished) return null
       const failed = j.state !== 'done'
       const now = j.finishedAt ?? Date.now()
       const last: [string, Record<string, unknown>] =
@@ -786,6 +796,11 @@ class GatewayServer {
     return entry
   }
 
+  /** Finished, or its server said it ended (its history is there before the job is done). */
+  private inHistory(p: GatewayPrompt, j: JobRecord): boolean {
+    return FINISHED_JOB_STATES.includes(j.state) || this.ended.has(j.id)
+  }
+
   private async historyOne(promptId: string): Promise<Record<string, unknown>> {
     const p = this.ids.byPromptId(promptId)
     const e = p ? await this.entryFor(p) : null
@@ -796,7 +811,7 @@ class GatewayServer {
   private async historyList(url: URL): Promise<Record<string, unknown>> {
     const done = this.ids.all().filter((p) => {
       const j = this.job(p)
-      return !p.hidden && j && FINISHED_JOB_STATES.includes(j.state)
+      return !p.hidden && j && this.inHistory(p, j)
     })
     const maxRaw = url.searchParams.get('max_items')
     const max = maxRaw !== null && /^\d+$/.test(maxRaw) ? Number(maxRaw) : null
