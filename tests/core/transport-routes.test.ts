@@ -221,6 +221,34 @@ describe('the axios path', () => {
     }
   })
 
+  it.each(['POST', 'GET'] as const)(
+    'closes the connection of a %s answer refused as too large',
+    async (method) => {
+      let closed!: () => void
+      const gone = new Promise<string>((r) => (closed = () => r('closed')))
+      const home = await serve((req, res) => {
+        req.socket.once('close', closed)
+        res.writeHead(200, { 'Content-Length': '5000' })
+        res.write('{')
+        // Then silence: only the client can end this connection.
+      })
+      const err = await failure(
+        transport().request({
+          method: 'POST',
+          url: home.url,
+          body: {},
+          maxBytes: 1024,
+          timeoutMs: 3000
+        })
+      )
+      expect(err.kind).toBe('too-large')
+      let timer: ReturnType<typeof setTimeout> | undefined
+      const waited = new Promise<string>((r) => (timer = setTimeout(() => r('still open'), 1500)))
+      expect(await Promise.race([gone, waited])).toBe('closed')
+      clearTimeout(timer)
+    }
+  )
+
   it('ends a POST whose answer trickles forever at its one deadline', async () => {
     let bytes = 0
     const home = await serve((_req, res) => {

@@ -400,7 +400,14 @@ export function createHttpTransport(): HttpTransport {
       data = Buffer.from(JSON.stringify(req.body), 'utf8')
     }
     const res = await openAxios('POST', req.url, headers, data, max, signal)
-    const body = await readAll(res.data, declaredLength(res.headers), max, signal)
+    let body: Buffer
+    try {
+      body = await readAll(res.data, declaredLength(res.headers), max, signal)
+    } catch (err) {
+      // Destroying axios's body stream alone leaves a silent connection open.
+      discard(res)
+      throw err
+    }
     return answer(res.status, contentTypeOf(res.headers), body, req.binary)
   }
 
@@ -449,9 +456,10 @@ export function createHttpTransport(): HttpTransport {
       const part = `${opts.destFile}.${process.pid}-${++partCounter}.part`
       let writeError: unknown = null
       let created = false
+      let res: AxiosResponse<Readable> | undefined
       try {
         arm()
-        const res = await openAxios(
+        res = await openAxios(
           'GET',
           req.url,
           { ...(req.headers ?? {}) },
@@ -496,6 +504,7 @@ export function createHttpTransport(): HttpTransport {
         created = false
         return { bytes, contentType }
       } catch (err) {
+        if (res) discard(res)
         if (ctl.signal.aborted) throw ctl.signal.reason
         if (writeError) throw writeError
         if (err instanceof ComfyRequestError) throw err
