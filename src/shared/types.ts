@@ -159,6 +159,19 @@ export interface AppPreferences {
   theme: Theme
   /** Finished jobs kept in the job history. @default 500 */
   jobHistoryLimit: number
+  /** The local ComfyUI-compatible address for the whole fleet. */
+  gateway?: GatewaySettings
+}
+
+export interface GatewaySettings {
+  /** @default true */
+  enabled: boolean
+  /** Loopback unless a token is set. @default '127.0.0.1' */
+  host: string
+  /** @default 8288 */
+  port: number
+  /** Needed by every client when the host is not loopback. @default null */
+  token: string | null
 }
 
 export interface AppSettings extends BalancerSettings, AppPreferences {

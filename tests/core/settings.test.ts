@@ -581,3 +581,39 @@ describe('settings files with generated bad input', () => {
     }
   })
 })
+
+describe('the gateway settings', () => {
+  it('default to on, loopback, port 8288, no token', () => {
+    const { settings } = parseSettings({})
+    expect(settings.gateway).toEqual({ enabled: true, host: '127.0.0.1', port: 8288, token: null })
+  })
+
+  it('keep good values, report bad ones and never quote the token', () => {
+    const secret = 'not-a-good-token with spaces'
+    const { settings, problems } = parseSettings({
+      gateway: { enabled: false, port: 70_000, token: secret, host: 'x y' }
+    })
+    expect(settings.gateway).toEqual({
+      enabled: false,
+      host: '127.0.0.1',
+      port: 8288,
+      token: null
+    })
+    expect(problems.map((p) => p.path).sort()).toEqual([
+      'gateway.host',
+      'gateway.port',
+      'gateway.token'
+    ])
+    expect(JSON.stringify(problems)).not.toContain('not-a-good-token')
+  })
+
+  it('stay on loopback unless a token is set', () => {
+    const open = parseSettings({ gateway: { host: '0.0.0.0' } })
+    expect(open.settings.gateway!.host).toBe('127.0.0.1')
+    expect(open.problems[0]!.message).toMatch(/needs a token/)
+    const token = 'a'.repeat(32)
+    const wide = parseSettings({ gateway: { host: '0.0.0.0', token } })
+    expect(wide.problems).toEqual([])
+    expect(wide.settings.gateway).toMatchObject({ host: '0.0.0.0', token })
+  })
+})

@@ -20,6 +20,7 @@ import { z } from 'zod'
 import type {
   AppPreferences,
   AppSettings,
+  GatewaySettings,
   BalancerSettings,
   NotificationSettings,
   ServerConfig
@@ -48,7 +49,8 @@ export const DEFAULT_PREFERENCES: Readonly<AppPreferences> = Object.freeze({
   outputDir: '',
   language: 'system',
   theme: 'system',
-  jobHistoryLimit: 500
+  jobHistoryLimit: 500,
+  gateway: Object.freeze({ enabled: true, host: '127.0.0.1', port: 8288, token: null })
 })
 
 /** Every setting at its default, with no servers. */
@@ -57,8 +59,76 @@ export function defaultSettings(): AppSettings {
     ...DEFAULT_SETTINGS,
     ...DEFAULT_PREFERENCES,
     notifications: { ...DEFAULT_PREFERENCES.notifications },
+    gateway: { ...DEFAULT_GATEWAY },
     servers: []
   }
+}
+
+export const DEFAULT_GATEWAY: Readonly<GatewaySettings> = DEFAULT_PREFERENCES.gateway!
+
+/** True for addresses only this machine can reach. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase()
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h)
+}
+
+/** The gateway part of a settings file: each bad value reported, the previous one kept. */
+function parseGateway(raw: unknown, prev: GatewaySettings, problems: SettingsProblem[]) {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) {
+    problems.push({ path: 'gateway', message: `gateway must be an object, got ${quote(raw)}` })
+    return prev
+  }
+  const next: GatewaySettings = { ...prev }
+  const enabled = own(raw, 'enabled')
+  if (enabled !== undefined) {
+    if (typeof enabled === 'boolean') next.enabled = enabled
+    else
+      problems.push({ path: 'gateway.enabled', message: 'gateway.enabled must be true or false' })
+  }
+  const port = own(raw, 'port')
+  if (port !== undefined) {
+    if (typeof port === 'number' && Number.isInteger(port) && port >= 1 && port <= 65_535)
+      next.port = port
+    else
+      problems.push({
+        path: 'gateway.port',
+        message: `gateway.port must be a whole number from 1 to 65535, got ${quote(port)}`
+      })
+  }
+  const host = own(raw, 'host')
+  if (host !== undefined) {
+    if (typeof host === 'string' && /^[A-Za-z0-9.:[\]-]{1,255}$/.test(host)) next.host = host
+    else
+      problems.push({
+        path: 'gateway.host',
+        message: 'gateway.host must be a host name or address'
+      })
+  }
+  const token = own(raw, 'token')
+  if (token !== undefined) {
+    // Never quoted: it is a secret.
+    if (token === null || token === '') next.token = null
+    else if (
+      typeof token === 'string' &&
+      token.length >= 16 &&
+      token.length <= 512 &&
+      !/\s/.test(token)
+    )
+      next.token = token
+    else
+      problems.push({
+        path: 'gateway.token',
+        message: 'gateway.token must be 16 to 512 characters without spaces, or null'
+      })
+  }
+  if (!isLoopbackHost(next.host) && !next.token) {
+    problems.push({
+      path: 'gateway.host',
+      message: 'A gateway reachable from other machines needs a token; it stays on 127.0.0.1'
+    })
+    next.host = DEFAULT_GATEWAY.host
+  }
+  return next
 }
 
 /** Bounds that keep a hand-edited value from hurting the user or the servers. */
@@ -482,6 +552,10 @@ export function parseSettings(raw: unknown, fallback?: AppSettings): ParsedSetti
       }
       out.notifications = next
     }
+  }
+  const gateway = own(obj, 'gateway')
+  if (gateway !== undefined) {
+    out.gateway = parseGateway(gateway, out.gateway ?? { ...DEFAULT_GATEWAY }, problems)
   }
   const servers = own(obj, 'servers')
   if (servers !== undefined) {
