@@ -234,9 +234,9 @@ describe('the axios path', () => {
       })
       const err = await failure(
         transport().request({
-          method: 'POST',
+          method,
           url: home.url,
-          body: {},
+          body: method === 'POST' ? {} : undefined,
           maxBytes: 1024,
           timeoutMs: 3000
         })
