@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- JSON answers of a ComfyUI API */
 import { randomUUID } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { fakeFileBytes } from '../../src/fake-comfy'

@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- JSON answers of a ComfyUI API */
 /** A gateway in front of fake servers and a core, and a ComfyUI-style client for it. */
 import fs from 'node:fs'
 import http from 'node:http'
