@@ -1,0 +1,358 @@
+/**
+ * Sending jobs: which server gets a job (and whether it waits here instead, late binding),
+ * the POST, failover to the next server, and asking a server whether a prompt arrived after an
+ * answer that did not say.
+ */
+import type { BalancerSettings, JobRecord } from '../../../shared/types'
+import type { Clock } from '../clock'
+import type { ComfyClient } from '../comfy/client'
+import { ComfyRequestError } from '../comfy/errors'
+import { getHistory, getQueueIds, queuePrompt } from '../comfy/prompt-api'
+import type { FleetPort } from '../fleet/port'
+import { LocalFileError } from './inputs'
+import { isFinished, type JobStore } from './job-store'
+import { summarize, type ApiPrompt } from './workflow'
+
+/**
+ * After a failed POST, how many times the server is asked whether the prompt arrived. After an
+ * ambiguous failure (a timeout, a reset, a 5xx or a page from a proxy) the prompt may still be
+ * queued behind it a moment later, so the server is asked over a few seconds before the job
+ * goes elsewhere.
+ */
+export const ARRIVAL_CHECKS = 6
+export const ARRIVAL_CHECK_GAP_MS = 500
+/** Longest wait for servers to say which nodes and models they have before placing a job. */
+const CAPS_WAIT_MS = 3_000
+
+/** Where a server has a prompt. */
+export type Whereabouts = 'queued' | 'running' | 'history'
+
+/**
+ * A failed POST after which the prompt may still have been queued: no answer in time, a reset
+ * connection, a 5xx or a page that is not ComfyUI's (a proxy in front of a working server).
+ * A refused connection or a redirect elsewhere means this server never took it.
+ */
+export function isAmbiguous(err: ComfyRequestError): boolean {
+  if (err.kind === 'timeout' || err.kind === 'network' || err.kind === 'not-json') return true
+  return err.kind === 'http' && (err.status ?? 0) >= 500
+}
+
+/** Asks a server whether it has the prompt (queued, running or in history). */
+export async function serverHas(client: ComfyClient, id: string): Promise<Whereabouts | null> {
+  const q = await getQueueIds(client)
+  if (q.running.includes(id)) return 'running'
+  if (q.pending.includes(id)) return 'queued'
+  return (await getHistory(client, id)) ? 'history' : null
+}
+
+export interface DispatcherOptions {
+  store: JobStore
+  fleet: FleetPort
+  settings: () => BalancerSettings
+  clock: Clock
+  log: (level: 'info' | 'warn' | 'error', message: string) => void
+  /** Our jobs at most waiting in one server's queue; null: no limit. */
+  holdBack: number | null
+  running: () => boolean
+  /** The prompt for one server (input images uploaded there). */
+  prepare: (id: string, client: ComfyClient, serverId: string) => Promise<ApiPrompt>
+  /** Resolves when the server's socket is open (or after a short wait). */
+  waitSocket: (serverId: string) => Promise<void>
+  /** The server has the job: follow it there (replaying the events that came early). */
+  onAccepted: (id: string, serverId: string, where: Whereabouts) => void
+  /** Events kept for a job while its POST answer was awaited are no longer needed. */
+  dropEarly: (id: string) => void
+  /** A copy of the job may turn up later on that server (or it is the job's server again). */
+  markStale: (serverId: string, id: string) => void
+  unmarkStale: (serverId: string, id: string) => void
+}
+
+export class Dispatcher {
+  /** Jobs being sent right now: job id -> server id (own accounting before the answer). */
+  private readonly sending = new Map<string, string>()
+  private pumpQueued = false
+
+  constructor(private readonly o: DispatcherOptions) {}
+
+  /** The server a job is being sent to right now, if any. */
+  sendingTo(id: string): string | undefined {
+    return this.sending.get(id)
+  }
+
+  /** Fleet accounting and waking waiting jobs after a change of a job. */
+  onJobChanged(cur: JobRecord, next: JobRecord): void {
+    if (cur.serverId && (isFinished(next.state) || next.serverId !== cur.serverId)) {
+      this.o.fleet.noteGone(cur.serverId, next.id)
+    }
+    if (cur.state === 'queued' && next.state !== 'queued') this.schedulePump()
+  }
+
+  /** Per server: our jobs queued there or being sent there right now. */
+  waitingCounts(): Map<string, number> {
+    const count = new Map<string, number>()
+    for (const e of this.o.store.unfinished()) {
+      if (e.job.serverId && e.job.state === 'queued') {
+        count.set(e.job.serverId, (count.get(e.job.serverId) ?? 0) + 1)
+      }
+    }
+    for (const sid of this.sending.values()) count.set(sid, (count.get(sid) ?? 0) + 1)
+    return count
+  }
+
+  private serversAtHoldBack(): string[] {
+    const limit = this.o.holdBack
+    if (limit === null) return []
+    return [...this.waitingCounts()].filter(([, n]) => n >= limit).map(([id]) => id)
+  }
+
+  /** Sends waiting jobs, oldest first, soon (coalesced). */
+  schedulePump(): void {
+    if (this.pumpQueued || !this.o.running()) return
+    this.pumpQueued = true
+    queueMicrotask(() => {
+      this.pumpQueued = false
+      this.pump()
+    })
+  }
+
+  pump(): void {
+    const waiting = this.o.store
+      .unfinished()
+      .filter((e) => e.job.state === 'pending' && !this.o.store.busy.has(e.job.id))
+      .sort((a, b) => a.job.createdAt - b.job.createdAt)
+    for (const e of waiting) void this.dispatch(e.job.id)
+  }
+
+  async dispatch(id: string): Promise<void> {
+    const { store } = this.o
+    if (store.busy.has(id)) return
+    store.busy.add(id)
+    try {
+      await this.dispatchInner(id)
+    } catch (err) {
+      this.o.log('error', `[Jobs] ${id.slice(0, 8)}: ${(err as Error).message}`)
+      const j = store.get(id)
+      if (j && !isFinished(j.state)) store.fail(id, (err as Error).message)
+    } finally {
+      store.busy.delete(id)
+      const sid = this.sending.get(id)
+      this.sending.delete(id)
+      this.o.dropEarly(id)
+      const j = store.get(id)
+      if (sid && j?.serverId !== sid) this.o.fleet.noteGone(sid, id)
+    }
+  }
+
+  /**
+   * When every enabled server is known to lack something the workflow needs, the reason per
+   * server; null while some server might still run it (healthy, or down with unknown nodes).
+   */
+  private nobodyCanRun(unable: Map<string, string>): string[] | null {
+    const servers = this.o.fleet.status().servers.filter((s) => s.enabled)
+    if (!servers.length || !servers.every((s) => unable.has(s.id))) return null
+    return servers.map((s) => `${s.name}: ${unable.get(s.id)}`)
+  }
+
+  /**
+   * Asks a few times, a little apart, whether the prompt reached the server. After an ambiguous
+   * failure (timeout, reset, 5xx, a proxy's page) it keeps asking even when the answer is "no":
+   * the server behind a proxy may still be handling the POST.
+   */
+  private async askArrival(
+    client: ComfyClient,
+    id: string,
+    after: ComfyRequestError
+  ): Promise<{ where: Whereabouts | null; error: ComfyRequestError | null }> {
+    let error: ComfyRequestError | null = null
+    const ambiguous = isAmbiguous(after)
+    for (let i = 0; i < ARRIVAL_CHECKS; i++) {
+      if (i > 0) await new Promise<void>((r) => this.o.clock.setTimeout(r, ARRIVAL_CHECK_GAP_MS))
+      if (!this.o.running()) break
+      try {
+        const where = await serverHas(client, id)
+        if (where || !ambiguous) return { where, error: null }
+        error = null
+      } catch (err) {
+        error =
+          err instanceof ComfyRequestError ? err : new ComfyRequestError('network', String(err))
+        if (error.kind === 'refused') break // nothing is listening: it cannot have arrived
+      }
+    }
+    return { where: null, error }
+  }
+
+  private async dispatchInner(id: string): Promise<void> {
+    const { store, fleet, clock } = this.o
+    let job = store.get(id)
+    if (!job || job.state !== 'pending') return
+    // A crash (or a timeout) may have left the prompt on the last server: ask before resending.
+    const last = job.attempts.at(-1)
+    if (last && last.result === 'sending') {
+      const client = fleet.clientFor(last.serverId)
+      try {
+        const where = client ? await serverHas(client, id) : null
+        if (where) {
+          this.accepted(id, last.serverId, last.serverUrl, where)
+          return
+        }
+        store.setLastAttemptResult(id, 'not received')
+      } catch {
+        store.setLastAttemptResult(id, 'unknown (server unreachable)')
+      }
+    }
+    const s = this.o.settings()
+    const maxTries = job.pinnedServerId || !s.failoverEnabled ? 1 : Math.max(1, s.retryAttempts + 1)
+    const tried = new Set<string>()
+    const failures: string[] = []
+    for (let attempt = 0; attempt < maxTries; attempt++) {
+      job = store.get(id)!
+      if (job.state !== 'pending') return
+      let serverId: string
+      if (job.pinnedServerId) {
+        serverId = job.pinnedServerId
+      } else {
+        const picked = await this.pick(id, job, tried)
+        if (picked === 'stop') return
+        if (picked === 'none') break
+        serverId = picked.serverId
+      }
+      const config = fleet.configFor(serverId)
+      const client = fleet.clientFor(serverId)
+      if (!config || !client) {
+        store.fail(id, 'The chosen server was removed')
+        return
+      }
+      tried.add(serverId)
+      let prompt: ApiPrompt
+      try {
+        prompt = await this.o.prepare(id, client, serverId)
+      } catch (err) {
+        const msg = `upload failed: ${(err as Error).message}`
+        store.addAttempt(id, serverId, config.url, msg)
+        failures.push(`${config.name}: ${msg}`)
+        if (err instanceof LocalFileError) {
+          store.fail(id, err.message)
+          return
+        }
+        continue
+      }
+      // ComfyUI buffers no events: be listening before the prompt can start.
+      await this.o.waitSocket(serverId)
+      store.addAttempt(id, serverId, config.url, 'sending')
+      try {
+        const r = await queuePrompt(client, { prompt, client_id: job.clientId, prompt_id: id })
+        if (r.ok) {
+          this.accepted(id, serverId, config.url, 'queued')
+          return
+        }
+        const words = [r.message, ...r.details].join('\n')
+        if (r.missingCapability && !job.pinnedServerId) {
+          store.setLastAttemptResult(id, `cannot run it: ${words}`)
+          failures.push(`${config.name} cannot run it: ${r.message}`)
+          this.o.log(
+            'warn',
+            `[Jobs] ${id.slice(0, 8)}: ${config.name} cannot run this workflow (${r.message}); trying the next server`
+          )
+          continue
+        }
+        store.setLastAttemptResult(id, `refused: ${r.message}`)
+        store.update(id, {
+          state: 'failed',
+          finishedAt: clock.now(),
+          error: { message: r.message, details: r.details }
+        })
+        return
+      } catch (err) {
+        let ce =
+          err instanceof ComfyRequestError ? err : new ComfyRequestError('network', String(err))
+        // Did it arrive anyway? A slow accept must not run twice.
+        const arrival = await this.askArrival(client, id, ce)
+        if (arrival.where) {
+          this.accepted(id, serverId, config.url, arrival.where)
+          return
+        }
+        // Any copy that still arrives later is removed once the server answers again.
+        this.o.markStale(serverId, id)
+        if (arrival.error) {
+          // The server's current state says more than a reset of a reused connection.
+          if (arrival.error.kind === 'refused' || ce.kind === 'network') ce = arrival.error
+        }
+        store.setLastAttemptResult(id, ce.message)
+        failures.push(`${config.name}: ${ce.message}`)
+        this.o.log('warn', `[Jobs] ${id.slice(0, 8)}: ${config.name} failed (${ce.message})`)
+      }
+    }
+    store.update(id, {
+      state: 'failed',
+      finishedAt: clock.now(),
+      error: { message: `No server could take the job. ${failures.join('; ')}`, details: failures }
+    })
+  }
+
+  /**
+   * The server for the next try of an unpinned job, counted on it from now on; 'stop' when the
+   * job waits (or failed because no server can run it), 'none' when no server is left to try.
+   */
+  private async pick(
+    id: string,
+    job: JobRecord,
+    tried: Set<string>
+  ): Promise<{ serverId: string } | 'stop' | 'none'> {
+    const { store, fleet } = this.o
+    // Which servers have the job's nodes and models (read once per server, on demand).
+    await fleet.ensureCapabilities(Math.min(CAPS_WAIT_MS, this.o.settings().timeout))
+    const prompt = store.entry(id)?.prompt
+    const policyJob = {
+      kind: job.kind,
+      unable: fleet.unableToRun(prompt ? summarize(prompt) : null)
+    }
+    let choice = fleet.choose(tried, policyJob)
+    if (!choice.server) {
+      if (tried.size > 0) return 'none'
+      // No server that is known to lack a node or model may come back with it: fail now.
+      const none = this.nobodyCanRun(policyJob.unable)
+      if (none) {
+        this.o.log('warn', `[Jobs] ${id.slice(0, 8)}: ${none.join('; ')}`)
+        store.fail(id, 'No server can run this workflow', none)
+        return 'stop'
+      }
+      store.noteOnce(id, `Waiting for a healthy server: ${choice.reason}`)
+      return 'stop' // retried after the next check round
+    }
+    const limit = this.o.holdBack
+    if (limit !== null && (this.waitingCounts().get(choice.server.id) ?? 0) >= limit) {
+      // Late binding: that server already has our next job lined up. Another server only
+      // if it finishes this job no later; otherwise keep it here until a server frees up.
+      const full = new Set([...tried, ...this.serversAtHoldBack()])
+      const alt = fleet.choose(full, policyJob)
+      if (!alt.server || (alt.finishMs ?? Infinity) > (choice.finishMs ?? Infinity)) {
+        store.noteOnce(id, 'Waiting in Comfy Balancer until a server is about to be free')
+        return 'stop'
+      }
+      choice = alt
+    }
+    if (!choice.server) return 'none'
+    const serverId = choice.server.id
+    // Counted on that server from now on, so jobs placed meanwhile go elsewhere.
+    const before = this.sending.get(id)
+    if (before && before !== serverId) fleet.noteGone(before, id)
+    this.sending.set(id, serverId)
+    fleet.noteSent(serverId, id)
+    this.o.log('info', `[Jobs] ${id.slice(0, 8)} -> ${choice.server.name} (${choice.reason})`)
+    return { serverId }
+  }
+
+  private accepted(id: string, serverId: string, serverUrl: string, where: Whereabouts): void {
+    const { store } = this.o
+    store.setLastAttemptResult(id, 'accepted')
+    this.o.unmarkStale(serverId, id)
+    this.o.fleet.noteSent(serverId, id)
+    store.update(id, {
+      state: where === 'running' ? 'running' : 'queued',
+      serverId,
+      serverUrl,
+      queuePosition: null
+    })
+    this.o.onAccepted(id, serverId, where)
+  }
+}
