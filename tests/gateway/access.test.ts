@@ -1,4 +1,3 @@
-/* eslint-disable @typescript-eslint/no-explicit-any -- JSON answers of a ComfyUI API */
 import { describe, expect, it } from 'vitest'
 import { startGateway } from '../../src/main/core/gateway'
 import { makeCore, tmp } from '../jobs/helpers'
