@@ -85,6 +85,32 @@ describe('a ComfyUI client through the gateway', () => {
   })
 })
 
+describe('several clients at once', () => {
+  it('four script clients finish, each with its own events, spread over the servers', async () => {
+    const { gw, fakes } = await setup(2, { jobMs: 300 })
+    const clients = ['a', 'b', 'c', 'd'].map((id) => ({ id, ws: new WsClient(gw.url, id) }))
+    await Promise.all(clients.map((c) => c.ws.opened()))
+    const posted = await Promise.all(
+      clients.map((c, i) =>
+        postJson(gw.url, '/prompt', {
+          prompt: txt2img((p) => (p['3'].inputs.seed = i)),
+          client_id: c.id
+        })
+      )
+    )
+    const pids = posted.map((r) => r.json.prompt_id as string)
+    expect(new Set(pids).size).toBe(4)
+    await Promise.all(clients.map((c, i) => c.ws.finished(pids[i]!, 20_000)))
+    clients.forEach((c, i) => {
+      for (const other of pids.filter((_, k) => k !== i)) expect(c.ws.of(other)).toEqual([])
+      expect(c.ws.of(pids[i]!).filter((t) => t === 'execution_start')).toHaveLength(1)
+    })
+    expect(fakes.every((f) => f.historyIds().length > 0)).toBe(true)
+    const hist = await getJson(gw.url, '/history')
+    expect(Object.keys(hist).sort()).toEqual([...pids].sort())
+  })
+})
+
 describe('refusals in ComfyUI’s shapes', () => {
   it('an unknown class, a model no server has, no prompt, bad JSON', async () => {
     const { gw } = await setup(2, {}, {}, (i) =>
