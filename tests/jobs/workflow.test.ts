@@ -132,10 +132,10 @@ describe('loading workflows', () => {
     expect(w.prompt['1']!.inputs.text).toBe('猫, café')
   })
 
-  it('refuses a UI-format workflow and says what to do', () => {
+  it('asks for a server to convert a UI-format workflow, and says what to do', () => {
     fails(
       JSON.stringify({ last_node_id: 9, nodes: [{ id: 1 }], links: [] }),
-      /UI-format .*Save \(API\)/
+      /UI-format .*needs a server.*Export \(API\)/
     )
   })
 
@@ -147,7 +147,8 @@ describe('loading workflows', () => {
     fails('{"1": {"inputs": {}}}', /node "1" has no class_type/)
     fails('{"1": {"class_type": "X", "inputs": [1]}}', /inputs that are not an object/)
     fails(pngWith([]), /holds no ComfyUI workflow/, 'photo.png')
-    fails(pngWith([tEXt('workflow', '{}')]), /only a UI workflow/, 'ui.png')
+    fails(pngWith([tEXt('workflow', '{}')]), /holds no ComfyUI workflow/, 'ui.png')
+    fails(pngWith([tEXt('workflow', '{"nodes": [], "links": []}')]), /UI-format/, 'ui.png')
     fails(pngWith([tEXt('prompt', '{oops')]), /inside this PNG is not valid JSON/, 'x.png')
     const png = pngWith([tEXt('prompt', JSON.stringify(API))])
     fails(png.subarray(0, 60), /cut short/, 'cut.png')
@@ -167,7 +168,7 @@ describe('loading workflows', () => {
 
   it('says what to do in every refusal of a PNG', () => {
     fails(pngWith([]), /Use the original image ComfyUI saved/, 'photo.png')
-    fails(pngWith([tEXt('workflow', '{}')]), /Export \(API\)/, 'ui.png')
+    fails(pngWith([tEXt('workflow', '{"nodes": [], "links": []}')]), /Export \(API\)/, 'ui.png')
     // The problem alone stays as it was (the window translates it by its text).
     for (const [bytes, problem] of [
       [pngWith([tEXt('prompt', '{oops')]), 'the workflow inside this PNG is not valid JSON'],

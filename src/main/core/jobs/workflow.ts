@@ -1,14 +1,17 @@
 /**
- * Loading a workflow the user hands us: API-format JSON (optionally wrapped as `{prompt}`), or
- * a PNG saved by ComfyUI (its `prompt` text chunk, Python-JSON). A UI-format workflow
- * (`nodes`/`links`) is recognised and refused with what to do instead. Every problem names the
- * file and says what to do.
+ * Loading a workflow the user hands us: API-format JSON (optionally wrapped as `{prompt}`), a
+ * PNG saved by ComfyUI (its `prompt` text chunk, Python-JSON), or a UI-format workflow (what
+ * ComfyUI's plain "Save" writes, or a PNG's `workflow` chunk), converted to a prompt with the
+ * servers' object_info the way ComfyUI's own window does. Every problem names the file and
+ * says what to do.
  *
  * Node ids and input names are data, never object keys with a meaning: `__proto__`,
  * `constructor` and the like are carried as plain own properties.
  */
+import type { ApiPrompt } from './api-prompt'
 import { isPng, PngError, readPngText } from './png-text'
 import { jsonShape, parsePythonJson } from './pyjson'
+import { convertUiWorkflow, isUiWorkflow, UiWorkflowError, type ObjectInfo } from './ui-workflow'
 
 /** Largest workflow file accepted. */
 export const MAX_WORKFLOW_BYTES = 50 * 1024 * 1024
@@ -28,14 +31,7 @@ export const MAX_PROMPT_NODES = 20_000
 /** The key ComfyUI adds to executed nodes in the PNG's prompt; a submitted one is trusted, so it goes. */
 const IS_CHANGED = 'is_changed'
 
-export interface ApiNode {
-  class_type: string
-  inputs: Record<string, unknown>
-  _meta?: { title?: string }
-}
-
-/** API format: node id -> node. */
-export type ApiPrompt = Record<string, ApiNode>
+export type { ApiNode, ApiPrompt } from './api-prompt'
 
 export interface ModelRef {
   nodeId: string
@@ -65,6 +61,15 @@ export interface LoadedWorkflow {
   format: 'json' | 'png'
   prompt: ApiPrompt
   summary: WorkflowSummary
+  /** True when the file held a UI-format graph that was converted to this prompt. */
+  converted?: boolean
+  /**
+   * The UI graph (the file itself, or a PNG's `workflow` chunk) when known: sent along as
+   * `extra_pnginfo.workflow`, so images the server saves open their graph in ComfyUI again.
+   */
+  graph?: Record<string, unknown>
+  /** What the conversion had to guess (missing widget values taken from defaults...). */
+  warnings?: string[]
 }
 
 /**
@@ -82,6 +87,49 @@ export class WorkflowError extends Error {
     super(`${source}: ${problem}${advice ? `${sep}${advice}` : ''}`)
     this.name = 'WorkflowError'
     this.advice = advice ?? null
+  }
+}
+
+/** A UI-format workflow that needs the servers' object_info before it can be loaded. */
+export class NeedsObjectInfoError extends WorkflowError {
+  constructor(source: string) {
+    super(
+      source,
+      'this is a UI-format workflow (nodes and links), which needs a server to convert it',
+      'Check that a server is up, or in ComfyUI use "Export (API)".'
+    )
+    this.name = 'NeedsObjectInfoError'
+  }
+}
+
+function isGraph(v: unknown): v is Record<string, unknown> {
+  return isRecord(v) && isUiWorkflow(v)
+}
+
+/** Converts a UI graph, or says why not (naming the node). */
+function fromGraph(
+  graph: Record<string, unknown>,
+  source: string,
+  format: 'json' | 'png',
+  objectInfo: ObjectInfo | null | undefined
+): LoadedWorkflow {
+  if (!objectInfo) throw new NeedsObjectInfoError(source)
+  let out: { prompt: ApiPrompt; warnings: string[] }
+  try {
+    out = convertUiWorkflow(graph, objectInfo)
+  } catch (err) {
+    if (!(err instanceof UiWorkflowError)) throw err
+    throw new WorkflowError(source, `this UI workflow could not be converted: ${err.message}`)
+  }
+  const prompt = parseApiPrompt(out.prompt, source)
+  return {
+    source,
+    format,
+    prompt,
+    summary: summarize(prompt),
+    converted: true,
+    graph,
+    warnings: out.warnings
   }
 }
 
@@ -230,8 +278,15 @@ export function summarize(prompt: ApiPrompt): WorkflowSummary {
   return { nodeCount: Object.keys(prompt).length, classes: [...classes].sort(), models, images }
 }
 
-/** Loads a workflow from the bytes of a `.json` or `.png` file. */
-export function loadWorkflowBytes(bytes: Uint8Array, source: string): LoadedWorkflow {
+/**
+ * Loads a workflow from the bytes of a `.json` or `.png` file. A UI-format graph is converted
+ * with `objectInfo` (the servers' node definitions); without it, a `NeedsObjectInfoError`.
+ */
+export function loadWorkflowBytes(
+  bytes: Uint8Array,
+  source: string,
+  objectInfo?: ObjectInfo | null
+): LoadedWorkflow {
   if (bytes.byteLength > MAX_WORKFLOW_BYTES) {
     throw new WorkflowError(
       source,
@@ -252,15 +307,31 @@ export function loadWorkflowBytes(bytes: Uint8Array, source: string): LoadedWork
       )
     }
     const promptText = text.get('prompt')
+    const graphText = text.get('workflow')
+    let graph: Record<string, unknown> | undefined
+    if (graphText !== undefined) {
+      try {
+        const g: unknown = parsePythonJson(graphText)
+        assertWorkflowDepth(g, source, MAX_DOCUMENT_DEPTH)
+        if (isGraph(g)) graph = g
+      } catch (err) {
+        // A broken graph matters only when there is no prompt to run instead.
+        if (promptText === undefined) {
+          if (err instanceof WorkflowError) throw err
+          throw new WorkflowError(
+            source,
+            'the workflow inside this PNG is not valid JSON',
+            'Use the original image ComfyUI saved.'
+          )
+        }
+      }
+    }
     if (promptText === undefined) {
+      if (graph) return fromGraph(graph, source, 'png', objectInfo)
       throw new WorkflowError(
         source,
-        text.has('workflow')
-          ? 'this PNG holds only a UI workflow, not the API-format prompt ComfyUI needs'
-          : 'this PNG holds no ComfyUI workflow (it was not saved by ComfyUI, or its metadata was stripped)',
-        text.has('workflow')
-          ? 'Open it in ComfyUI and use "Export (API)".'
-          : 'Use the original image ComfyUI saved.'
+        'this PNG holds no ComfyUI workflow (it was not saved by ComfyUI, or its metadata was stripped)',
+        'Use the original image ComfyUI saved.'
       )
     }
     let raw: unknown
@@ -275,7 +346,13 @@ export function loadWorkflowBytes(bytes: Uint8Array, source: string): LoadedWork
     }
     assertWorkflowDepth(raw, source, MAX_DOCUMENT_DEPTH)
     const prompt = parseApiPrompt(raw, source)
-    return { source, format: 'png', prompt, summary: summarize(prompt) }
+    return {
+      source,
+      format: 'png',
+      prompt,
+      summary: summarize(prompt),
+      ...(graph ? { graph } : {})
+    }
   }
   let text = Buffer.from(bytes).toString('utf8')
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1)
@@ -296,6 +373,7 @@ export function loadWorkflowBytes(bytes: Uint8Array, source: string): LoadedWork
     }
   }
   assertWorkflowDepth(raw, source, MAX_DOCUMENT_DEPTH)
+  if (isGraph(raw)) return fromGraph(raw, source, 'json', objectInfo)
   const prompt = parseApiPrompt(raw, source)
   return { source, format: 'json', prompt, summary: summarize(prompt) }
 }

@@ -4,7 +4,7 @@
  * and subgraph/group-node boundaries to the real node; PrimitiveNodes give their value; muted
  * nodes, and inputs fed by them, are left out.
  */
-import type { ApiNode, ApiPrompt } from '../workflow'
+import type { ApiNode, ApiPrompt } from '../api-prompt'
 import { describeNode, UiWorkflowError } from './errors'
 import type { UiNodeRef } from './errors'
 import { groupNodeName, SUBGRAPH_INPUT_ID } from './graph'
