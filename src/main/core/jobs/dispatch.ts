@@ -240,7 +240,13 @@ export class Dispatcher {
       await this.o.waitSocket(serverId)
       store.addAttempt(id, serverId, config.url, 'sending')
       try {
-        const r = await queuePrompt(client, { prompt, client_id: job.clientId, prompt_id: id })
+        const extra = this.o.store.entry(id)?.extra
+        const r = await queuePrompt(client, {
+          prompt,
+          client_id: job.clientId,
+          prompt_id: id,
+          ...(extra ? { extra_data: extra } : {})
+        })
         if (r.ok) {
           this.accepted(id, serverId, config.url, 'queued')
           return

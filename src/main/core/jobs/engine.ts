@@ -60,6 +60,43 @@ export interface SubmitOptions {
   serverId?: string | null
   /** Folder the workflow came from; local input images are looked up there. */
   baseDir?: string
+  /**
+   * The prompt id to use (a client of the gateway chose it); a new UUID when not given. An id
+   * already in the journal is refused: the same prompt id must never run twice.
+   */
+  promptId?: string
+  /**
+   * ComfyUI's `extra_data` for the POST. The workflow's UI graph, when known, is added as
+   * `extra_pnginfo.workflow` so the images the server saves open their graph in ComfyUI.
+   */
+  extraData?: Record<string, unknown>
+}
+
+/** Longest prompt id a client may choose. */
+const MAX_PROMPT_ID = 200
+/** Largest `extra_data` kept with a job (the UI graph of a big workflow is a few MB). */
+const MAX_EXTRA_BYTES = 16 * 1024 * 1024
+
+/** The `extra_data` to send: the caller's, with the UI graph unless it already has one. */
+function extraFor(
+  wf: LoadedWorkflow,
+  given?: Record<string, unknown>
+): Record<string, unknown> | null {
+  const extra: Record<string, unknown> = { ...(given ?? {}) }
+  const info = extra.extra_pnginfo
+  const pnginfo: Record<string, unknown> =
+    info && typeof info === 'object' && !Array.isArray(info)
+      ? { ...(info as Record<string, unknown>) }
+      : {}
+  if (wf.graph && pnginfo.workflow === undefined) pnginfo.workflow = wf.graph
+  if (Object.keys(pnginfo).length) extra.extra_pnginfo = pnginfo
+  if (!Object.keys(extra).length) return null
+  if (Buffer.byteLength(JSON.stringify(extra)) > MAX_EXTRA_BYTES) {
+    // Too large to keep: the job still runs, without the graph in its images.
+    delete extra.extra_pnginfo
+    return Object.keys(extra).length ? extra : null
+  }
+  return extra
 }
 
 export class JobEngine {
@@ -184,9 +221,16 @@ export class JobEngine {
     if (opts.serverId && !this.monitor.configFor(opts.serverId)) {
       throw new Error(`Unknown server "${opts.serverId}"`)
     }
+    const id = opts.promptId ?? randomUUID()
+    if (opts.promptId !== undefined) {
+      if (!/^[\x21-\x7e]{1,200}$/.test(id) || id.length > MAX_PROMPT_ID) {
+        throw new Error('A prompt id must be 1 to 200 visible characters')
+      }
+      if (this.store.get(id)) throw new Error(`A job with the prompt id ${id} already exists`)
+    }
     const now = this.clock.now()
     const job: JobRecord = {
-      id: randomUUID(),
+      id,
       clientId: this.clientId,
       source: wf.source,
       state: 'pending',
@@ -207,7 +251,7 @@ export class JobEngine {
       notes: []
     }
     if (opts.baseDir) this.inputs.setBaseDir(job.id, opts.baseDir)
-    this.store.put(job, wf.prompt)
+    this.store.put(job, wf.prompt, extraFor(wf, opts.extraData))
     void this.dispatcher.dispatch(job.id)
     return job
   }

@@ -66,8 +66,8 @@ export class JobStore {
   }
 
   /** Records a new job with its workflow. */
-  put(job: JobRecord, prompt: ApiPrompt): void {
-    this.journal.put(job, prompt)
+  put(job: JobRecord, prompt: ApiPrompt, extra?: Record<string, unknown> | null): void {
+    this.journal.put(job, prompt, extra)
     this.events.emit('job', job)
   }
 

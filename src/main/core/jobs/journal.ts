@@ -35,11 +35,13 @@ export interface JournalEntry {
   job: JobRecord
   /** The API-format prompt, kept so the job can be re-sent (after a failure, or on request). */
   prompt: ApiPrompt | null
+  /** ComfyUI's `extra_data` sent with the prompt (the UI graph as `extra_pnginfo.workflow`). */
+  extra?: Record<string, unknown> | null
 }
 
 type Line =
   /** A job's workflow, with its record as it was when written (also the older one-line form). */
-  | { t: 'put'; job: JobRecord; prompt?: ApiPrompt | null }
+  | { t: 'put'; job: JobRecord; prompt?: ApiPrompt | null; extra?: Record<string, unknown> | null }
   /** A job's full record; its workflow stays as it was. */
   | { t: 'job'; job: JobRecord }
   /** Older versions: a partial change. */
@@ -388,12 +390,20 @@ export class Journal {
     if (line.t === 'put' || line.t === 'job') {
       const prev = this.entries.get(line.job.id)
       const prompt = line.t === 'put' ? line.prompt : undefined
-      this.entries.set(line.job.id, { job: line.job, prompt: prompt ?? prev?.prompt ?? null })
+      const extra = line.t === 'put' && line.prompt ? (line.extra ?? null) : (prev?.extra ?? null)
+      this.entries.set(line.job.id, {
+        job: line.job,
+        prompt: prompt ?? prev?.prompt ?? null,
+        ...(extra ? { extra } : {})
+      })
     } else if (line.t === 'patch') {
       const e = this.entries.get(line.id)
       if (!e) return
       e.job = { ...e.job, ...line.patch }
-      if (line.dropPrompt) e.prompt = null
+      if (line.dropPrompt) {
+        e.prompt = null
+        delete e.extra
+      }
     } else {
       this.entries.delete(line.id)
     }
@@ -413,12 +423,12 @@ export class Journal {
   }
 
   /** Records a new job (or replaces one) on disk, then in memory. */
-  put(job: JobRecord, prompt: ApiPrompt | null): void {
+  put(job: JobRecord, prompt: ApiPrompt | null, extra?: Record<string, unknown> | null): void {
     if (this.fd === null) throw new Error('The job journal is not open')
     const lines: Line[] = []
     const encoded: string[] = []
     if (prompt) {
-      const withPrompt: Line = { t: 'put', job, prompt }
+      const withPrompt: Line = extra ? { t: 'put', job, prompt, extra } : { t: 'put', job, prompt }
       const text = encode(withPrompt)
       const bytes = Buffer.byteLength(text)
       if (bytes > this.maxLineBytes) {
@@ -514,7 +524,10 @@ export class Journal {
         if (e.prompt) {
           // Written alone: a workflow line can be large.
           flush()
-          fs.writeSync(fd, encode({ t: 'put', job: e.job, prompt: e.prompt }))
+          const put: Line = e.extra
+            ? { t: 'put', job: e.job, prompt: e.prompt, extra: e.extra }
+            : { t: 'put', job: e.job, prompt: e.prompt }
+          fs.writeSync(fd, encode(put))
           lines++
         }
         pending += encode({ t: 'job', job: e.job })
