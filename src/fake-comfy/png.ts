@@ -3,27 +3,16 @@
  * writes them: one `tEXt` chunk `prompt` holding `json.dumps(prompt)` and one chunk per
  * `extra_pnginfo` key (normally `workflow`). Also reads those chunks back.
  */
-import { inflateSync } from 'node:zlib'
+import zlib from 'node:zlib'
 import { PNG } from 'pngjs'
+import { readPngText as readPngTextChunks } from '../main/core/jobs/png-text'
 import { pyDumps } from './pyjson'
 
 const SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])
 
-let crcTable: Uint32Array | null = null
-
-/** CRC-32 as used by PNG chunks. */
+/** CRC-32 as used by PNG chunks (Node's own). */
 export function crc32(buf: Buffer): number {
-  if (!crcTable) {
-    crcTable = new Uint32Array(256)
-    for (let n = 0; n < 256; n++) {
-      let c = n
-      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1
-      crcTable[n] = c >>> 0
-    }
-  }
-  let crc = 0xffffffff
-  for (const byte of buf) crc = (crcTable[(crc ^ byte) & 0xff] ?? 0) ^ (crc >>> 8)
-  return (crc ^ 0xffffffff) >>> 0
+  return zlib.crc32(buf) >>> 0
 }
 
 function chunk(type: string, data: Buffer): Buffer {
@@ -68,32 +57,12 @@ export function addPngText(png: Buffer, text: Record<string, string>): Buffer {
   ])
 }
 
-/** Reads `tEXt`, `zTXt` and `iTXt` chunks (what PIL exposes as `img.text`). */
+/**
+ * Every `tEXt`, `zTXt` and `iTXt` chunk (what PIL exposes as `img.text`), read by the app's own
+ * PNG text reader so the fake and the app never disagree about a file.
+ */
 export function readPngText(png: Buffer): Record<string, string> {
-  if (!png.subarray(0, 8).equals(SIGNATURE)) throw new Error('not a PNG')
-  const out: Record<string, string> = {}
-  let pos = 8
-  while (pos + 8 <= png.length) {
-    const len = png.readUInt32BE(pos)
-    const type = png.toString('latin1', pos + 4, pos + 8)
-    const data = png.subarray(pos + 8, pos + 8 + len)
-    pos += 12 + len
-    const nul = data.indexOf(0)
-    if (nul < 0) continue
-    const key = data.toString('latin1', 0, nul)
-    if (type === 'tEXt') out[key] = data.toString('latin1', nul + 1)
-    else if (type === 'zTXt') out[key] = inflateSync(data.subarray(nul + 2)).toString('latin1')
-    else if (type === 'iTXt') {
-      const compressed = data[nul + 1] === 1
-      let p = nul + 3
-      p = data.indexOf(0, p) + 1 // language tag
-      p = data.indexOf(0, p) + 1 // translated keyword
-      const body = data.subarray(p)
-      out[key] = (compressed ? inflateSync(body) : body).toString('utf8')
-    }
-    if (type === 'IEND') break
-  }
-  return out
+  return Object.fromEntries(readPngTextChunks(png, { keywords: 'all' }))
 }
 
 export interface PngOptions {

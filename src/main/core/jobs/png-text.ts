@@ -28,8 +28,11 @@ export class PngError extends Error {
 }
 
 export interface ReadPngTextOptions {
-  /** The keywords to read; chunks with other keywords are skipped unread. @default COMFY_PNG_KEYWORDS */
-  keywords?: readonly string[]
+  /**
+   * The keywords to read; chunks with other keywords are skipped unread. `'all'` reads every
+   * keyword (still within the caps). @default COMFY_PNG_KEYWORDS
+   */
+  keywords?: readonly string[] | 'all'
   /** Cap on the text read from this PNG, all chunks together, in bytes. @default MAX_PNG_TEXT_BYTES */
   maxTotalBytes?: number
 }
@@ -58,7 +61,8 @@ export function readPngText(
   bytes: Uint8Array,
   options: ReadPngTextOptions = {}
 ): Map<string, string> {
-  const wanted = new Set(options.keywords ?? COMFY_PNG_KEYWORDS)
+  const keywords = options.keywords ?? COMFY_PNG_KEYWORDS
+  const wanted = (k: string) => keywords === 'all' || keywords.includes(k)
   const maxTotal = options.maxTotalBytes ?? MAX_PNG_TEXT_BYTES
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   if (!isPng(buf)) throw new PngError('not a PNG file')
@@ -90,7 +94,7 @@ export function readPngText(
       const data = buf.subarray(start, end)
       const nul = data.indexOf(0)
       const keyword = nul > 0 ? data.toString('latin1', 0, nul) : null
-      if (keyword !== null && wanted.has(keyword) && !out.has(keyword)) {
+      if (keyword !== null && wanted(keyword) && !out.has(keyword)) {
         let text: string | null = null
         if (type === 'tEXt') {
           const body = data.subarray(nul + 1)
