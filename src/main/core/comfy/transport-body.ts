@@ -1,0 +1,145 @@
+/**
+ * The bodies the transport reads and sends: reading a whole answer under a size cap (announced
+ * or sent), the headers it looks at, serialising a JSON or multipart body once so a same-address
+ * redirect can send the same bytes, turning the bytes into an answer (a leading BOM dropped),
+ * and the texts of the size limits ("The answer was larger than 64 MB"), axios's own included.
+ */
+import type { Readable } from 'node:stream'
+import { ComfyRequestError } from './errors'
+import { MAX_REQUEST_BYTES, type HttpRequest, type HttpResponse } from './transport-types'
+
+/** "64 MB", "1 GB", "1500 bytes": sizes in the words of a limit. */
+export function formatSize(bytes: number): string {
+  const MB = 1024 * 1024
+  if (bytes >= 1024 * MB && bytes % (1024 * MB) === 0) return `${bytes / (1024 * MB)} GB`
+  if (bytes >= MB) return `${Math.round((bytes / MB) * 10) / 10} MB`
+  if (bytes >= 1024) return `${Math.round((bytes / 1024) * 10) / 10} KB`
+  return `${bytes} bytes`
+}
+
+export function tooLarge(what: 'answer' | 'file', max: number): ComfyRequestError {
+  return new ComfyRequestError('too-large', `The ${what} was larger than ${formatSize(max)}`)
+}
+
+export type HeaderBag = Record<string, unknown> | { get(name: string): unknown }
+
+export function header(headers: HeaderBag, name: string): string | undefined {
+  const v =
+    typeof headers.get === 'function'
+      ? (headers as { get(name: string): unknown }).get(name)
+      : (headers as Record<string, unknown>)[name]
+  return typeof v === 'string' ? v : undefined
+}
+
+export function declaredLength(headers: HeaderBag): number | null {
+  const cl = header(headers, 'content-length')?.trim()
+  if (cl === undefined || !/^\d+$/.test(cl)) return null
+  return Number(cl)
+}
+
+export function contentTypeOf(headers: HeaderBag): string | undefined {
+  return header(headers, 'content-type')
+}
+
+/**
+ * Reads a whole body, refusing more than `max` bytes (announced or sent). A body that closes
+ * before its end is a connection the server closed.
+ */
+export function readAll(
+  body: Readable,
+  announced: number | null,
+  max: number,
+  signal: AbortSignal
+): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    if (announced !== null && announced > max) {
+      body.destroy()
+      reject(tooLarge('answer', max))
+      return
+    }
+    const chunks: Buffer[] = []
+    let total = 0
+    let done = false
+    const finish = (err: unknown, value?: Buffer) => {
+      if (done) return
+      done = true
+      signal.removeEventListener('abort', onAbort)
+      if (err) {
+        body.destroy()
+        reject(err)
+      } else resolve(value!)
+    }
+    const closed = () => Object.assign(new Error('aborted'), { code: 'ECONNRESET' })
+    const onAbort = () => finish(signal.reason ?? new Error('aborted'))
+    signal.addEventListener('abort', onAbort, { once: true })
+    body.on('data', (chunk: Buffer) => {
+      total += chunk.length
+      if (total > max) finish(tooLarge('answer', max))
+      else chunks.push(chunk)
+    })
+    body.once('end', () => finish(null, Buffer.concat(chunks, total)))
+    body.once('aborted', () => finish(closed()))
+    body.once('error', (e) => finish(e))
+    body.once('close', () => finish(closed()))
+  })
+}
+
+/** What axios reports for its own size limits, as the transport's `too-large`. */
+export function axiosLimit(
+  err: unknown,
+  what: 'answer' | 'file',
+  max: number
+): ComfyRequestError | null {
+  const msg = (err as { message?: unknown } | null)?.message
+  if (typeof msg !== 'string') return null
+  if (msg.startsWith('maxContentLength size')) return tooLarge(what, max)
+  if (msg.startsWith('Request body larger than maxBodyLength')) {
+    return new ComfyRequestError(
+      'too-large',
+      `The request was larger than ${formatSize(MAX_REQUEST_BYTES)}`
+    )
+  }
+  return null
+}
+
+export interface Encoded {
+  headers: Record<string, string>
+  body: Buffer | undefined
+}
+
+/** Serialises the body once, so a same-address 307/308 can send the very same bytes again. */
+export async function encode(
+  req: Pick<HttpRequest, 'body' | 'form' | 'headers'>
+): Promise<Encoded> {
+  const headers = { ...(req.headers ?? {}) }
+  if (req.form) {
+    // The platform's own multipart encoder (boundary and all).
+    const r = new Request('http://localhost/', { method: 'POST', body: req.form })
+    const body = Buffer.from(await r.arrayBuffer())
+    headers['Content-Type'] = r.headers.get('content-type') ?? 'multipart/form-data'
+    return { headers, body }
+  }
+  if (req.body !== undefined) {
+    const hasType = Object.keys(headers).some((k) => k.toLowerCase() === 'content-type')
+    if (!hasType) headers['Content-Type'] = 'application/json'
+    return { headers, body: Buffer.from(JSON.stringify(req.body), 'utf8') }
+  }
+  return { headers, body: undefined }
+}
+
+export function answer(
+  status: number,
+  contentType: string | undefined,
+  body: Buffer,
+  binary: boolean | undefined
+): HttpResponse {
+  if (binary) return { status, contentType, text: '', bytes: body }
+  let text = body.toString('utf8')
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1)
+  return { status, contentType, text }
+}
+
+/** A file system failure (it names a path), as opposed to one of the server's. */
+export function isFsError(err: unknown): boolean {
+  return typeof (err as { path?: unknown } | null)?.path === 'string'
+}
