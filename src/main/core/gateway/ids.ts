@@ -1,16 +1,15 @@
 /**
- * The gateway's prompts: the client's prompt_id <-> the job engine's id, with what ComfyUI shows
- * of a queued prompt (number, client_id, outputs to execute). Bounded, and kept in a small file
- * so a restart still knows which job a client's prompt_id is.
+ * The gateway's prompts (the client's prompt_id is the job's id), with what ComfyUI shows of a
+ * queued prompt that the job engine does not keep: number, client_id, outputs to execute, and
+ * whether the client removed it from its history. Bounded, and kept in a small file so a
+ * restart still shows the same queue numbers and history.
  */
 import fs from 'node:fs'
 import path from 'node:path'
 
 export interface GatewayPrompt {
-  /** The id the client knows (its own, or one the gateway chose). */
+  /** The id the client knows (its own, or one the gateway chose): also the job's id. */
   promptId: string
-  /** The job engine's id (the prompt_id sent to the servers). */
-  jobId: string
   /** The client_id it was posted with (its WebSocket's clientId), or null. */
   clientId: string | null
   number: number
@@ -24,11 +23,13 @@ export interface GatewayPrompt {
 /** Prompts remembered at most; the oldest go first. */
 export const MAX_PROMPTS = 10_000
 
-type Row = [string, string, string | null, number, string[], number, 0 | 1]
+type Row = [string, string | null, number, string[], number, 0 | 1]
+
+/** The file's format; files of other versions are not read. */
+const VERSION = 2
 
 export class PromptMap {
   private readonly byPrompt = new Map<string, GatewayPrompt>()
-  private readonly byJob = new Map<string, GatewayPrompt>()
   private writeTimer: NodeJS.Timeout | null = null
 
   constructor(
@@ -39,55 +40,45 @@ export class PromptMap {
   }
 
   private load(file: string): void {
-    let rows: unknown
+    let data: unknown
     try {
-      rows = JSON.parse(fs.readFileSync(file, 'utf8'))
+      data = JSON.parse(fs.readFileSync(file, 'utf8'))
     } catch {
       return // none yet, or unreadable: start empty
     }
-    if (!Array.isArray(rows)) return
-    for (const r of rows.slice(-this.max)) {
-      if (!Array.isArray(r) || typeof r[0] !== 'string' || typeof r[1] !== 'string') continue
+    const d = data as { version?: unknown; prompts?: unknown } | null
+    if (!d || d.version !== VERSION || !Array.isArray(d.prompts)) return
+    for (const r of d.prompts.slice(-this.max)) {
+      if (!Array.isArray(r) || typeof r[0] !== 'string') continue
       this.add(
         {
           promptId: r[0],
-          jobId: r[1],
-          clientId: typeof r[2] === 'string' ? r[2] : null,
-          number: typeof r[3] === 'number' ? r[3] : 0,
-          outputs: Array.isArray(r[4])
-            ? r[4].filter((x): x is string => typeof x === 'string')
+          clientId: typeof r[1] === 'string' ? r[1] : null,
+          number: typeof r[2] === 'number' ? r[2] : 0,
+          outputs: Array.isArray(r[3])
+            ? r[3].filter((x): x is string => typeof x === 'string')
             : [],
-          createdAt: typeof r[5] === 'number' ? r[5] : 0,
-          ...(r[6] === 1 ? { hidden: true } : {})
+          createdAt: typeof r[4] === 'number' ? r[4] : 0,
+          ...(r[5] === 1 ? { hidden: true } : {})
         },
         false
       )
     }
   }
 
-  /** Remembers a prompt (a prompt_id posted again now names the new job). */
+  /** Remembers a prompt (newest last). */
   add(p: GatewayPrompt, save = true): void {
-    const old = this.byPrompt.get(p.promptId)
-    if (old) {
-      this.byPrompt.delete(old.promptId)
-      this.byJob.delete(old.jobId)
-    }
+    this.byPrompt.delete(p.promptId)
     this.byPrompt.set(p.promptId, p)
-    this.byJob.set(p.jobId, p)
     while (this.byPrompt.size > this.max) {
       const first = this.byPrompt.values().next().value as GatewayPrompt
       this.byPrompt.delete(first.promptId)
-      this.byJob.delete(first.jobId)
     }
     if (save) this.saveSoon()
   }
 
   byPromptId(id: string): GatewayPrompt | undefined {
     return this.byPrompt.get(id)
-  }
-
-  byJobId(id: string): GatewayPrompt | undefined {
-    return this.byJob.get(id)
   }
 
   /** Oldest first. */
@@ -121,7 +112,6 @@ export class PromptMap {
     if (!this.file) return
     const rows: Row[] = this.all().map((p) => [
       p.promptId,
-      p.jobId,
       p.clientId,
       p.number,
       p.outputs,
@@ -131,7 +121,7 @@ export class PromptMap {
     const tmp = `${this.file}.${process.pid}.tmp`
     try {
       fs.mkdirSync(path.dirname(this.file), { recursive: true })
-      fs.writeFileSync(tmp, JSON.stringify(rows))
+      fs.writeFileSync(tmp, JSON.stringify({ version: VERSION, prompts: rows }))
       fs.renameSync(tmp, this.file)
     } catch {
       fs.rmSync(tmp, { force: true })
