@@ -208,8 +208,10 @@ export class ComfySocket {
         perMessageDeflate: false,
         // A redirect would carry our headers (auth) to another address: never follow one.
         followRedirects: false,
-        // One message per turn of the event loop: a burst never holds up other servers' checks.
-        allowSynchronousEvents: false
+        // The messages of one read are handled together, in order: a prompt's events keep pace
+        // with the answers to our HTTP requests. A flood costs a look at each message's first
+        // bytes and is paused past the hard cap, so it cannot hold up other servers' checks.
+        allowSynchronousEvents: true
       })
     } catch {
       this.scheduleRetry()
