@@ -106,6 +106,12 @@ export function redactUrlsInText(text: string): string {
     while (start < i && !/[a-z]/i.test(text[start]!)) start++
     if (start === i) continue
     let end = i + 3
+    // A quote may sit inside the password (it is legal there): when the authority, read up to
+    // the first space or path character, holds an '@', the URL goes on at least past it.
+    let auth = end
+    while (auth < text.length && !/[\s/?#<>`]/.test(text[auth]!)) auth++
+    const at = text.lastIndexOf('@', auth - 1)
+    if (at >= end) end = at + 1
     while (end < text.length && !isUrlEnd(text[end]!)) end++
     out += text.slice(pos, start) + redactUrl(text.slice(start, end))
     pos = end

@@ -27,6 +27,8 @@ const SOCKET_WAIT_MS = 2_000
 /** A finished job whose history is not there yet is looked up again this often, this many times. */
 export const FINALIZE_GAP_MS = 200
 export const FINALIZE_TRIES = 5
+/** Polls in a row whose history read failed before a job is finished from its events or failed. */
+export const HISTORY_FAILURES_MAX = 5
 /** Outputs saved per job at most (a server may list any number). */
 export const MAX_OUTPUTS_PER_JOB = 10_000
 /** Bytes saved per job at most, all outputs together. */
@@ -69,6 +71,8 @@ export class Tracker {
   private readonly ranToEnd = new Set<string>()
   /** Outputs reported by `executed` events: job id -> node id -> the event's output. */
   private readonly seenOutputs = new Map<string, Record<string, unknown>>()
+  /** Job id -> polls in a row whose history read failed. */
+  private readonly historyFailures = new Map<string, number>()
   /** Next poll; set while polling. */
   private pollTimer: unknown = null
 
@@ -111,6 +115,7 @@ export class Tracker {
     this.acceptedAt.delete(id)
     this.ranToEnd.delete(id)
     this.seenOutputs.delete(id)
+    this.historyFailures.delete(id)
   }
 
   private jobOn(serverId: string, promptId: unknown): JobRecord | undefined {
@@ -390,7 +395,24 @@ export class Tracker {
       let h: HistoryEntry | null
       try {
         h = await getHistory(client, j.id)
-      } catch {
+        this.historyFailures.delete(j.id)
+      } catch (err) {
+        // The queue answers but the history does not (a broken proxy, a wrong shape): after a
+        // few polls, finish a job we saw end from its events, and fail one we did not, so
+        // nothing stays "running" for ever.
+        const n = (this.historyFailures.get(j.id) ?? 0) + 1
+        this.historyFailures.set(j.id, n)
+        if (n < HISTORY_FAILURES_MAX) continue
+        this.historyFailures.delete(j.id)
+        if (this.ranToEnd.has(j.id)) {
+          await this.finishOnce(j, this.historyFromEvents(j.id), client)
+        } else {
+          const name = fleet.configFor(serverId)?.name ?? serverId
+          store.fail(
+            j.id,
+            `${name} does not give the result of this job: ${(err as Error).message}`
+          )
+        }
         continue
       }
       if (h) {
