@@ -14,6 +14,7 @@
  * 130 / 143 stopped by Ctrl-C / SIGTERM.
  */
 import { readFileSync } from 'node:fs'
+import pkg from '../../package.json' with { type: 'json' }
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { BalancerCore } from '../main/core/app'
 import { settingsFile } from '../main/core/paths'
@@ -21,12 +22,16 @@ import { stripControls, terminalJson } from '../shared/terminal'
 import { LIMITS, parseSettings, serversFromUrls } from '../main/core/settings'
 import type { AppSettings, LogLine } from '../shared/types'
 import { startFakeFleet } from '../fake-comfy'
-import { statusJson, statusText } from './format'
+import { jobsText, statusJson, statusText, type StatusJson } from './format'
 import { EXIT_INTERRUPTED, resumeCommand, submitCommand } from './submit'
-import { cancelCommand, jobsCommand } from './jobs'
-import type { CliIo } from './io'
+import { cancelCommand, listJobs } from './jobs'
+import { human, streamIo, type CliIo } from './io'
+import { runServe } from './serve'
+import { FINISHED_JOB_STATES } from '../shared/types'
 
 export type { CliIo }
+
+const FINISHED = new Set<string>(FINISHED_JOB_STATES)
 
 /** Check rounds a submitted job may wait for a server to take it, by default. */
 export const QUEUE_TIMEOUT_INTERVALS = 3
@@ -91,44 +96,154 @@ async function cmdCancel(args: string[], v: Values, io: CliIo): Promise<number> 
 
 export class UsageError extends Error {}
 
+type OptionName = keyof typeof OPTIONS
+
+/** Every option: its argument (for the help) and what it does. */
+const OPTION_HELP: Record<Exclude<OptionName, 'help' | 'version'>, [string, string]> = {
+  servers: ['--servers URL[,URL...]', "Servers to use (default: the app's settings file)"],
+  config: ['--config FILE', "Settings file to read instead of the app's"],
+  json: ['--json', 'Print JSON instead of text'],
+  server: ['--server URL', 'Run on this server only'],
+  wait: ['--wait', 'Follow the job to the end and save its outputs'],
+  out: ['--out DIR', 'Where outputs go (default ./comfy-outputs)'],
+  'queue-timeout': [
+    '--queue-timeout MS',
+    'Give up and cancel the job when no server has taken it after MS\n(default 3 check intervals: 90000 with --interval 30000)'
+  ],
+  resume: ['--resume [ID]', 'Take over the unfinished jobs of CLI runs that ended'],
+  timeout: ['--timeout MS', 'Per-request timeout (default 10000)'],
+  interval: ['--interval MS', 'Time between check rounds (default 30000)'],
+  verbose: ['--verbose', 'Report every round, one line per server'],
+  rounds: ['--rounds N', 'Stop after N rounds'],
+  count: ['--count N', 'Number of servers (default 3)'],
+  port: ['--port P', 'First port; servers use P, P+1, ...'],
+  speeds: ['--speeds 1,1,0.5', 'Relative speed of each server'],
+  'job-ms': ['--job-ms MS', 'Run time of one job at speed 1']
+}
+
+interface Command {
+  usage: string
+  summary: string
+  options: Array<Exclude<OptionName, 'help' | 'version'>>
+  /** Most positional arguments after the command name. */
+  args: number
+  /** Extra help lines. */
+  more?: string
+}
+
+const COMMANDS: Record<string, Command> = {
+  status: {
+    usage: 'status [--servers URL,...] [--json]',
+    summary: 'Check every server once and print the fleet state',
+    options: ['servers', 'config', 'json', 'timeout'],
+    args: 0
+  },
+  submit: {
+    usage:
+      'submit FILE [--wait] [--out DIR] [--json]\n       comfy-balancer submit --resume [ID] [--wait]',
+    summary:
+      'Send a workflow (.json API format or ComfyUI .png) to the least busy server.\nWith --resume: take over the unfinished jobs of CLI runs that ended (all, or the one\nholding job ID), follow them and save their outputs.',
+    options: [
+      'servers',
+      'config',
+      'server',
+      'wait',
+      'out',
+      'json',
+      'queue-timeout',
+      'resume',
+      'timeout',
+      'interval'
+    ],
+    args: 1,
+    more: 'Progress goes to stderr; stdout gets only the result.'
+  },
+  jobs: {
+    usage: 'jobs [--json]',
+    summary: "List the jobs of the CLI's runs and of the app",
+    options: ['json'],
+    args: 0
+  },
+  cancel: {
+    usage: 'cancel ID',
+    summary: 'Cancel a job of a CLI run that ended, on its server',
+    options: ['servers', 'config', 'timeout'],
+    args: 1
+  },
+  watch: {
+    usage: 'watch [--servers URL,...] [--interval MS] [--verbose] [--json]',
+    summary: 'Check in a loop and print a line whenever something changes',
+    options: ['servers', 'config', 'json', 'timeout', 'interval', 'verbose', 'rounds'],
+    args: 0,
+    more: 'With --json: one JSON object per line on every change (every round with --verbose),\nwith the same fields as status --json.'
+  },
+  'fake-fleet': {
+    usage: 'fake-fleet [--count N] [--port P] [--speeds 1,1,0.5]',
+    summary: 'Start fake ComfyUI servers on 127.0.0.1 for trying things out',
+    options: ['count', 'port', 'speeds', 'job-ms'],
+    args: 0
+  },
+  demo: {
+    usage: 'demo [--rounds N]',
+    summary: 'Start a fake fleet of three servers and watch it',
+    options: ['rounds', 'job-ms'],
+    args: 0
+  }
+}
+
+const EXIT_CODES = `Exit codes: 0 ok, 1 no healthy server or the work failed, 2 bad usage or bad input,
+130 stopped with Ctrl-C (143 for SIGTERM). Ctrl-C twice stops at once.`
+
+function optionLines(names: readonly string[]): string[] {
+  const rows = names.map((n) => OPTION_HELP[n as keyof typeof OPTION_HELP])
+  const w = Math.max(...rows.map(([a]) => a.length), '-h, --help'.length) + 2
+  const lines: string[] = []
+  for (const [arg, text] of rows) {
+    const [first, ...rest] = text.split('\n')
+    lines.push(`  ${arg.padEnd(w)}${first}`)
+    for (const r of rest) lines.push(`  ${' '.repeat(w)}${r}`)
+  }
+  lines.push(`  ${'-h, --help'.padEnd(w)}Show this help`)
+  return lines
+}
+
+/** The help of one command: its usage and its options only. */
+export function commandUsage(name: string): string {
+  const c = COMMANDS[name]
+  if (!c) return USAGE
+  return [
+    `Usage: comfy-balancer ${c.usage}`,
+    '',
+    c.summary,
+    '',
+    'Options:',
+    ...optionLines(c.options),
+    ...(c.more ? ['', c.more] : []),
+    '',
+    EXIT_CODES
+  ].join('\n')
+}
+
 export const USAGE = `Usage: comfy-balancer <command> [options]
 
 Commands:
-  status      Check every server once and print the fleet state
-  submit      Send a workflow (.json API format or ComfyUI .png) to the least busy server
-  submit --resume [ID]
-              Take over the unfinished jobs of CLI runs that ended (all, or the one
-              holding job ID), follow them and save their outputs
-  jobs        List the jobs of the CLI's runs and of the app
-  cancel ID   Cancel a job of a CLI run that ended, on its server
-  watch       Check in a loop and print a line whenever something changes
-  fake-fleet  Start fake ComfyUI servers on 127.0.0.1 for trying things out
-  demo        Start a fake fleet of three servers and watch it
+${Object.entries(COMMANDS)
+  .map(([n, c]) => `  ${n.padEnd(12)}${c.summary.split('\n')[0]}`)
+  .join('\n')}
 
 Options:
-  --servers URL[,URL...]  Servers to check (default: the app's settings file)
-  --config FILE           Settings file to read instead of the app's
-  --json                  (status, submit) Print one JSON object
-  --server URL            (submit) Run on this server only
-  --wait                  (submit) Follow the job to the end and save its outputs
-  --out DIR               (submit) Where outputs go (default ./comfy-outputs)
-  --queue-timeout MS      (submit) Give up and cancel the job when no server has taken it
-                          after MS (default 3 check intervals: 90000 with --interval 30000)
-  --timeout MS            Per-request timeout (default 10000)
-  --interval MS           (watch) Time between check rounds (default 30000)
-  --verbose               (watch) One line per server after every round
-  --rounds N              (watch, demo) Stop after N rounds
-  --count N               (fake-fleet) Number of servers
-  --port P                (fake-fleet) First port; servers use P, P+1, ...
-  --speeds 1,1,0.5        (fake-fleet) Relative speed of each server
-  --job-ms MS             (fake-fleet, demo) Run time of one job at speed 1
-  -h, --help              Show this help
+  -h, --help     Show this help (comfy-balancer COMMAND --help: that command's options)
+  -V, --version  Show the version
 
 The CLI keeps a journal of its jobs in the app's data folder (cli/), so a job of a run
 that was killed can be resumed or cancelled; COMFY_BALANCER_DATA=DIR moves that folder.
 
-Exit codes: 0 ok, 1 no healthy server or the work failed, 2 bad usage or bad input,
-130 stopped with Ctrl-C (143 for SIGTERM). Ctrl-C twice stops at once.`
+Colours follow the terminal; NO_COLOR=1 turns them off, FORCE_COLOR=1 on.
+
+${EXIT_CODES}`
+
+/** The package version (`comfy-balancer --version`). */
+export const VERSION: string = pkg.version
 
 const OPTIONS = {
   servers: { type: 'string' },
@@ -147,7 +262,8 @@ const OPTIONS = {
   port: { type: 'string' },
   speeds: { type: 'string' },
   'job-ms': { type: 'string' },
-  help: { type: 'boolean', short: 'h' }
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'V' }
 } satisfies ParseArgsConfig['options']
 
 type Values = ReturnType<
@@ -220,7 +336,11 @@ async function cmdStatus(v: Values, io: CliIo): Promise<number> {
   try {
     const s = await Promise.race([core.checkNow(), io.interrupted.then(() => null)])
     if (!s) return EXIT_INTERRUPTED
-    io.out(v.json ? terminalJson(statusJson(s)) : statusText(s, io.isTty))
+    io.out(
+      v.json
+        ? terminalJson(statusJson(s))
+        : statusText(s, { color: Boolean(io.color), columns: io.columns })
+    )
     return s.bestServerId ? 0 : 1
   } finally {
     await stopSoon(core)
@@ -232,20 +352,45 @@ async function stopSoon(core: BalancerCore): Promise<void> {
   await Promise.race([core.stop(), new Promise<void>((r) => setTimeout(r, 800).unref())])
 }
 
+/** What makes a `watch --json` line worth printing: the fleet's state, not its timings. */
+export function statusChangeKey(j: StatusJson): string {
+  return JSON.stringify([
+    j.total,
+    j.healthy,
+    j.bestServer,
+    j.servers.map((x) => [x.url, x.name, x.healthy, x.queue, x.error])
+  ])
+}
+
+interface WatchOutput {
+  /** One JSON object per line instead of log lines. */
+  json: boolean
+  /** With json: a line every round, not only on changes. */
+  everyRound: boolean
+}
+
 /** Watches until `rounds` rounds are done or the user interrupts. */
 async function watchCore(
   core: BalancerCore,
   rounds: number | undefined,
-  io: CliIo
+  io: CliIo,
+  output: WatchOutput = { json: false, everyRound: false }
 ): Promise<number> {
-  const offLog = core.events.on('log', (l) => io.out(formatLog(l)))
+  const offLog = output.json ? () => {} : core.events.on('log', (l) => io.out(formatLog(l)))
   let done = 0
   let last = core.status()
+  let lastKey: string | null = null
   let offRound = () => {}
   const finished = new Promise<void>((resolve) => {
     offRound = core.events.on('round', (s) => {
       last = s
       done++
+      if (output.json) {
+        const j = statusJson(s)
+        const key = statusChangeKey(j)
+        if (output.everyRound || key !== lastKey) io.out(terminalJson(j, 0))
+        lastKey = key
+      }
       if (rounds !== undefined && done >= rounds) resolve()
     })
   })
@@ -263,10 +408,35 @@ async function cmdWatch(v: Values, io: CliIo): Promise<number> {
   const settings = loadSettings(v, io)
   const rounds = intOption(v, 'rounds', 1, 1_000_000)
   const core = new BalancerCore({ settings })
-  io.out(
+  human(
+    io,
     `Watching ${settings.servers.length} server(s) every ${settings.healthCheckInterval} ms (timeout ${settings.timeout} ms)${settings.verboseLogging ? ', verbose' : ''}. Ctrl-C to stop.`
   )
-  return watchCore(core, rounds, io)
+  return watchCore(core, rounds, io, { json: Boolean(v.json), everyRound: Boolean(v.verbose) })
+}
+
+/** `jobs`: the table (or JSON) of every job the CLI and the app know. */
+function cmdJobs(v: Values, io: CliIo): number {
+  const jobs = listJobs(io.env)
+  if (v.json) {
+    io.out(terminalJson(jobs))
+    return 0
+  }
+  if (!jobs.length) {
+    io.out('No jobs.')
+    return 0
+  }
+  for (const line of jobsText(jobs, { columns: io.columns })) io.out(line)
+  const resumable = jobs.filter(
+    (j) => j.owner === 'cli' && !j.runActive && !FINISHED.has(j.state)
+  ).length
+  if (resumable) {
+    human(
+      io,
+      `${resumable} unfinished job(s) of ended runs: comfy-balancer submit --resume --wait follows them`
+    )
+  }
+  return 0
 }
 
 function parseSpeeds(s: string | undefined, count: number): number[] | undefined {
@@ -342,23 +512,80 @@ async function cmdDemo(v: Values, io: CliIo): Promise<number> {
   }
 }
 
+/** The command named in `argv` and where it is, whatever options come before it. */
+function findCommand(argv: string[]): { name: string; index: number } | null {
+  const { tokens } = parseArgs({
+    args: argv,
+    options: OPTIONS,
+    allowPositionals: true,
+    strict: false,
+    tokens: true
+  })
+  const t = tokens.find((x) => x.kind === 'positional')
+  return t && t.kind === 'positional' ? { name: t.value, index: t.index } : null
+}
+
+function usageError(io: CliIo, message: string, cmd: string | undefined): number {
+  const help =
+    cmd && (COMMANDS[cmd] || cmd === 'serve')
+      ? `comfy-balancer ${cmd} --help`
+      : 'comfy-balancer --help'
+  io.err(`comfy-balancer: ${message}\nSee ${help}.`)
+  return 2
+}
+
 export async function main(argv: string[], io: CliIo): Promise<number> {
+  const found = findCommand(argv)
+  // `serve` reads its own options.
+  if (found?.name === 'serve') {
+    const rest = [...argv.slice(0, found.index), ...argv.slice(found.index + 1)]
+    return runServe(rest, io)
+  }
   let parsed
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true })
   } catch (err) {
-    io.err(`${(err as Error).message}\n\n${USAGE}`)
-    return 2
+    return usageError(io, (err as Error).message, found?.name)
   }
   const { values, positionals } = parsed
-  const cmd = positionals[0]
-  if (values.help || !cmd || cmd === 'help') {
-    io.out(USAGE)
-    return cmd || values.help ? 0 : 2
+  let cmd = positionals[0]
+  if (values.version) {
+    io.out(VERSION)
+    return 0
   }
-  if (positionals.length > (cmd === 'submit' || cmd === 'cancel' ? 2 : 1)) {
-    io.err(`Unexpected argument "${positionals[1]}"\n\n${USAGE}`)
+  if (cmd === 'help') {
+    cmd = positionals[1]
+    if (!cmd) {
+      io.out(USAGE)
+      return 0
+    }
+    if (cmd === 'serve') return runServe(['--help'], io)
+    if (!COMMANDS[cmd]) return usageError(io, `Unknown command "${cmd}"`, undefined)
+    io.out(commandUsage(cmd))
+    return 0
+  }
+  if (!cmd) {
+    if (values.help) {
+      io.out(USAGE)
+      return 0
+    }
+    io.err(USAGE)
     return 2
+  }
+  const command = COMMANDS[cmd]
+  if (!command) return usageError(io, `Unknown command "${cmd}"`, undefined)
+  if (values.help) {
+    io.out(commandUsage(cmd))
+    return 0
+  }
+  const foreign = Object.keys(values).filter(
+    (k) => !(command.options as string[]).includes(k) && k !== 'help' && k !== 'version'
+  )
+  if (foreign.length) {
+    return usageError(io, `${cmd} does not take --${foreign[0]}`, cmd)
+  }
+  if (positionals.length > 1 + command.args) {
+    return usageError(io, `Unexpected argument "${positionals[1 + command.args]}"`, cmd)
   }
   try {
     switch (cmd) {
@@ -367,7 +594,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       case 'submit':
         return await cmdSubmit(positionals.slice(1), values, io)
       case 'jobs':
-        return jobsCommand(Boolean(values.json), io)
+        return cmdJobs(values, io)
       case 'cancel':
         return await cmdCancel(positionals.slice(1), values, io)
       case 'watch':
@@ -377,8 +604,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       case 'demo':
         return await cmdDemo(values, io)
       default:
-        io.err(`Unknown command "${cmd}"\n\n${USAGE}`)
-        return 2
+        return usageError(io, `Unknown command "${cmd}"`, undefined)
     }
   } catch (err) {
     if (err instanceof UsageError) {
@@ -417,13 +643,13 @@ if (isEntry()) {
     process.on('SIGINT', onSignal)
     process.on('SIGTERM', onSignal)
   })
-  main(process.argv.slice(2), {
-    out: (l) => process.stdout.write(`${l}\n`),
-    err: (l) => process.stderr.write(`${l}\n`),
-    env: process.env,
-    isTty: Boolean(process.stdout.isTTY),
-    interrupted
-  }).then(
+  // `comfy-balancer status | head -1`: a closed pipe ends the command quietly.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(signalled ? (SIGNAL_EXIT[signalled] ?? 130) : 0)
+    })
+  }
+  main(process.argv.slice(2), streamIo(interrupted)).then(
     (result) => {
       const code = signalled ? (SIGNAL_EXIT[signalled] ?? 130) : result
       process.exitCode = code
