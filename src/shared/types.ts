@@ -280,4 +280,13 @@ export interface JobRecord {
   missingOutputs?: number
   /** Set when someone removed the job on its server (not us, not a restart): that server's name. */
   cancelledOn?: string
+  /** Set for a run of a batch (one workflow run N times): the batch, this run's place in it. */
+  batch?: JobBatch
+}
+
+/** A job's place in its batch: run `index` (0-based) of `size` runs of batch `id`. */
+export interface JobBatch {
+  id: string
+  index: number
+  size: number
 }

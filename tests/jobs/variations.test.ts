@@ -29,7 +29,7 @@ const OBJECT_INFO = parseObjectInfo({
     input: {
       required: {
         model: ['MODEL'],
-        seed: ['INT', { default: 0, min: 0, max: 18446744073709551615 }],
+        seed: ['INT', { default: 0, min: 0, max: 2 ** 64 - 1 }],
         steps: ['INT', { default: 20, min: 1, max: 10000 }],
         cfg: ['FLOAT', { default: 8, min: 0, max: 100, step: 0.1 }],
         sampler_name: [['euler', 'euler_ancestral', 'dpmpp_2m']],

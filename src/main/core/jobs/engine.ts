@@ -15,10 +15,10 @@
  * and recovery (servers that fail).
  */
 import { randomUUID } from 'node:crypto'
-import type { BalancerSettings, JobRecord } from '../../../shared/types'
+import type { BalancerSettings, JobBatch, JobRecord } from '../../../shared/types'
 import type { Clock } from '../clock'
 import { systemClock } from '../clock'
-import { deleteFromQueue, interruptPrompt } from '../comfy/prompt-api'
+import { deleteFromQueue, getQueueIds, interruptPrompt } from '../comfy/prompt-api'
 import { workflowKind } from '../fleet/estimator'
 import type { Emitter } from '../events'
 import type { FleetPort } from '../fleet/port'
@@ -28,7 +28,9 @@ import { isFinished, JobStore, type JobEvents } from './job-store'
 import type { Journal } from './journal'
 import { Recovery } from './recovery'
 import { Tracker } from './tracker'
-import { summarize, type LoadedWorkflow } from './workflow'
+import type { ObjectInfo } from './ui-workflow'
+import { makeVariations, MAX_VARIATIONS, type VariationOptions } from './variations'
+import { summarize, type ApiPrompt, type LoadedWorkflow } from './workflow'
 
 export type { JobEvents } from './job-store'
 export { LocalFileError } from './inputs'
@@ -72,6 +74,17 @@ export interface SubmitOptions {
   extraData?: Record<string, unknown>
 }
 
+export interface BatchSubmitOptions extends Omit<SubmitOptions, 'promptId'> {
+  /** The servers' node definitions, to read `--set` values as their inputs' types. */
+  objectInfo?: ObjectInfo
+}
+
+/** A batch as submitted: its id and its jobs, in run order. */
+export interface SubmittedBatch {
+  batchId: string
+  jobs: JobRecord[]
+}
+
 /** Longest prompt id a client may choose. */
 const MAX_PROMPT_ID = 200
 /** Largest `extra_data` kept with a job (the UI graph of a big workflow is a few MB). */
@@ -113,6 +126,11 @@ export class JobEngine {
   private readonly dispatcher: Dispatcher
   private readonly tracker: Tracker
   private readonly recovery: Recovery
+  /** Jobs cancelled while their POST was under way: removed from the server once accepted. */
+  private readonly cancelWhenAccepted = new Set<string>()
+  /** Cancels started by a late acceptance, by job id. */
+  private readonly recancels = new Map<string, Promise<JobRecord>>()
+  private readonly settingsFn: () => BalancerSettings
 
   constructor(opts: JobEngineOptions) {
     this.monitor = opts.monitor
@@ -123,7 +141,7 @@ export class JobEngine {
     const clock = this.clock
     const log = this.logFn
     const fleet = this.monitor
-    const settings = opts.settings
+    const settings = (this.settingsFn = opts.settings)
     const running = () => this.running
     const store = (this.store = new JobStore(opts.journal, clock))
     this.events = store.events
@@ -169,6 +187,15 @@ export class JobEngine {
       dispatcher.onJobChanged(cur, next)
       if (isFinished(next.state) || next.serverId !== cur.serverId) tracker.forgetLive(next.id)
       if (isFinished(next.state)) inputs.forget(next.id)
+      if (this.cancelWhenAccepted.has(next.id) && next.state !== cur.state) {
+        if (next.state === 'queued' || next.state === 'running') {
+          // The server took it just after the user cancelled it: take it off again.
+          this.cancelWhenAccepted.delete(next.id)
+          const again = this.cancel(next.id).finally(() => this.recancels.delete(next.id))
+          this.recancels.set(next.id, again)
+          void again.catch(() => undefined)
+        } else if (next.state !== 'cancelled') this.cancelWhenAccepted.delete(next.id)
+      }
     })
   }
 
@@ -218,9 +245,83 @@ export class JobEngine {
 
   /** Journals the job, then sends it. Returns the journaled record at once. */
   submit(wf: LoadedWorkflow, opts: SubmitOptions = {}): JobRecord {
+    const job = this.record(wf, opts)
+    void this.dispatcher.dispatch(job.id)
+    return job
+  }
+
+  /**
+   * One workflow run N times as one batch: the given prompts, or the variations `runs` asks
+   * for (see `makeVariations`). Every job is journaled, with its place in the batch, before any
+   * is sent; late binding then spreads them over the fleet. Throws (nothing journaled) when
+   * the variations cannot be made.
+   */
+  submitBatch(
+    wf: LoadedWorkflow,
+    runs: ApiPrompt[] | VariationOptions,
+    opts: BatchSubmitOptions = {}
+  ): SubmittedBatch {
+    const prompts = Array.isArray(runs) ? runs : makeVariations(wf.prompt, runs, opts.objectInfo)
+    if (prompts.length < 1 || prompts.length > MAX_VARIATIONS) {
+      throw new Error(`A batch has 1 to ${MAX_VARIATIONS} runs, not ${prompts.length}`)
+    }
+    const submitOpts: SubmitOptions = {
+      serverId: opts.serverId,
+      baseDir: opts.baseDir,
+      extraData: opts.extraData
+    }
+    this.checkServer(submitOpts)
+    const batchId = randomUUID()
+    const size = prompts.length
+    const jobs = prompts.map((prompt, index) =>
+      this.record({ ...wf, prompt, summary: summarize(prompt) }, submitOpts, {
+        id: batchId,
+        index,
+        size
+      })
+    )
+    for (const j of jobs) void this.dispatcher.dispatch(j.id)
+    return { batchId, jobs }
+  }
+
+  /** The jobs of a batch, in run order (empty for an unknown batch). */
+  batchJobs(batchId: string): JobRecord[] {
+    return this.store
+      .jobs()
+      .filter((j) => j.batch?.id === batchId)
+      .sort((a, b) => a.batch!.index - b.batch!.index)
+  }
+
+  /** Cancels every unfinished job of a batch (those waiting here first); returns them all. */
+  async cancelBatch(batchId: string): Promise<JobRecord[]> {
+    const jobs = this.batchJobs(batchId)
+    if (!jobs.length) throw new Error(`Unknown batch ${batchId}`)
+    const open = jobs.filter((j) => !isFinished(j.state))
+    // Those not sent yet go at once, so none of them is sent while the others are cancelled.
+    open.sort((a, b) => Number(a.state !== 'pending') - Number(b.state !== 'pending'))
+    // A run whose POST is under way may still be accepted: wait (bounded) until its send ended,
+    // so it is off its server too before we answer.
+    const inFlight = open
+      .filter((j) => j.state === 'pending' && this.store.busy.has(j.id))
+      .map((j) => j.id)
+    await Promise.all(open.map((j) => this.cancel(j.id)))
+    const deadline = this.clock.now() + Math.max(2_000, 3 * this.settingsFn().timeout)
+    while (inFlight.some((id) => this.store.busy.has(id)) && this.clock.now() < deadline) {
+      await new Promise<void>((r) => this.clock.setTimeout(r, 25))
+    }
+    await Promise.all(inFlight.map((id) => this.recancels.get(id)).filter(Boolean))
+    return this.batchJobs(batchId)
+  }
+
+  private checkServer(opts: SubmitOptions): void {
     if (opts.serverId && !this.monitor.configFor(opts.serverId)) {
       throw new Error(`Unknown server "${opts.serverId}"`)
     }
+  }
+
+  /** Journals a new job (not sent yet). */
+  private record(wf: LoadedWorkflow, opts: SubmitOptions, batch?: JobBatch): JobRecord {
+    this.checkServer(opts)
     const id = opts.promptId ?? randomUUID()
     if (opts.promptId !== undefined) {
       if (!/^[\x21-\x7e]{1,200}$/.test(id) || id.length > MAX_PROMPT_ID) {
@@ -248,11 +349,11 @@ export class JobEngine {
       progress: { node: null, value: 0, max: 0, nodesDone: 0, nodesTotal: wf.summary.nodeCount },
       error: null,
       outputs: [],
-      notes: []
+      notes: [],
+      ...(batch ? { batch } : {})
     }
     if (opts.baseDir) this.inputs.setBaseDir(job.id, opts.baseDir)
     this.store.put(job, wf.prompt, extraFor(wf, opts.extraData))
-    void this.dispatcher.dispatch(job.id)
     return job
   }
 
@@ -280,11 +381,23 @@ export class JobEngine {
     const j = this.get(id)
     if (!j) throw new Error(`Unknown job ${id}`)
     if (isFinished(j.state)) return j
+    if (j.state === 'pending' && this.store.busy.has(id)) {
+      this.cancelWhenAccepted.add(id)
+      if (this.cancelWhenAccepted.size > 10_000) {
+        const oldest = this.cancelWhenAccepted.values().next().value
+        if (oldest !== undefined) this.cancelWhenAccepted.delete(oldest)
+      }
+    }
     const client = j.serverId ? this.monitor.clientFor(j.serverId) : undefined
     if (client) {
       try {
         if (j.state === 'running') await interruptPrompt(client, j.id)
-        else await deleteFromQueue(client, [j.id])
+        else {
+          await deleteFromQueue(client, [j.id])
+          // It may have started before we heard: delete only removes waiting prompts.
+          if ((await getQueueIds(client)).running.includes(j.id))
+            await interruptPrompt(client, j.id)
+        }
       } catch (err) {
         this.logFn(
           'warn',
