@@ -10,7 +10,7 @@ import type { BalancerCore } from './core/app'
 import { importLegacyServers, normalizeServerUrl } from './core/settings'
 import { loadWorkflowBytes, MAX_WORKFLOW_BYTES, WorkflowError } from './core/jobs/workflow'
 import { checkedOutputPath, opensDirectly, ThumbnailCache } from './outputs'
-import { readWorkflowFile, submitWorkflow } from './submit'
+import { readWorkflowFile, submitWorkflow, type WorkflowLoader } from './submit'
 import { UUID_PATTERN } from './client-id'
 import {
   IpcChannel,
@@ -41,7 +41,8 @@ export type IpcCore = Pick<
   | 'jobs'
   | 'queueHistory'
   | 'testServer'
->
+> &
+  Partial<Pick<BalancerCore, 'loadWorkflow'>>
 
 /** Longest text `servers:import` accepts (a pasted config, not a file dump). */
 export const MAX_IMPORT_CHARS = 100_000
@@ -213,16 +214,20 @@ async function testServer(core: IpcCore, req: ServerTestRequest): Promise<Server
 }
 
 /** What a workflow is, or why it is not one (a bad file is an answer here, not an error). */
-async function inspectWorkflow(req: WorkflowInspectRequest): Promise<WorkflowInspectResult> {
+async function inspectWorkflow(
+  req: WorkflowInspectRequest,
+  load: WorkflowLoader
+): Promise<WorkflowInspectResult> {
   const source = 'path' in req ? path.basename(req.path) : req.name
   try {
     const bytes = 'path' in req ? await readWorkflowFile(req.path) : req.bytes
-    const wf = loadWorkflowBytes(bytes, source)
+    const wf = await load(bytes, source)
     const { nodeCount, classes, models, images } = wf.summary
     return {
       ok: true,
       source,
       format: wf.format,
+      ...(wf.converted ? { converted: true, warnings: (wf.warnings ?? []).slice(0, 20) } : {}),
       summary: {
         nodeCount,
         classes: [...classes],
@@ -249,6 +254,10 @@ async function inspectWorkflow(req: WorkflowInspectRequest): Promise<WorkflowIns
 export function createIpcHandlers(core: IpcCore, opts: IpcHandlerOptions = {}): IpcHandlers {
   const redact = opts.redact
   const thumbnails = opts.thumbnails ?? new ThumbnailCache()
+  // UI-format workflows need the fleet's node definitions: the core's loader converts them.
+  const load: WorkflowLoader = core.loadWorkflow
+    ? (bytes, source) => core.loadWorkflow!(bytes, source)
+    : async (bytes, source) => loadWorkflowBytes(bytes, source)
   const jobs = () => {
     if (!core.jobs) throw new JobsDisabledError()
     return core.jobs
@@ -278,11 +287,11 @@ export function createIpcHandlers(core: IpcCore, opts: IpcHandlerOptions = {}): 
       redact ? core.logs.all().map((l) => ({ ...l, message: redact(l.message) })) : core.logs.all(),
     'servers:import': (text) => importLegacyServers(text),
     'jobs:list': () => jobs().jobs(),
-    'jobs:submit': (request) => submitWorkflow(jobs(), request),
+    'jobs:submit': (request) => submitWorkflow(jobs(), request, load),
     'jobs:cancel': (id) => jobs().cancel(id),
     'status:history': () => core.queueHistory(),
     'servers:test': (server) => testServer(core, server),
-    'jobs:inspect': (request) => inspectWorkflow(request),
+    'jobs:inspect': (request) => inspectWorkflow(request, load),
     'jobs:resubmit': (id, options) => jobs().resubmit(id, options ?? {}),
     'jobs:thumbnail': async (file) => thumbnails.get(await checkedOutputPath(jobs().jobs(), file)),
     'jobs:openOutput': async (file) => openOutput(await checkedOutputPath(jobs().jobs(), file)),

@@ -4,7 +4,7 @@
  * and hand it to the job engine. Plain Node: no Electron.
  */
 import path from 'node:path'
-import { WorkflowError, loadWorkflowBytes } from './core/jobs/workflow'
+import { WorkflowError, loadWorkflowBytes, type LoadedWorkflow } from './core/jobs/workflow'
 import {
   readWorkflowFile as readWorkflowFileCore,
   WORKFLOW_EXTENSIONS,
@@ -36,17 +36,23 @@ export async function readWorkflowFile(
   return readWorkflowFileCore(file, options)
 }
 
+/** Turns a file's bytes into a workflow: the core's loader (which converts UI-format files). */
+export type WorkflowLoader = (bytes: Uint8Array, source: string) => Promise<LoadedWorkflow>
+
+const plainLoader: WorkflowLoader = async (bytes, source) => loadWorkflowBytes(bytes, source)
+
 /** Loads and submits one workflow; returns the journaled job. Throws `WorkflowError` and the engine's errors. */
 export async function submitWorkflow(
   jobs: Pick<JobEngine, 'submit'>,
-  request: JobSubmitRequest
+  request: JobSubmitRequest,
+  load: WorkflowLoader = plainLoader
 ): Promise<JobRecord> {
   const serverId = request.serverId ?? null
   if ('path' in request) {
     const bytes = await readWorkflowFile(request.path)
-    const wf = loadWorkflowBytes(bytes, path.basename(request.path))
+    const wf = await load(bytes, path.basename(request.path))
     return jobs.submit(wf, { serverId, baseDir: path.dirname(request.path) })
   }
-  const wf = loadWorkflowBytes(request.bytes, request.name)
+  const wf = await load(request.bytes, request.name)
   return jobs.submit(wf, { serverId })
 }

@@ -96,7 +96,15 @@ export interface WorkflowSummary {
  * not a workflow is an answer, not an error: `problem` says what is wrong, without the file name.
  */
 export type WorkflowInspectResult =
-  | { ok: true; source: string; format: 'json' | 'png'; summary: WorkflowSummary }
+  | {
+      ok: true
+      source: string
+      format: 'json' | 'png'
+      /** A UI-format graph converted to a prompt (with what had to be guessed). */
+      converted?: boolean
+      warnings?: string[]
+      summary: WorkflowSummary
+    }
   | { ok: false; source: string; problem: string }
 
 /** A server to try before (or without) saving it: "Test connection". */
