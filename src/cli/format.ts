@@ -128,6 +128,7 @@ export function jobsText(jobs: JobRow[], options: TextOptions = {}): string[] {
     const tail = `  [${who}]`
     let source = strip(j.source)
     if (cols) source = truncate(source, Math.max(8, cols - displayWidth(head) - tail.length))
-    return `${head}${source}${tail}`
+    const line = `${head}${source}${tail}`
+    return cols ? truncate(line, cols) : line
   })
 }

@@ -230,6 +230,7 @@ Commands:
 ${Object.entries(COMMANDS)
   .map(([n, c]) => `  ${n.padEnd(12)}${c.summary.split('\n')[0]}`)
   .join('\n')}
+  serve       One ComfyUI address for all your servers (the gateway), until Ctrl-C
 
 Options:
   -h, --help     Show this help (comfy-balancer COMMAND --help: that command's options)
