@@ -1,14 +1,18 @@
 /**
  * `comfy-balancer`: the headless face of the same core.
  *
- *   status     --servers URL[,URL...] [--json] [--timeout MS]
+ *   status     [--servers URL[,URL...]] [--config FILE] [--json] [--timeout MS]
  *   submit     FILE [--servers ...] [--server URL] [--wait] [--out DIR] [--json] [--queue-timeout MS]
  *   submit     --resume [ID] [--wait] [--out DIR]
  *   jobs       [--json]
  *   cancel     ID
- *   watch      --servers URL[,...] [--interval MS] [--timeout MS] [--verbose] [--rounds N]
+ *   watch      [--servers URL[,...]] [--interval MS] [--timeout MS] [--verbose] [--rounds N] [--json]
+ *   serve      (see serve.ts)
  *   fake-fleet --count N [--port P] [--speeds 1,1,0.5] [--job-ms MS]
  *   demo       [--rounds N]
+ *   --version, -V; --help, -h (per command: COMMAND --help)
+ *
+ * stdout carries only the result; banners, notes and progress go to stderr (see io.ts).
  *
  * Exit codes: 0 ok, 1 the work failed (no healthy server), 2 bad usage or bad input,
  * 130 / 143 stopped by Ctrl-C / SIGTERM.
