@@ -1,5 +1,7 @@
 /**
  * `comfy-balancer submit`: one workflow to the best server, optionally followed to the end;
+ * with `--count N` the same workflow N times as one batch spread over the fleet (`--seed` for
+ * the sampler seeds, `--set NODE.INPUT=VALUE` for single inputs);
  * `submit --resume` takes over the jobs of CLI runs that died and follows them.
  *
  * Every wait ends: a job no server takes is cancelled after the queue timeout, and Ctrl-C
@@ -7,13 +9,28 @@
  */
 import path from 'node:path'
 import { BalancerCore } from '../main/core/app'
-import { loadWorkflowBytes, WorkflowError, type LoadedWorkflow } from '../main/core/jobs/workflow'
+import {
+  loadWorkflowBytes,
+  summarize,
+  WorkflowError,
+  type LoadedWorkflow
+} from '../main/core/jobs/workflow'
 import { cliDataDir } from '../main/core/paths'
 import { normalizeServerUrl, parseSettings, serversFromUrls } from '../main/core/settings'
 import { readWorkflowFile } from '../main/core/jobs/workflow-file'
+import { parseObjectInfo, type ObjectInfo } from '../main/core/jobs/ui-workflow'
+import {
+  makeVariations,
+  MAX_VARIATIONS,
+  parseSet,
+  SEED_MODES,
+  VariationError,
+  type InputSet,
+  type SeedMode
+} from '../main/core/jobs/variations'
 import { stripControls, terminalJson } from '../shared/terminal'
 import type { AppSettings, FleetStatus, JobRecord, ServerConfig } from '../shared/types'
-import type { CliIo } from './io'
+import { human, type CliIo } from './io'
 import {
   CliRun,
   isDead,
@@ -34,6 +51,12 @@ export interface SubmitArgs {
   json: boolean
   /** Longest wait for a server to accept the job (ms). */
   queueTimeoutMs: number
+  /** Runs of the workflow, 1 to 1000 (`--count`). @default 1 */
+  count?: number
+  /** `--seed random|increment|fixed`. @default random for more than one run, else fixed */
+  seed?: string
+  /** `--set NODE.INPUT=VALUE`, each as given. */
+  sets?: string[]
 }
 
 export interface ResumeArgs {
@@ -148,6 +171,7 @@ export function whyNotTaken(j: JobRecord, status: FleetStatus, servers: ServerCo
 function jobJson(j: JobRecord) {
   return {
     promptId: j.id,
+    ...(j.batch ? { index: j.batch.index } : {}),
     server: j.serverUrl,
     status: j.state,
     outputs: j.outputs.map((o) => o.path),
@@ -164,6 +188,15 @@ interface FollowOptions {
   queueTimeoutMs: number
   /** Printed in the JSON for one job as an object, else an array. */
   single: boolean
+  /** The jobs are one batch: progress is `n/N done`, the JSON `{ batchId, jobs }`. */
+  batchId?: string
+}
+
+/** `3/12 done` (with the failed ones, if any) for the jobs of a batch. */
+export function batchProgress(jobs: JobRecord[]): string {
+  const done = jobs.filter((j) => j.state === 'done').length
+  const failed = jobs.filter((j) => isFinishedJob(j) && j.state !== 'done').length
+  return `${done}/${jobs.length} done${failed ? `, ${failed} failed or cancelled` : ''}`
 }
 
 /** Waits for acceptance (bounded) and, with `wait`, for the end; prints the outcome. */
@@ -175,8 +208,19 @@ async function follow(o: FollowOptions, io: CliIo): Promise<number> {
   let interrupted = false
   let last = ''
   let lastLen = 0
+  const inBatch = new Set(o.batchId ? ids : [])
   const show = (j: JobRecord) => {
     if (quiet || !ids.includes(j.id)) return
+    if (o.batchId) {
+      if (!inBatch.has(j.id)) return
+      const line = batchProgress(ids.map(get))
+      if (line === last) return
+      last = line
+      // Progress is for a person: stderr, redrawn in place on a terminal.
+      if (io.liveProgress && io.progress) io.progress(line)
+      else human(io, line)
+      return
+    }
     const line = ids.length > 1 ? `${j.id.slice(0, 8)} ${progressLine(j)}` : progressLine(j)
     if (line === last) return
     last = line
@@ -227,7 +271,8 @@ async function follow(o: FollowOptions, io: CliIo): Promise<number> {
     const open = ids.filter((id) => !isFinishedJob(get(id)))
     const r = await orInterrupt(Promise.all(open.map((id) => engine.waitFor(id))), io)
     off()
-    if (io.isTty && !quiet && ids.length === 1 && last) process.stdout.write('\n')
+    if (io.isTty && !quiet && ids.length === 1 && !o.batchId && last) process.stdout.write('\n')
+    if (o.batchId && !quiet && io.liveProgress) io.progress?.(null)
     if (r === 'interrupted') interrupted = true
   }
   const finals = ids.map(get)
@@ -246,7 +291,7 @@ async function follow(o: FollowOptions, io: CliIo): Promise<number> {
         }
       }
     })
-    io.out(terminalJson(o.single ? objs[0] : objs))
+    io.out(terminalJson(o.batchId ? { batchId: o.batchId, jobs: objs } : o.single ? objs[0] : objs))
   } else {
     for (const j of finals) {
       const label = ids.length > 1 ? `${j.id.slice(0, 8)} (${s(j.source)}): ` : ''
@@ -272,6 +317,7 @@ async function follow(o: FollowOptions, io: CliIo): Promise<number> {
         for (const out of j.outputs) io.out(`  ${s(out.path)}`)
       }
     }
+    if (o.batchId) io.out(`Batch ${o.batchId}: ${batchProgress(finals)}`)
     const open = finals.filter((j) => j.state === 'queued' || j.state === 'running')
     if (open.length && (interrupted || !o.wait)) {
       const one = open.length === 1 ? open[0]!.id : ''
@@ -324,7 +370,72 @@ async function withCore(
   }
 }
 
+/** How long `--set` waits for a server's node list (object_info is about 500 KB). */
+export const OBJECT_INFO_TIMEOUT_MS = 30_000
+
+/**
+ * The node definitions of the first healthy server that gives them (the best first), to read
+ * `--set` values as their inputs' types; undefined when none answers in time.
+ */
+export async function fleetObjectInfo(
+  core: BalancerCore,
+  status: FleetStatus,
+  timeoutMs = OBJECT_INFO_TIMEOUT_MS
+): Promise<ObjectInfo | undefined> {
+  const healthy = status.servers
+    .filter((x) => x.enabled && x.healthy)
+    .sort((x, y) => Number(y.id === status.bestServerId) - Number(x.id === status.bestServerId))
+  const deadline = Date.now() + timeoutMs
+  for (const server of healthy) {
+    const left = deadline - Date.now()
+    const client = core.serverClient(server.id)
+    if (left <= 0) break
+    if (!client) continue
+    try {
+      const { value } = await client.getJson('/object_info', left)
+      return parseObjectInfo(value)
+    } catch {
+      // The next server, if any.
+    }
+  }
+  return undefined
+}
+
+interface Variations {
+  count: number
+  seed: SeedMode
+  sets: InputSet[]
+}
+
+/** The variation flags, checked; a message for bad usage. */
+export function variationFlags(
+  a: Pick<SubmitArgs, 'count' | 'seed' | 'sets'>
+): Variations | string {
+  const count = a.count ?? 1
+  if (!Number.isInteger(count) || count < 1 || count > MAX_VARIATIONS) {
+    return `--count must be a whole number from 1 to ${MAX_VARIATIONS}, got "${count}"`
+  }
+  const seed = a.seed ?? (count > 1 ? 'random' : 'fixed')
+  if (!SEED_MODES.includes(seed as SeedMode)) {
+    return `--seed must be random, increment or fixed, got "${seed}"`
+  }
+  const sets: InputSet[] = []
+  for (const text of a.sets ?? []) {
+    try {
+      sets.push(parseSet(text))
+    } catch (err) {
+      return (err as Error).message
+    }
+  }
+  return { count, seed: seed as SeedMode, sets }
+}
+
 export async function submitCommand(a: SubmitArgs, io: CliIo): Promise<number> {
+  const flags = variationFlags(a)
+  if (typeof flags === 'string') {
+    io.err(`comfy-balancer: ${s(flags)}`)
+    return 2
+  }
   let wf: LoadedWorkflow
   try {
     const bytes = await readWorkflowFile(path.resolve(a.file))
@@ -366,18 +477,57 @@ export async function submitCommand(a: SubmitArgs, io: CliIo): Promise<number> {
       )
       io.out(`${status.healthy}/${status.total} servers up`)
     }
-    const job = core.jobs!.submit(wf, {
-      serverId: pinned ?? null,
-      baseDir: path.dirname(path.resolve(a.file))
-    })
+    let prompts = [wf.prompt]
+    if (flags.count > 1 || flags.seed !== 'fixed' || flags.sets.length) {
+      let info: ObjectInfo | undefined
+      if (flags.sets.length) {
+        const got = await orInterrupt(fleetObjectInfo(core, status), io)
+        if (got === 'interrupted') return EXIT_INTERRUPTED
+        info = got
+        if (!info && !a.json) {
+          human(
+            io,
+            'No server sent its node list: --set values are read like the values in the file'
+          )
+        }
+      }
+      try {
+        prompts = makeVariations(wf.prompt, flags, info)
+      } catch (err) {
+        if (!(err instanceof VariationError)) throw err
+        io.err(`comfy-balancer: ${s(err.message)}`)
+        return 2
+      }
+    }
+    const common = { serverId: pinned ?? null, baseDir: path.dirname(path.resolve(a.file)) }
+    if (prompts.length === 1) {
+      const prompt = prompts[0]!
+      const job = core.jobs!.submit({ ...wf, prompt, summary: summarize(prompt) }, common)
+      return follow(
+        {
+          core,
+          ids: [job.id],
+          wait: a.wait,
+          json: a.json,
+          queueTimeoutMs: a.queueTimeoutMs,
+          single: true
+        },
+        io
+      )
+    }
+    const batch = core.jobs!.submitBatch(wf, prompts, common)
+    if (!a.json) {
+      human(io, `Batch ${batch.batchId}: ${prompts.length} runs, seeds ${flags.seed}`)
+    }
     return follow(
       {
         core,
-        ids: [job.id],
+        ids: batch.jobs.map((j) => j.id),
         wait: a.wait,
         json: a.json,
         queueTimeoutMs: a.queueTimeoutMs,
-        single: true
+        single: false,
+        batchId: batch.batchId
       },
       io
     )
