@@ -7,6 +7,7 @@
 import path from 'node:path'
 import {
   app,
+  clipboard,
   dialog,
   ipcMain,
   nativeImage,
@@ -16,6 +17,8 @@ import {
   shell
 } from 'electron'
 import { BalancerCore } from './core/app'
+import { GatewayService, type GatewayState } from './core/gateway/service'
+import { DEFAULT_GATEWAY } from './core/settings'
 import { settingsFile, userDataDir } from './core/paths'
 import type { AppRoute } from '../shared/ipc'
 import type { AppSettings } from '../shared/types'
@@ -52,6 +55,8 @@ export interface RunAppOptions {
 /** The running shell, for tests and the e2e hook. */
 export interface RunningApp {
   core: BalancerCore
+  /** The one ComfyUI address for the fleet (settings `gateway`). */
+  gateway: GatewayService
   store: SettingsStore
   tray: AppTray
   window: AppWindow
@@ -234,13 +239,34 @@ async function start(opts: StartOptions): Promise<RunningApp> {
     )
   }
 
+  // The gateway: started with the core, restarted when its settings change.
+  const gatewaySettings = () => core.settings.gateway ?? DEFAULT_GATEWAY
+  let tray: AppTray | null = null
+  const gateway = new GatewayService(core, {
+    onChange: (state) => {
+      tray?.update(view())
+      if (state.state === 'failed') notifyGatewayFailed(state)
+    }
+  })
+  const notifyGatewayFailed = (state: Extract<GatewayState, { state: 'failed' }>) => {
+    const t = translator(locale())
+    const body =
+      state.code === 'port-taken'
+        ? t('gatewayPortTakenBody', { port: gatewaySettings().port })
+        : t('gatewayFailedBody', { reason: redactor.redact(state.message) })
+    notifier.show(null, { title: t('gatewayFailedTitle'), body }, () =>
+      window.show({ view: 'settings' })
+    )
+  }
+
   // The tray.
   const view = (): TrayView => ({
     status: core.status(),
     verbose: core.settings.verboseLogging,
     startAtLogin: core.settings.startAtLogin,
     locale: locale(),
-    canSubmit: core.jobs !== null
+    canSubmit: core.jobs !== null,
+    gateway: { state: gateway.state, port: gatewaySettings().port }
   })
   const actions: TrayActions = {
     open: () => window.show(),
@@ -250,10 +276,12 @@ async function start(opts: StartOptions): Promise<RunningApp> {
     setStartAtLogin: (enabled) => void core.updateSettings({ startAtLogin: enabled }),
     submit: (serverId) => void pickAndSubmit(core, serverId, locale()),
     openLogFolder: () => void shell.openPath(logDir),
+    copyGatewayAddress: (url) => clipboard.writeText(url),
     quit: () => app.quit()
   }
-  const tray = new AppTray(view(), actions, { template: platform === 'darwin' })
-  const offStatus = core.events.on('status', () => tray.update(view()))
+  const appTray = new AppTray(view(), actions, { template: platform === 'darwin' })
+  tray = appTray
+  const offStatus = core.events.on('status', () => appTray.update(view()))
 
   // Settings changes: saved, secrets learned, login item and tray follow.
   let current: AppSettings = settings
@@ -268,7 +296,8 @@ async function start(opts: StartOptions): Promise<RunningApp> {
     if (next.outputDir !== prev.outputDir || next.jobHistoryLimit !== prev.jobHistoryLimit) {
       core.log('info', '[Settings] The output folder and job history size apply after a restart')
     }
-    tray.update(view())
+    void gateway.apply(next.gateway ?? DEFAULT_GATEWAY)
+    appTray.update(view())
   })
 
   app.on('render-process-gone', (_e, _contents, details) =>
@@ -283,8 +312,9 @@ async function start(opts: StartOptions): Promise<RunningApp> {
   let shutdown: Promise<void> | null = null
   const running: RunningApp = {
     core,
+    gateway,
     store,
-    tray,
+    tray: appTray,
     window,
     logFile,
     notifier,
@@ -299,6 +329,7 @@ async function start(opts: StartOptions): Promise<RunningApp> {
         core.log('info', '[App] Quitting')
         const grace = new Promise<void>((resolve) => setTimeout(resolve, QUIT_GRACE_MS).unref())
         try {
+          await Promise.race([gateway.stop(), grace])
           await Promise.race([core.stop(), grace])
           await Promise.race([store.flush(), grace])
         } catch (err) {
@@ -307,12 +338,13 @@ async function start(opts: StartOptions): Promise<RunningApp> {
         offLogFile()
         logFile.close()
         notifier.closeAll()
-        tray.destroy()
+        appTray.destroy()
         window.close()
       })())
   }
   if (env.COMFY_BALANCER_E2E === '1') exposeForE2e(running)
   core.start()
+  void gateway.apply(gatewaySettings())
   return running
 }
 

@@ -14,6 +14,7 @@ import {
 import { trayIconModel, trayIconPng } from './tray-icon'
 import { clip, translator, type Locale, type Translate } from './messages'
 import type { FleetStatus, ServerStatus } from '../shared/types'
+import type { GatewayState } from './core/gateway/service'
 
 export interface TrayActions {
   open(): void
@@ -24,6 +25,8 @@ export interface TrayActions {
   /** Asks for a workflow file and submits it: to the best server (null) or to this one. */
   submit(serverId: string | null): void
   openLogFolder(): void
+  /** Puts the gateway's address on the clipboard. */
+  copyGatewayAddress(url: string): void
   quit(): void
 }
 
@@ -35,6 +38,8 @@ export interface TrayView {
   locale: Locale
   /** False while jobs cannot be submitted (no job engine). @default true */
   canSubmit?: boolean
+  /** The gateway's state and port; no line when absent. */
+  gateway?: { state: GatewayState; port: number }
 }
 
 /** Longest down reason in a menu line. */
@@ -81,6 +86,32 @@ export function trayImage(status: FleetStatus, template = false): NativeImage {
   return image
 }
 
+/** The gateway's menu line: its address (a click copies it), or why it is off. */
+export function gatewayLine(
+  gateway: NonNullable<TrayView['gateway']>,
+  t: Translate,
+  actions: TrayActions
+): MenuItemConstructorOptions {
+  const g = gateway.state
+  switch (g.state) {
+    case 'on':
+      return {
+        label: t('gatewayOn', { url: g.url }),
+        toolTip: t('gatewayCopy'),
+        click: () => actions.copyGatewayAddress(g.url)
+      }
+    case 'starting':
+      return { label: t('gatewayStarting'), enabled: false }
+    case 'off':
+      return { label: t('gatewayOff'), enabled: false }
+    case 'failed': {
+      const reason =
+        g.code === 'port-taken' ? t('gatewayPortTaken', { port: gateway.port }) : g.message
+      return { label: t('gatewayFailed', { reason: clip(reason, REASON_MAX) }), enabled: false }
+    }
+  }
+}
+
 export function trayMenuTemplate(
   view: TrayView,
   actions: TrayActions
@@ -112,6 +143,9 @@ export function trayMenuTemplate(
       enabled: canSubmit && submitTo.length > 0,
       submenu: submitTo.length ? submitTo : [{ label: t('summaryNoServers'), enabled: false }]
     },
+    ...(view.gateway
+      ? [{ type: 'separator' as const }, gatewayLine(view.gateway, t, actions)]
+      : []),
     { type: 'separator' },
     { label: t('openApp'), click: () => actions.open() },
     { label: t('checkNow'), enabled: !status.paused, click: () => actions.checkNow() },

@@ -304,6 +304,15 @@ export const safeStorage = {
   })
 }
 
+/** The clipboard: what was last written, readable back. */
+export const clipboard = {
+  text: '',
+  writeText: vi.fn((text: string) => {
+    clipboard.text = text
+  }),
+  readText: vi.fn(() => clipboard.text)
+}
+
 export const Tray = FakeTray
 export const BrowserWindow = FakeBrowserWindow
 export const Notification = FakeNotification
@@ -322,7 +331,8 @@ const electron = {
   safeStorage,
   Tray,
   BrowserWindow,
-  Notification
+  Notification,
+  clipboard
 }
 export default electron
 
@@ -335,6 +345,7 @@ export function resetElectronMock(): void {
   FakeBrowserWindow.instances = []
   FakeNotification.instances = []
   FakeNotification.supported = true
+  clipboard.text = ''
   safeStorage.available = true
   userData = mkdtempSync(join(tmpdir(), 'comfy-balancer-userdata-'))
 }

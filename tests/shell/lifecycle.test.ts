@@ -33,6 +33,9 @@ beforeEach(() => {
   resetElectronMock()
   home = mkdtempSync(join(tmpdir(), 'comfy-balancer-home-'))
   env = { XDG_CONFIG_HOME: join(home, 'config') }
+  // The gateway (on by default, port 8288) has its own tests in gateway-tray.test.ts.
+  mkdirSync(dataDir(), { recursive: true })
+  writeFileSync(configFile(), JSON.stringify({ gateway: { enabled: false } }))
 })
 
 afterEach(async () => {

@@ -30,6 +30,7 @@ function actions() {
     setStartAtLogin: vi.fn<TrayActions['setStartAtLogin']>(),
     submit: vi.fn<TrayActions['submit']>(),
     openLogFolder: vi.fn<TrayActions['openLogFolder']>(),
+    copyGatewayAddress: vi.fn<TrayActions['copyGatewayAddress']>(),
     quit: vi.fn<TrayActions['quit']>()
   }
 }
@@ -192,6 +193,49 @@ describe('trayMenuTemplate', () => {
     expect(labels(items)).toContain('提交工作流...')
     expect(labels(items)).toContain('★ gpu-1 - 最佳：运行中 0，排队中 0')
     expect(labels(items)).toContain('退出')
+  })
+})
+
+describe('the gateway line', () => {
+  const at = (g: NonNullable<TrayView['gateway']>['state'], locale: 'en' | 'zh-CN' = 'en') =>
+    trayMenuTemplate(view(undefined, { gateway: { state: g, port: 8288 }, locale }), actions())
+
+  it('shows the address before Open, and a click copies it', () => {
+    const a = actions()
+    const items = trayMenuTemplate(
+      view(undefined, {
+        gateway: { state: { state: 'on', url: 'http://127.0.0.1:8288' }, port: 8288 }
+      }),
+      a
+    )
+    const l = labels(items)
+    expect(l.indexOf('Gateway: http://127.0.0.1:8288')).toBe(l.indexOf('Open Comfy Balancer') - 2)
+    click(items, 'Gateway: http://127.0.0.1:8288')
+    expect(a.copyGatewayAddress).toHaveBeenCalledWith('http://127.0.0.1:8288')
+  })
+
+  it('says why it is off, greyed', () => {
+    const taken = at({
+      state: 'failed',
+      code: 'port-taken',
+      message: 'Port 8288 is already in use.'
+    })
+    expect(item(taken, 'Gateway off: port 8288 is already in use').enabled).toBe(false)
+    const other = at({
+      state: 'failed',
+      code: 'listen',
+      message: 'The gateway could not start: EACCES'
+    })
+    expect(labels(other)).toContain('Gateway off: The gateway could not start: EACCES')
+    expect(item(at({ state: 'off' }), 'Gateway: off').enabled).toBe(false)
+    expect(labels(at({ state: 'starting' }))).toContain('Gateway: starting...')
+    expect(labels(at({ state: 'failed', code: 'port-taken', message: '' }, 'zh-CN'))).toContain(
+      '网关未运行：端口 8288 已被占用'
+    )
+  })
+
+  it('is not there without a gateway', () => {
+    expect(labels(trayMenuTemplate(view(), actions())).join()).not.toMatch(/Gateway/)
   })
 })
 
