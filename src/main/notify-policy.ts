@@ -12,7 +12,9 @@
  *   came back is announced only when the cool-down is over and it is still down;
  * - servers that change in the same round share one notice.
  * Jobs: one notice when a job finishes (done, or failed/lost/interrupted); none for a job the
- * user cancelled. Each kind follows its switch in `settings.notifications`.
+ * user cancelled. A batch (one workflow run N times) gives one notice when its last run ends,
+ * with how many were done and failed, instead of one per run. Each kind follows its switch in
+ * `settings.notifications`.
  */
 import type {
   FleetStatus,
@@ -31,6 +33,10 @@ export const UP_AFTER_SUCCESSES = 2
 export const SERVER_COOLDOWN_MS = 10 * 60_000
 /** Finished jobs remembered so each is announced once. */
 const REMEMBERED_JOBS = 1000
+/** Batches followed at once (the oldest are forgotten first). */
+const REMEMBERED_BATCHES = 200
+/** Files shown as the picture of a batch's notice. */
+const IMAGE_EXT = /\.(png|jpe?g|webp)$/i
 
 export interface NoticeServer {
   id: string
@@ -39,11 +45,28 @@ export interface NoticeServer {
   reason?: string
 }
 
+/** How a batch ended. */
+export interface BatchTally {
+  id: string
+  size: number
+  done: number
+  /** Failed, lost, interrupted, removed on the server, or done with missing outputs. */
+  failed: number
+  /** Cancelled by the user. */
+  cancelled: number
+  /** From the first run's creation to the last run's end. */
+  durationMs: number
+}
+
+/**
+ * A batch's notice is a `jobDone` (some runs done) or `jobFailed` (none done) with `batch` set;
+ * its `job` is the first run with a saved image (the notice's picture), else the last to end.
+ */
 export type Notice =
   | { kind: 'serverDown'; servers: NoticeServer[] }
   | { kind: 'serverUp'; servers: NoticeServer[] }
-  | { kind: 'jobDone'; job: JobRecord }
-  | { kind: 'jobFailed'; job: JobRecord }
+  | { kind: 'jobDone'; job: JobRecord; batch?: BatchTally }
+  | { kind: 'jobFailed'; job: JobRecord; batch?: BatchTally }
   | { kind: 'jobCancelledOnServer'; job: JobRecord }
 
 export interface NotifyPolicyOptions {
@@ -78,6 +101,10 @@ export class NotifyPolicy {
   private readonly servers = new Map<string, ServerMemory>()
   /** Jobs already announced (or cancelled), oldest first. */
   private readonly finishedJobs = new Set<string>()
+  /** Finished runs of batches not yet announced, by batch id then job id. */
+  private readonly batches = new Map<string, Map<string, JobRecord>>()
+  /** Batches announced (or ended with every run cancelled), oldest first. */
+  private readonly endedBatches = new Set<string>()
 
   constructor(opts: NotifyPolicyOptions = {}) {
     this.downAfter = opts.downAfterFailures ?? DOWN_AFTER_FAILURES
@@ -107,14 +134,15 @@ export class NotifyPolicy {
     return out
   }
 
-  /** The notices for one change of a job (the engine reports every change). */
-  onJob(job: JobRecord, prefs: NotificationSettings): Notice[] {
+  /**
+   * The notices for one change of a job (the engine reports every change). For a run of a
+   * batch, `batchJobs` are all the batch's runs as the engine knows them (so a batch whose
+   * first runs ended before a restart still ends); without it the runs seen here are counted.
+   */
+  onJob(job: JobRecord, prefs: NotificationSettings, batchJobs?: JobRecord[]): Notice[] {
     if (!FINISHED_STATES.includes(job.state) || this.finishedJobs.has(job.id)) return []
-    this.finishedJobs.add(job.id)
-    if (this.finishedJobs.size > REMEMBERED_JOBS) {
-      const oldest = this.finishedJobs.values().next().value
-      if (oldest !== undefined) this.finishedJobs.delete(oldest)
-    }
+    remember(this.finishedJobs, job.id, REMEMBERED_JOBS)
+    if (job.batch) return this.onBatchRun(job, job.batch, prefs, batchJobs)
     if (job.state === 'done') {
       // Outputs that could not be saved are a failure the artist must hear about.
       if (job.missingOutputs)
@@ -128,6 +156,59 @@ export class NotifyPolicy {
     if (FAILED_STATES.includes(job.state))
       return prefs.jobFailed ? [{ kind: 'jobFailed', job }] : []
     return []
+  }
+
+  private onBatchRun(
+    job: JobRecord,
+    batch: NonNullable<JobRecord['batch']>,
+    prefs: NotificationSettings,
+    batchJobs?: JobRecord[]
+  ): Notice[] {
+    if (this.endedBatches.has(batch.id)) return []
+    let seen = this.batches.get(batch.id)
+    if (!seen) {
+      seen = new Map()
+      this.batches.set(batch.id, seen)
+      if (this.batches.size > REMEMBERED_BATCHES) {
+        const oldest = this.batches.keys().next().value
+        if (oldest !== undefined) this.batches.delete(oldest)
+      }
+    }
+    seen.set(job.id, job)
+    for (const j of batchJobs ?? []) {
+      if (j.batch?.id === batch.id && FINISHED_STATES.includes(j.state) && !seen.has(j.id))
+        seen.set(j.id, j)
+    }
+    if (seen.size < batch.size) return []
+    this.batches.delete(batch.id)
+    remember(this.endedBatches, batch.id, REMEMBERED_BATCHES)
+    const runs = [...seen.values()]
+    const tally: BatchTally = {
+      id: batch.id,
+      size: batch.size,
+      done: 0,
+      failed: 0,
+      cancelled: 0,
+      durationMs: 0
+    }
+    for (const r of runs) {
+      if (r.state === 'done' && !r.missingOutputs) tally.done++
+      else if (r.state === 'cancelled' && !r.cancelledOn) tally.cancelled++
+      else tally.failed++
+    }
+    const start = Math.min(...runs.map((r) => r.createdAt))
+    const end = Math.max(...runs.map((r) => r.finishedAt ?? r.updatedAt))
+    tally.durationMs = Math.max(0, end - start)
+    // Cancelled by the user as a whole: nothing to tell.
+    if (!tally.done && !tally.failed) return []
+    const byIndex = runs.sort((a, b) => (a.batch?.index ?? 0) - (b.batch?.index ?? 0))
+    const pictured = byIndex.find((r) => r.outputs.some((o) => IMAGE_EXT.test(o.path)))
+    const shown = pictured ?? job
+    if (tally.failed) {
+      if (!prefs.jobFailed && !prefs.jobDone) return []
+      return [{ kind: tally.done ? 'jobDone' : 'jobFailed', job: shown, batch: tally }]
+    }
+    return prefs.jobDone ? [{ kind: 'jobDone', job: shown, batch: tally }] : []
   }
 
   private memory(id: string): ServerMemory {
@@ -164,6 +245,15 @@ export class NotifyPolicy {
   }
 }
 
+/** Adds `key`, forgetting the oldest beyond `max`. */
+function remember(set: Set<string>, key: string, max: number): void {
+  set.add(key)
+  if (set.size > max) {
+    const oldest = set.values().next().value
+    if (oldest !== undefined) set.delete(oldest)
+  }
+}
+
 export interface NoticeText {
   title: string
   body: string
@@ -179,6 +269,8 @@ export function noticeText(
   t: Translate,
   serverName: (id: string | null) => string | null
 ): NoticeText {
+  if ((notice.kind === 'jobDone' || notice.kind === 'jobFailed') && notice.batch)
+    return batchText(notice.job, notice.batch, t)
   switch (notice.kind) {
     case 'serverDown': {
       const [one] = notice.servers
@@ -239,6 +331,22 @@ export function noticeText(
       return text(t('jobFailedTitle', { source: job.source }), t('jobFailedBody', { message }))
     }
   }
+}
+
+/** "12 done, 1 failed in 3 min" for a batch. */
+function batchText(job: JobRecord, b: BatchTally, t: Translate): NoticeText {
+  const parts = [t('batchDone', { count: b.done })]
+  if (b.failed) parts.push(t('batchFailed', { count: b.failed }))
+  if (b.cancelled) parts.push(t('batchCancelled', { count: b.cancelled }))
+  const secs = Math.round(b.durationMs / 1000)
+  const duration =
+    secs < 90
+      ? t('batchSeconds', { count: secs })
+      : t('batchMinutes', { count: Math.round(secs / 60) })
+  return text(
+    t(b.failed ? 'batchFailedTitle' : 'batchDoneTitle', { source: job.source, count: b.size }),
+    t('batchBody', { summary: parts.join(t('batchListSep')), duration })
+  )
 }
 
 function text(title: string, body: string): NoticeText {

@@ -324,3 +324,105 @@ describe('noticeText', () => {
     expect(text.body.length).toBeLessThanOrEqual(240)
   })
 })
+
+describe('batch notices', () => {
+  const BATCH = 'b7e1c0de-0000-4000-8000-00000000b001'
+  const run = (index: number, patch: Partial<JobRecord>, size = 12): JobRecord =>
+    job({
+      id: `run-${index}`,
+      source: 'lighthouse.json',
+      createdAt: 1_000,
+      batch: { id: BATCH, index, size },
+      ...patch
+    })
+
+  it('gives one notice when the last of twelve runs ends: 11 done, 1 failed, the first image', () => {
+    const policy = new NotifyPolicy()
+    const notices: Notice[] = []
+    for (let i = 0; i < 12; i++) {
+      notices.push(...policy.onJob(run(i, { state: 'running' }), ALL))
+      const end = 1_000 + 180_000 * ((i + 1) / 12)
+      const finished =
+        i === 4
+          ? run(i, { state: 'failed', finishedAt: end, error: { message: 'CUDA out of memory' } })
+          : run(i, {
+              state: 'done',
+              finishedAt: end,
+              outputs: [
+                { path: `/out/lighthouse_${i}.png`, filename: `l_${i}.png`, nodeId: '9' }
+              ] as JobRecord['outputs']
+            })
+      notices.push(...policy.onJob(finished, ALL))
+      // Reported again: still nothing new.
+      notices.push(...policy.onJob(finished, ALL))
+    }
+    expect(notices).toHaveLength(1)
+    const [n] = notices
+    expect(n!.kind).toBe('jobDone')
+    if (n!.kind !== 'jobDone') throw new Error('unexpected')
+    expect(n!.batch).toEqual({
+      id: BATCH,
+      size: 12,
+      done: 11,
+      failed: 1,
+      cancelled: 0,
+      durationMs: 180_000
+    })
+    // The picture is the first run with an image.
+    expect(n!.job.id).toBe('run-0')
+    expect(noticeText(n!, translator('en'), () => null)).toEqual({
+      title: '12 runs finished, some failed: lighthouse.json',
+      body: '11 done, 1 failed in 3 min.'
+    })
+    expect(noticeText(n!, translator('zh-CN'), () => null)).toEqual({
+      title: '12 次运行已结束，部分失败：lighthouse.json',
+      body: '11 个完成，1 个失败，用时 3 分钟。'
+    })
+  })
+
+  it('ends a batch whose first runs finished before a restart, from the engine’s list', () => {
+    const policy = new NotifyPolicy()
+    const before = [0, 1].map((i) => run(i, { state: 'done', finishedAt: 20_000 }, 3))
+    const last = run(2, { state: 'done', finishedAt: 41_000 }, 3)
+    const [n] = policy.onJob(last, ALL, [...before, last])
+    expect(n?.kind).toBe('jobDone')
+    if (n?.kind !== 'jobDone') throw new Error('unexpected')
+    expect(n.batch).toMatchObject({ done: 3, failed: 0, durationMs: 40_000 })
+    expect(noticeText(n, translator('en'), () => null)).toEqual({
+      title: '3 runs finished: lighthouse.json',
+      body: '3 done in 40 s.'
+    })
+    // Without the list, the runs seen here are all it knows: no notice yet.
+    const fresh = new NotifyPolicy()
+    expect(fresh.onJob(run(2, { state: 'done', finishedAt: 41_000 }, 3), ALL)).toEqual([])
+  })
+
+  it('says nothing for a batch the user cancelled, and a failure when none was done', () => {
+    const policy = new NotifyPolicy()
+    const cancelled = [0, 1].flatMap((i) =>
+      policy.onJob(run(i, { state: 'cancelled', finishedAt: 5_000 }, 2), ALL)
+    )
+    expect(cancelled).toEqual([])
+    const other = new NotifyPolicy()
+    const failed = [0, 1].flatMap((i) =>
+      other.onJob(run(i, { id: `f-${i}`, state: i ? 'lost' : 'failed', finishedAt: 5_000 }, 2), ALL)
+    )
+    expect(failed.map((n) => n.kind)).toEqual(['jobFailed'])
+    expect(noticeText(failed[0]!, translator('en'), () => null).body).toBe(
+      '0 done, 2 failed in 4 s.'
+    )
+  })
+
+  it('follows the switches: all done needs jobDone; failures show with either switch', () => {
+    const done = (p: NotifyPolicy, prefs: NotificationSettings) =>
+      [0, 1].flatMap((i) => p.onJob(run(i, { state: 'done', finishedAt: 2_000 }, 2), prefs))
+    expect(done(new NotifyPolicy(), { ...ALL, jobDone: false })).toEqual([])
+    expect(done(new NotifyPolicy(), { ...ALL, jobFailed: false })).toHaveLength(1)
+    const mixed = (p: NotifyPolicy, prefs: NotificationSettings) =>
+      [0, 1].flatMap((i) =>
+        p.onJob(run(i, { state: i ? 'failed' : 'done', finishedAt: 2_000 }, 2), prefs)
+      )
+    expect(mixed(new NotifyPolicy(), { ...ALL, jobDone: false })).toHaveLength(1)
+    expect(mixed(new NotifyPolicy(), { ...ALL, jobDone: false, jobFailed: false })).toEqual([])
+  })
+})
