@@ -6,6 +6,7 @@ import {
   ServerEstimator,
   workflowKind
 } from '../../src/main/core/fleet/estimator'
+import { OurJobs } from '../../src/main/core/fleet/our-jobs'
 import { expectedCompletionPolicy } from '../../src/main/core/fleet/policy'
 import { q, server } from './helpers'
 
@@ -26,14 +27,36 @@ describe('estimator', () => {
   })
 
   it('counts our jobs until a report taken after they were accepted includes them', () => {
-    const e = new ServerEstimator()
-    e.noteSent('p1', 100)
-    e.noteSent('p2', 200)
-    expect(e.ownInFlight).toBe(2)
-    e.noteReport(150) // started before p2 was accepted: includes only p1
-    expect(e.ownInFlight).toBe(1)
-    e.noteGone('p2')
-    expect(e.ownInFlight).toBe(0)
+    const o = new OurJobs()
+    o.noteSent('a', 'p1', 100)
+    o.noteSent('a', 'p2', 200)
+    o.noteSent('b', 'p3', 120)
+    expect(o.unreported('a')).toBe(2)
+    o.noteReport('a', 150) // started before p2 was accepted: includes only p1
+    expect(o.unreported('a')).toBe(1)
+    o.noteReport('a', 120) // an older report answering late changes nothing
+    expect(o.unreported('a')).toBe(1)
+    expect(o.unreported('b')).toBe(1)
+    o.noteGone('a', 'p2')
+    expect(o.unreported('a')).toBe(0)
+    o.noteGone('b', 'p1') // not on b: b keeps its own
+    expect(o.unreported('b')).toBe(1)
+  })
+
+  it('counts our jobs waiting on a server (sending or queued), not the running ones', () => {
+    const o = new OurJobs()
+    o.noteSent('a', 'p1', 100, 'sending')
+    o.noteSent('a', 'p2', 100, 'queued')
+    o.noteSent('a', 'p3', 100, 'running')
+    expect(o.waiting('a')).toBe(2)
+    o.noteSent('a', 'p1', 300) // accepted
+    o.noteReport('a', 200)
+    expect(o.unreported('a')).toBe(1) // p1 was taken after that report
+    o.noteSent('a', 'p2', 400, 'running') // starts running: keeps the time it was taken
+    expect(o.waiting('a')).toBe(1)
+    expect(o.unreported('a')).toBe(1)
+    o.forget('a')
+    expect([o.waiting('a'), o.unreported('a')]).toEqual([0, 0])
   })
 
   it('has a neutral prior for servers it has not seen finish a job', () => {

@@ -56,6 +56,11 @@ export interface CoreEvents {
   job: JobRecord
 }
 
+/** The hold-back the job engine uses (see JobEngine): 1 unless the caller says. */
+function holdBackOf(jobs: { holdBack?: number | null }): number | null {
+  return jobs.holdBack === undefined ? 1 : jobs.holdBack
+}
+
 export function policyFor(settings: Pick<AppSettings, 'queueWeightEnabled'>): Policy {
   return settings.queueWeightEnabled ? expectedCompletionPolicy : roundRobinPolicy
 }
@@ -85,7 +90,10 @@ export class BalancerCore {
       clock: this.clock,
       transportFactory: opts.transportFactory,
       live: opts.live === false ? null : { clientId },
-      rng: opts.rng
+      rng: opts.rng,
+      // The same late binding as the job engine's, so the best server shown is where the next
+      // job goes.
+      holdBack: opts.jobs ? holdBackOf(opts.jobs) : null
     })
     this.monitor.events.on('status', (s) => this.events.emit('status', s))
     this.monitor.events.on('round', (s) => this.onRound(s))
@@ -101,7 +109,7 @@ export class BalancerCore {
         settings: () => this.settingsValue,
         outputDir: opts.jobs.outputDir,
         clientId,
-        holdBack: opts.jobs.holdBack,
+        holdBack: holdBackOf(opts.jobs),
         clock: this.clock,
         pollIntervalMs: opts.jobs.pollIntervalMs,
         log: (level, message) => this.log(level, message)
@@ -145,7 +153,10 @@ export class BalancerCore {
     return this.monitor.status()
   }
 
-  /** Cached best server and the reason; never waits for a check. */
+  /**
+   * Where the next job goes and why, from the same placement the job engine uses (policy and
+   * hold-back); cached, never waits for a check.
+   */
   best(): Choice {
     return this.monitor.best()
   }
@@ -168,11 +179,6 @@ export class BalancerCore {
   /** "Test connection" for a server that may not be in the list yet. */
   testServer(server: { url: string; headers?: Record<string, string> }): Promise<ProbeResult> {
     return probeServer(server, this.settingsValue.timeout)
-  }
-
-  /** True once the server's node classes and model lists have been read. */
-  capabilitiesKnown(serverId: string): boolean {
-    return this.monitor.capabilitiesKnown(serverId)
   }
 
   /** A round now (or the one already running). */

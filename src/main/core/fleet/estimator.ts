@@ -2,16 +2,15 @@
  * What the balancer learns and remembers per server, without timers or I/O:
  * - how long a job takes there (a moving average of finished jobs, per server and per kind of
  *   workflow), with a prior for servers it has not seen finish anything yet;
- * - the jobs this app sent that the server's last report did not include yet (own accounting),
- *   so a burst spreads out instead of piling onto the server that looked emptiest.
+ * - a server's expected wait, with our jobs its last report did not include yet (counted in
+ *   our-jobs.ts), so a burst spreads out instead of piling onto the server that looked emptiest.
  */
+import type { ServerStatus } from '../../../shared/types'
 
 /** Run time assumed for a job before any server has finished one. @default 20 s */
 export const DEFAULT_JOB_MS = 20_000
 /** Weight of the newest run time in the moving average. */
 export const EWMA_ALPHA = 0.3
-/** Own jobs not seen in any report after this long are dropped (the report was lost). */
-export const OWN_MAX_AGE_MS = 10 * 60_000
 
 export interface JobKindStats {
   avgMs: number
@@ -22,8 +21,6 @@ export class ServerEstimator {
   private avg: number | null = null
   private samples = 0
   private readonly kinds = new Map<string, JobKindStats>()
-  /** promptId -> time the server accepted it. */
-  private readonly own = new Map<string, number>()
 
   /** Records the run time of a finished job (execution start to end on the server). */
   recordRun(ms: number, kind?: string): void {
@@ -60,28 +57,6 @@ export class ServerEstimator {
     }
     return this.avg
   }
-
-  /** A job we sent was accepted at `at`. */
-  noteSent(promptId: string, at: number): void {
-    this.own.set(promptId, at)
-  }
-
-  /** The job left this server (finished, moved, cancelled). */
-  noteGone(promptId: string): void {
-    this.own.delete(promptId)
-  }
-
-  /**
-   * A report taken at `at` (the time its request started) includes every job accepted
-   * before then: those no longer need counting on top of it.
-   */
-  noteReport(at: number): void {
-    for (const [id, t] of this.own) if (t <= at || at - t > OWN_MAX_AGE_MS) this.own.delete(id)
-  }
-
-  get ownInFlight(): number {
-    return this.own.size
-  }
 }
 
 /** The median of the known averages, for servers without their own (a neutral prior). */
@@ -104,6 +79,22 @@ export function expectedWaitMs(
   return Math.round(
     (Math.min(q.running, 1) * 0.5 + Math.max(0, q.running - 1) + q.pending + own) * jobMs
   )
+}
+
+/** A server's status with what the estimates add: our unreported jobs, its speed, its wait. */
+export function withEstimates<S extends ServerStatus>(
+  s: S,
+  jobMs: number | null,
+  own: number,
+  prior: number
+): S {
+  return {
+    ...s,
+    recovering: s.healthy && s.down,
+    ownInFlight: own,
+    jobMs,
+    etaMs: s.healthy ? expectedWaitMs(s.queue, own, jobMs ?? prior) : null
+  }
 }
 
 /** A stable name for the kind of a workflow: its node classes and sampler steps. */

@@ -5,6 +5,7 @@
 import type { FleetStatus, ServerConfig } from '../../../shared/types'
 import type { ComfyClient } from '../comfy/client'
 import type { ComfyEvent } from '../comfy/socket'
+import type { OurJobState } from './our-jobs'
 import type { Choice, PolicyJob } from './policy'
 
 /** The fleet's events the job engine follows. */
@@ -42,10 +43,19 @@ export interface FleetPort {
   unableToRun(needs: WorkflowNeeds | null): Map<string, string>
   /** Reads what healthy servers can run, waiting at most `maxWaitMs`. */
   ensureCapabilities(maxWaitMs: number): Promise<void>
-  /** A job of ours is on its way to, or was accepted by, the server. */
-  noteSent(serverId: string, promptId: string): void
+  /**
+   * A job of ours is on its way to (`sending`, when picked), or at (`queued` by default,
+   * `running`), the server since `since` (default now). The fleet counts our jobs per server
+   * from these and noteGone: the one count for hold-back and for expected waits.
+   */
+  noteSent(serverId: string, promptId: string, state?: OurJobState, since?: number): void
   /** A job of ours left the server (finished, moved or cancelled). */
   noteGone(serverId: string, promptId: string): void
+  /**
+   * Our jobs being sent to, or queued on, the server, as noted. A port without it (a test's
+   * in-memory fleet) leaves the count to dispatch.
+   */
+  ourWaiting?(serverId: string): number
   /** A job ran on the server for `runMs` (learns its speed). */
   noteRun(serverId: string, runMs: number, kind?: string): void
   /** Resolves once the server's socket is open, or after `maxWaitMs`. */

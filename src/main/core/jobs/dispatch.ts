@@ -8,6 +8,7 @@ import type { Clock } from '../clock'
 import type { ComfyClient } from '../comfy/client'
 import { ComfyRequestError } from '../comfy/errors'
 import { getHistory, getQueueIds, queuePrompt } from '../comfy/prompt-api'
+import { HELD_BACK_REASON, withHoldBack } from '../fleet/placement'
 import type { FleetPort } from '../fleet/port'
 import { LocalFileError } from './inputs'
 import { isFinished, type JobStore } from './job-store'
@@ -71,6 +72,7 @@ export class Dispatcher {
   /** Jobs being sent right now: job id -> server id (own accounting before the answer). */
   private readonly sending = new Map<string, string>()
   private pumpQueued = false
+  private adopted = false
 
   constructor(private readonly o: DispatcherOptions) {}
 
@@ -81,15 +83,43 @@ export class Dispatcher {
 
   /** Fleet accounting and waking waiting jobs after a change of a job. */
   onJobChanged(cur: JobRecord, next: JobRecord): void {
+    const { fleet } = this.o
     if (cur.serverId && (isFinished(next.state) || next.serverId !== cur.serverId)) {
-      this.o.fleet.noteGone(cur.serverId, next.id)
+      fleet.noteGone(cur.serverId, next.id)
+    } else if (next.serverId && next.state === 'running' && cur.state !== 'running') {
+      fleet.noteSent(next.serverId, next.id, 'running')
     }
     if (cur.state === 'queued' && next.state !== 'queued') this.schedulePump()
   }
 
-  /** Per server: our jobs queued there or being sent there right now. */
+  /**
+   * Our jobs the journal has on servers from before a restart are counted there too (with the
+   * time they were last changed, so no report is thought to lack them).
+   */
+  private adopt(): void {
+    if (this.adopted) return
+    this.adopted = true
+    for (const { job } of this.o.store.unfinished()) {
+      if (!job.serverId || (job.state !== 'queued' && job.state !== 'running')) continue
+      this.o.fleet.noteSent(job.serverId, job.id, job.state, job.updatedAt)
+    }
+  }
+
+  /**
+   * Per server: our jobs queued there or being sent there right now. The fleet counts them
+   * when it can (FleetPort.ourWaiting); else they are counted here from the jobs.
+   */
   waitingCounts(): Map<string, number> {
+    this.adopt()
     const count = new Map<string, number>()
+    const { fleet } = this.o
+    if (fleet.ourWaiting) {
+      for (const s of fleet.status().servers) {
+        const n = fleet.ourWaiting(s.id)
+        if (n) count.set(s.id, n)
+      }
+      return count
+    }
     for (const e of this.o.store.unfinished()) {
       if (e.job.serverId && e.job.state === 'queued') {
         count.set(e.job.serverId, (count.get(e.job.serverId) ?? 0) + 1)
@@ -97,12 +127,6 @@ export class Dispatcher {
     }
     for (const sid of this.sending.values()) count.set(sid, (count.get(sid) ?? 0) + 1)
     return count
-  }
-
-  private serversAtHoldBack(): string[] {
-    const limit = this.o.holdBack
-    if (limit === null) return []
-    return [...this.waitingCounts()].filter(([, n]) => n >= limit).map(([id]) => id)
   }
 
   /** Sends waiting jobs, oldest first, soon (coalesced). */
@@ -312,7 +336,20 @@ export class Dispatcher {
       kind: job.kind,
       unable: fleet.unableToRun(prompt ? summarize(prompt) : null)
     }
-    let choice = fleet.choose(tried, policyJob)
+    // The policy plus late binding (see fleet/placement.ts): the same rule as the best server
+    // the window shows.
+    const waiting = this.waitingCounts()
+    const choice = withHoldBack(
+      (exclude) => fleet.choose(exclude, policyJob),
+      (sid) => waiting.get(sid) ?? 0,
+      fleet.status().servers.map((x) => x.id),
+      tried,
+      this.o.holdBack
+    )
+    if (choice.heldBack) {
+      store.noteOnce(id, HELD_BACK_REASON)
+      return 'stop'
+    }
     if (!choice.server) {
       if (tried.size > 0) return 'none'
       // No server that is known to lack a node or model may come back with it: fail now.
@@ -325,25 +362,12 @@ export class Dispatcher {
       store.noteOnce(id, `Waiting for a healthy server: ${choice.reason}`)
       return 'stop' // retried after the next check round
     }
-    const limit = this.o.holdBack
-    if (limit !== null && (this.waitingCounts().get(choice.server.id) ?? 0) >= limit) {
-      // Late binding: that server already has our next job lined up. Another server only
-      // if it finishes this job no later; otherwise keep it here until a server frees up.
-      const full = new Set([...tried, ...this.serversAtHoldBack()])
-      const alt = fleet.choose(full, policyJob)
-      if (!alt.server || (alt.finishMs ?? Infinity) > (choice.finishMs ?? Infinity)) {
-        store.noteOnce(id, 'Waiting in Comfy Balancer until a server is about to be free')
-        return 'stop'
-      }
-      choice = alt
-    }
-    if (!choice.server) return 'none'
     const serverId = choice.server.id
     // Counted on that server from now on, so jobs placed meanwhile go elsewhere.
     const before = this.sending.get(id)
     if (before && before !== serverId) fleet.noteGone(before, id)
     this.sending.set(id, serverId)
-    fleet.noteSent(serverId, id)
+    fleet.noteSent(serverId, id, 'sending')
     this.o.log('info', `[Jobs] ${id.slice(0, 8)} -> ${choice.server.name} (${choice.reason})`)
     return { serverId }
   }
@@ -352,7 +376,7 @@ export class Dispatcher {
     const { store } = this.o
     store.setLastAttemptResult(id, 'accepted')
     this.o.unmarkStale(serverId, id)
-    this.o.fleet.noteSent(serverId, id)
+    this.o.fleet.noteSent(serverId, id, where === 'running' ? 'running' : 'queued')
     store.update(id, {
       state: where === 'running' ? 'running' : 'queued',
       serverId,
