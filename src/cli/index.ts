@@ -74,7 +74,10 @@ async function cmdSubmit(args: string[], v: Values, io: CliIo): Promise<number> 
       wait: Boolean(v.wait),
       out: v.out,
       json: Boolean(v.json),
-      queueTimeoutMs: queueTimeout(v, settings)
+      queueTimeoutMs: queueTimeout(v, settings),
+      count: intOption(v, 'count', 1, 1000),
+      seed: v.seed,
+      sets: v.set
     },
     io
   )
@@ -122,7 +125,9 @@ const OPTION_HELP: Record<Exclude<OptionName, 'help' | 'version'>, [string, stri
   count: ['--count N', 'Number of servers (default 3)'],
   port: ['--port P', 'First port; servers use P, P+1, ...'],
   speeds: ['--speeds 1,1,0.5', 'Relative speed of each server'],
-  'job-ms': ['--job-ms MS', 'Run time of one job at speed 1']
+  'job-ms': ['--job-ms MS', 'Run time of one job at speed 1'],
+  seed: ['--seed MODE', 'Seeds of the runs: random, increment or fixed'],
+  set: ['--set NODE.INPUT=VALUE', 'Change one input of the workflow (may be repeated)']
 }
 
 interface Command {
@@ -133,6 +138,8 @@ interface Command {
   args: number
   /** Extra help lines. */
   more?: string
+  /** Help texts of this command that differ from `OPTION_HELP`. */
+  help?: Partial<typeof OPTION_HELP>
 }
 
 const COMMANDS: Record<string, Command> = {
@@ -157,8 +164,12 @@ const COMMANDS: Record<string, Command> = {
       'queue-timeout',
       'resume',
       'timeout',
-      'interval'
+      'interval',
+      'count',
+      'seed',
+      'set'
     ],
+    help: { count: ['--count N', 'Run the workflow N times, spread over the fleet (1 to 1000)'] },
     args: 1,
     more: 'Progress goes to stderr; stdout gets only the result.'
   },
@@ -198,8 +209,8 @@ const COMMANDS: Record<string, Command> = {
 const EXIT_CODES = `Exit codes: 0 ok, 1 no healthy server or the work failed, 2 bad usage or bad input,
 130 stopped with Ctrl-C (143 for SIGTERM). Ctrl-C twice stops at once.`
 
-function optionLines(names: readonly string[]): string[] {
-  const rows = names.map((n) => OPTION_HELP[n as keyof typeof OPTION_HELP])
+function optionLines(c: Command): string[] {
+  const rows = c.options.map((n) => c.help?.[n] ?? OPTION_HELP[n])
   const w = Math.max(...rows.map(([a]) => a.length), '-h, --help'.length) + 2
   const lines: string[] = []
   for (const [arg, text] of rows) {
@@ -221,7 +232,7 @@ export function commandUsage(name: string): string {
     c.summary,
     '',
     'Options:',
-    ...optionLines(c.options),
+    ...optionLines(c),
     ...(c.more ? ['', c.more] : []),
     '',
     EXIT_CODES
@@ -267,6 +278,8 @@ const OPTIONS = {
   port: { type: 'string' },
   speeds: { type: 'string' },
   'job-ms': { type: 'string' },
+  seed: { type: 'string' },
+  set: { type: 'string', multiple: true },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'V' }
 } satisfies ParseArgsConfig['options']

@@ -13,6 +13,7 @@ import { jobsText, statusText } from '../../src/cli/format'
 import { streamColors, streamIo, type CliIo, type TermStream } from '../../src/cli/io'
 import { displayWidth, fit, truncate } from '../../src/cli/width'
 import { startFakeFleet } from '../../src/fake-comfy'
+import { workflowFile } from './spawn'
 import type { FleetStatus, ServerStatus } from '../../src/shared/types'
 
 const cleanups: Array<() => Promise<unknown> | void> = []
@@ -79,6 +80,40 @@ describe('--version and help', () => {
       expect(t.err.join('\n')).toContain(`comfy-balancer ${args[0]} --help`)
       expect(t.out).toEqual([])
     }
+  })
+
+  it('submit takes --count, --seed and --set and passes them on', async () => {
+    const h = io()
+    expect(await main(['submit', '--help'], h.io)).toBe(0)
+    for (const o of ['--count N', '--seed', '--set NODE.INPUT=VALUE'])
+      expect(h.out.join('\n')).toContain(o)
+    const bad = io()
+    expect(
+      await main(['submit', 'x.json', '--count', '0', '--servers', 'http://127.0.0.1:9'], bad.io)
+    ).toBe(2)
+    expect(bad.err.join('\n')).toMatch(/--count must be a whole number from 1 to 1000/)
+    const f = await startFakeFleet({ count: 2, jobMs: 50 })
+    cleanups.push(() => f.stop())
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cb-manners-'))
+    cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }))
+    const wf = workflowFile(dir, 'wf.json')
+    const t = io({ env: { COMFY_BALANCER_DATA: dir } })
+    const code = await main(
+      [
+        'submit',
+        wf,
+        '--count',
+        '2',
+        '--seed',
+        'increment',
+        '--json',
+        '--servers',
+        f.urls.join(',')
+      ],
+      t.io
+    )
+    expect(code, t.err.join('\n')).toBe(0)
+    expect(JSON.parse(t.out.join('\n')).jobs).toHaveLength(2)
   })
 
   it('registers serve with its own options', async () => {
