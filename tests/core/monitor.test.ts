@@ -1,21 +1,33 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import {
   currentQueue,
   FleetMonitor,
   type MonitoredServerStatus
 } from '../../src/main/core/fleet/monitor'
 import type { HttpRequest, HttpResponse, HttpTransport } from '../../src/main/core/comfy/transport'
-import { systemClock } from '../../src/main/core/clock'
+import { roundRobinPolicy } from '../../src/main/core/fleet/policy'
 import type { ServerConfig } from '../../src/shared/types'
+import { ManualClock } from '../jobs/fake-port'
 
-/** A transport whose answers the test scripts; resolves after `delayMs` of (fake) time. */
+/** The loop's time: moved on by the tests only. */
+let clock = new ManualClock()
+
+/** Moves time on by `ms`, a millisecond at a time, letting answers and rounds run between. */
+async function tick(ms: number): Promise<void> {
+  for (let i = 0; i < ms; i++) {
+    clock.advance(1)
+    await new Promise((r) => setImmediate(r))
+  }
+}
+
+/** A transport whose answers the test scripts; resolves after `delayMs` of the test's time. */
 class ScriptedTransport implements HttpTransport {
   calls: HttpRequest[] = []
   answer: (req: HttpRequest) => HttpResponse | Error = (req) => idle(req)
   delayMs = 10
   async request(req: HttpRequest): Promise<HttpResponse> {
     this.calls.push(req)
-    await new Promise((r) => setTimeout(r, this.delayMs))
+    await new Promise((r) => clock.setTimeout(() => r(undefined), this.delayMs))
     const a = this.answer(req)
     if (a instanceof Error) throw a
     return a
@@ -48,24 +60,25 @@ const servers: ServerConfig[] = ['a', 'b'].map((id) => ({
   enabled: true
 }))
 
-describe('check loop (fake timers)', () => {
+describe('check loop (on an injected clock)', () => {
   let transports: Map<string, ScriptedTransport>
   let monitor: FleetMonitor
 
   beforeEach(() => {
-    vi.useFakeTimers()
+    clock = new ManualClock()
     transports = new Map(servers.map((s) => [s.id, new ScriptedTransport()]))
     monitor = new FleetMonitor({
       servers,
       intervalMs: 1000,
       timeoutMs: 500,
-      clock: systemClock,
+      clock,
       transportFactory: (s) => transports.get(s.id)
     })
   })
   afterEach(async () => {
-    await monitor.stop()
-    vi.useRealTimers()
+    const stopped = monitor.stop()
+    await tick(1000)
+    await stopped
   })
 
   const queueCalls = () =>
@@ -75,12 +88,12 @@ describe('check loop (fake timers)', () => {
 
   it('runs a round at start and then one per interval after the previous ends', async () => {
     monitor.start()
-    await vi.advanceTimersByTimeAsync(50)
+    await tick(50)
     expect(queueCalls()).toEqual([1, 1])
     expect(monitor.status().lastHealthCheck).not.toBeNull()
-    await vi.advanceTimersByTimeAsync(900)
+    await tick(900)
     expect(queueCalls()).toEqual([1, 1])
-    await vi.advanceTimersByTimeAsync(200)
+    await tick(200)
     expect(queueCalls()).toEqual([2, 2])
     expect(monitor.rounds).toBe(2)
   })
@@ -89,7 +102,7 @@ describe('check loop (fake timers)', () => {
     for (const t of transports.values()) t.delayMs = 400
     monitor.start()
     const joined = [monitor.checkNow(), monitor.checkNow(), monitor.checkNow()]
-    await vi.advanceTimersByTimeAsync(850)
+    await tick(850)
     const results = await Promise.all(joined)
     expect(new Set(results).size).toBe(1)
     expect(queueCalls()).toEqual([1, 1])
@@ -98,7 +111,7 @@ describe('check loop (fake timers)', () => {
 
   it('answers status and best from the cache without any request', async () => {
     monitor.start()
-    await vi.advanceTimersByTimeAsync(50)
+    await tick(50)
     const before = queueCalls()
     for (let i = 0; i < 1000; i++) {
       expect(monitor.best().server?.id).toBe('a')
@@ -109,7 +122,7 @@ describe('check loop (fake timers)', () => {
 
   it('reads the full queue every few rounds and the cheap count in between', async () => {
     monitor.start()
-    for (let i = 0; i < 6; i++) await vi.advanceTimersByTimeAsync(1100)
+    for (let i = 0; i < 6; i++) await tick(1100)
     const urls = transports.get('a')!.calls.map((c) => c.url.replace('http://a:8188/api', ''))
     const counts = urls.filter((u) => u === '/queue' || u === '/prompt')
     expect(counts.slice(0, 6)).toEqual([
@@ -129,7 +142,7 @@ describe('check loop (fake timers)', () => {
         ? json({ system: { comfyui_version: '0.3.64', os: 'posix' }, devices: [] })
         : json({ queue_running: [[1]], queue_pending: [] })
     monitor.start()
-    await vi.advanceTimersByTimeAsync(50)
+    await tick(50)
     const health = (c: { url: string }) => /\/(queue|system_stats)$/.test(c.url)
     expect(t.calls.filter(health).map((c) => c.url)).toEqual([
       'http://a:8188/api/queue',
@@ -138,19 +151,19 @@ describe('check loop (fake timers)', () => {
     const a = monitor.status().servers[0]!
     expect(a.queue).toEqual({ running: 1, pending: 0, total: 1 })
     expect(a.system?.comfyuiVersion).toBe('0.3.64')
-    await vi.advanceTimersByTimeAsync(1100)
+    await tick(1100)
     expect(t.calls.filter((c) => c.url.endsWith('/system_stats'))).toHaveLength(1)
   })
 
   it('pause stops the loop; resume checks at once', async () => {
     monitor.start()
-    await vi.advanceTimersByTimeAsync(50)
+    await tick(50)
     monitor.setPaused(true)
     expect(monitor.status().paused).toBe(true)
-    await vi.advanceTimersByTimeAsync(5000)
+    await tick(5000)
     expect(queueCalls()).toEqual([1, 1])
     monitor.setPaused(false)
-    await vi.advanceTimersByTimeAsync(50)
+    await tick(50)
     expect(queueCalls()).toEqual([2, 2])
   })
 
@@ -158,7 +171,7 @@ describe('check loop (fake timers)', () => {
     transports.get('b')!.answer = (req) => idle(req)
     transports.get('a')!.answer = (req) => idle(req, { queue_running: [[1]], queue_pending: [[2]] })
     monitor.start()
-    await vi.advanceTimersByTimeAsync(50)
+    await tick(50)
     expect(monitor.best().server?.id).toBe('b')
     monitor.setServers([servers[0]!, { ...servers[1]!, enabled: false }])
     const st = monitor.status()
@@ -175,17 +188,17 @@ describe('check loop (fake timers)', () => {
     t.answer = (req) =>
       fail ? Object.assign(new Error('refused'), { code: 'ECONNREFUSED' }) : idle(req)
     monitor.start()
-    await vi.advanceTimersByTimeAsync(50)
+    await tick(50)
     let a = monitor.status().servers[0]!
     expect([a.healthy, a.down, a.consecutiveFailures]).toEqual([false, false, 1])
-    await vi.advanceTimersByTimeAsync(1100)
+    await tick(1100)
     a = monitor.status().servers[0]!
     expect([a.healthy, a.down, a.consecutiveFailures]).toEqual([false, true, 2])
     fail = false
-    await vi.advanceTimersByTimeAsync(1100)
+    await tick(1100)
     a = monitor.status().servers[0]!
     expect([a.healthy, a.down, a.recovering]).toEqual([true, true, true])
-    await vi.advanceTimersByTimeAsync(1100)
+    await tick(1100)
     a = monitor.status().servers[0]!
     expect([a.healthy, a.down, a.recovering, a.consecutiveSuccesses]).toEqual([
       true,
@@ -203,7 +216,7 @@ describe('check loop (fake timers)', () => {
         ? Object.assign(new Error('refused'), { code: 'ECONNREFUSED' })
         : idle(req)
     monitor.start()
-    for (let i = 0; i < 4; i++) await vi.advanceTimersByTimeAsync(1100)
+    for (let i = 0; i < 4; i++) await tick(1100)
     const a = monitor.status().servers[0]!
     expect(a.down).toBe(false)
     expect(a.checks - a.successes).toBeGreaterThanOrEqual(1)
@@ -217,13 +230,13 @@ describe('check loop (fake timers)', () => {
         ? Object.assign(new Error('refused'), { code: 'ECONNREFUSED' })
         : idle(req, { queue_running: [[1]], queue_pending: [[2], [3]] })
     monitor.start()
-    await vi.advanceTimersByTimeAsync(50)
+    await tick(50)
     let a = monitor.status().servers[0] as MonitoredServerStatus
     const readAt = a.queueAt
     expect(readAt).toBe(a.lastCheck)
     expect(currentQueue(a)).toEqual({ running: 1, pending: 2, total: 3 })
     fail = true
-    await vi.advanceTimersByTimeAsync(1100)
+    await tick(1100)
     a = monitor.status().servers[0] as MonitoredServerStatus
     expect(a.healthy).toBe(false)
     // Not a fresh empty queue: the last one known, with the time it was read.
@@ -239,11 +252,65 @@ describe('check loop (fake timers)', () => {
     expect([c.queueAt, currentQueue(c)]).toEqual([null, null])
   })
 
+  it('shows as best the server the next job goes to: hold-back and turns count', async () => {
+    const m = new FleetMonitor({
+      servers,
+      intervalMs: 1000,
+      timeoutMs: 500,
+      clock,
+      transportFactory: (s) => transports.get(s.id),
+      holdBack: 1
+    })
+    m.start()
+    await tick(50)
+    expect(m.status().bestServerId).toBe('a')
+    // Asking changes nothing: the choice has no side effect.
+    for (let i = 0; i < 5; i++) expect(m.choose().server?.id).toBe('a')
+    expect(m.place().server?.id).toBe('a')
+    m.noteSent('a', 'p1', 'sending')
+    expect(m.ourWaiting('a')).toBe(1)
+    // a has our next job lined up; b finishes a job no later: the next goes there.
+    expect(m.status().bestServerId).toBe('b')
+    expect(m.place().server?.id).toBe('b')
+    m.noteSent('a', 'p1', 'running')
+    expect(m.ourWaiting('a')).toBe(0)
+    expect(m.status().bestServerId).toBe('a')
+    m.noteGone('a', 'p1')
+    expect(m.status().servers[0]!.ownInFlight).toBe(0)
+    await m.stop()
+
+    const rr = new FleetMonitor({
+      servers,
+      intervalMs: 1000,
+      timeoutMs: 500,
+      clock,
+      transportFactory: (s) => transports.get(s.id),
+      policy: roundRobinPolicy
+    })
+    rr.start()
+    await tick(50)
+    const next = rr.status().bestServerId
+    expect(rr.choose().server?.id).toBe(next)
+    rr.noteSent(next!, 'p2', 'sending')
+    expect(rr.status().bestServerId).not.toBe(next)
+    expect(rr.choose().server?.id).toBe(rr.status().bestServerId)
+    await rr.stop()
+  })
+
+  it('counts our jobs a report did not include yet in the expected wait', async () => {
+    monitor.start()
+    await tick(50)
+    monitor.noteSent('a', 'p1')
+    expect(monitor.status().servers[0]!.ownInFlight).toBe(1)
+    await tick(1100) // the next report was taken after it was accepted
+    expect(monitor.status().servers[0]!.ownInFlight).toBe(0)
+  })
+
   it('keeps a server error without trailing blank lines and without credentials', async () => {
     transports.get('a')!.answer = () =>
       new Error('Proxy says: upstream http://bob:s3cret@a:8188/api/queue is gone\n\n  \n')
     monitor.start()
-    await vi.advanceTimersByTimeAsync(50)
+    await tick(50)
     const a = monitor.status().servers[0]!
     expect(a.error).toBe('Proxy says: upstream http://bob:***@a:8188/api/queue is gone')
   })
