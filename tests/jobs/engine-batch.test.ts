@@ -2,9 +2,10 @@
  * Batches: one workflow run N times, journaled before anything is sent, spread over the fleet
  * by late binding, cancelled as a whole.
  */
+import http from 'node:http'
 import { describe, expect, it } from 'vitest'
 import type { JobRecord } from '../../src/shared/types'
-import { makeCore, servers, tmp, until, workflow } from './helpers'
+import { makeCore, onCleanup, servers, sleep, tmp, until, workflow } from './helpers'
 
 const FILE_SEED = 156680208700286
 
@@ -137,5 +138,51 @@ describe('a batch', () => {
     expect(again.jobs!.batchJobs(batchId).map((j) => [j.id, j.batch])).toEqual(
       jobs.map((j, index) => [j.id, { id: batchId, index, size: 3 }])
     )
+  })
+})
+
+describe('cancel while the POST is under way', () => {
+  it('takes the job off its server once the server answers that it took it', async () => {
+    const fleet = await servers(1, { jobMs: 20_000 })
+    // A proxy that holds the answer to POST /prompt back for 400 ms: the prompt is queued
+    // (and starts) while we still wait for the answer.
+    const target = new URL(fleet[0]!.url)
+    const proxy = http.createServer((req, res) => {
+      const up = http.request(
+        {
+          host: target.hostname,
+          port: target.port,
+          path: req.url,
+          method: req.method,
+          headers: req.headers
+        },
+        (r) => {
+          const hold = req.method === 'POST' && req.url?.endsWith('/prompt') ? 400 : 0
+          setTimeout(() => {
+            res.writeHead(r.statusCode ?? 502, r.headers)
+            r.pipe(res)
+          }, hold)
+        }
+      )
+      up.on('error', () => res.destroy())
+      req.pipe(up)
+    })
+    proxy.on('upgrade', (_req, socket) => socket.destroy())
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()))
+    onCleanup(() => new Promise<void>((r) => proxy.close(() => r())))
+    const url = `http://127.0.0.1:${(proxy.address() as { port: number }).port}`
+    const core = makeCore([url], tmp(), { timeout: 2_000, healthCheckInterval: 60_000 })
+    core.start()
+    await core.checkNow()
+    const engine = core.jobs!
+    const job = engine.submit(workflow())
+    await until(() => engine.get(job.id)!.attempts.some((a) => a.result === 'sending'))
+    expect((await engine.cancel(job.id)).state).toBe('cancelled')
+    // The server took it (and started it) meanwhile: it is interrupted, and stays cancelled.
+    await until(() => fleet[0]!.executionCount(job.id) === 1)
+    await until(() => fleet[0]!.queueSnapshot().running.length === 0)
+    await sleep(300)
+    expect(engine.get(job.id)!.state).toBe('cancelled')
+    expect(fleet[0]!.queueSnapshot()).toEqual({ running: [], pending: [] })
   })
 })
