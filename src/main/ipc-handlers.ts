@@ -11,11 +11,16 @@ import { importLegacyServers, normalizeServerUrl } from './core/settings'
 import { loadWorkflowBytes, MAX_WORKFLOW_BYTES, WorkflowError } from './core/jobs/workflow'
 import { checkedOutputPath, opensDirectly, ThumbnailCache } from './outputs'
 import { readWorkflowFile, submitWorkflow, type WorkflowLoader } from './submit'
+import type { JobEngine } from './core/jobs/engine'
+import type { ApiPrompt } from './core/jobs/api-prompt'
+import type { GatewayState } from './core/gateway/service'
+import type { JobRecord } from '../shared/types'
 import { UUID_PATTERN } from './client-id'
 import {
   IpcChannel,
   type InvokeChannel,
   type InvokeParams,
+  type GatewayStatus,
   type IpcHandlers,
   type JobSubmitRequest,
   type PushChannel,
@@ -42,7 +47,7 @@ export type IpcCore = Pick<
   | 'queueHistory'
   | 'testServer'
 > &
-  Partial<Pick<BalancerCore, 'loadWorkflow'>>
+  Partial<Pick<BalancerCore, 'loadWorkflow' | 'fleetObjectInfo'>>
 
 /** Longest text `servers:import` accepts (a pasted config, not a file dump). */
 export const MAX_IMPORT_CHARS = 100_000
@@ -80,10 +85,33 @@ const workflowBytesSchema = z
   .instanceof(Uint8Array)
   .refine((b) => b.byteLength <= MAX_WORKFLOW_BYTES, 'The workflow file is too large')
 
+/** Most runs in one batch (the core's MAX_VARIATIONS). */
+export const MAX_RUNS = 1000
+/** Most input edits in one submission, and the longest value (a long prompt fits). */
+export const MAX_SETS = 100
+export const MAX_SET_VALUE_CHARS = 20_000
+
+// Which node and input are checked by the core when the variations are made.
+const setSchema = z.strictObject({
+  node: z.string().min(1).max(200),
+  input: z.string().min(1).max(200),
+  value: z.string().max(MAX_SET_VALUE_CHARS)
+})
+const variationFields = {
+  count: z.number().int().min(1).max(MAX_RUNS).optional(),
+  seed: z.enum(['random', 'increment', 'fixed']).optional(),
+  sets: z.array(setSchema).max(MAX_SETS).optional()
+}
+
 // The workflow itself is checked by the core's loadWorkflowBytes when the call runs.
 const submitSchema: z.ZodType<JobSubmitRequest> = z.union([
-  z.strictObject({ path: workflowPathSchema, serverId: serverIdSchema }),
-  z.strictObject({ name: fileNameSchema, bytes: workflowBytesSchema, serverId: serverIdSchema })
+  z.strictObject({ path: workflowPathSchema, serverId: serverIdSchema, ...variationFields }),
+  z.strictObject({
+    name: fileNameSchema,
+    bytes: workflowBytesSchema,
+    serverId: serverIdSchema,
+    ...variationFields
+  })
 ])
 
 const inspectSchema: z.ZodType<WorkflowInspectRequest> = z.union([
@@ -142,7 +170,8 @@ export const ARG_SCHEMAS: { [C in InvokeChannel]: z.ZodType<InvokeParams<C>> } =
   'jobs:thumbnail': z.tuple([outputPathSchema]),
   'jobs:openOutput': z.tuple([outputPathSchema]),
   'jobs:openFolder': z.tuple([jobIdSchema]),
-  'settings:chooseOutputDir': z.tuple([])
+  'settings:chooseOutputDir': z.tuple([]),
+  'gateway:status': z.tuple([])
 }
 
 const INVOKE_CHANNELS = new Set<string>(Object.keys(ARG_SCHEMAS))
@@ -194,7 +223,75 @@ export interface IpcHandlerOptions {
   chooseFolder?: (current: string) => Promise<string | null>
   /** Previews of output images. @default a new ThumbnailCache (pngjs) */
   thumbnails?: ThumbnailCache
+  /** The gateway's state (the tray app's `GatewayService`); without it, "not running". */
+  gatewayStatus?: () => GatewayStatus
 }
+
+/** The window's view of the gateway service's state. */
+export function gatewayStatusOf(state: GatewayState): GatewayStatus {
+  switch (state.state) {
+    case 'on':
+      return { enabled: true, url: state.url, error: null }
+    case 'failed':
+      return { enabled: true, url: null, error: state.message }
+    case 'starting':
+      return { enabled: true, url: null, error: null }
+    default:
+      return { enabled: false, url: null, error: null }
+  }
+}
+
+/** Most text values `jobs:inspect` lists, and the longest it passes on whole. */
+const MAX_STRINGS = 200
+const MAX_STRING_CHARS = 20_000
+
+/** The text values set on the nodes (not links), in node order, for editing prompt texts. */
+export function stringInputs(
+  prompt: ApiPrompt
+): Array<{ nodeId: string; input: string; value: string }> {
+  const out: Array<{ nodeId: string; input: string; value: string }> = []
+  for (const [nodeId, node] of Object.entries(prompt)) {
+    for (const [input, value] of Object.entries(node.inputs ?? {})) {
+      if (typeof value !== 'string' || value.length > MAX_STRING_CHARS) continue
+      out.push({ nodeId, input, value })
+      if (out.length >= MAX_STRINGS) return out
+    }
+  }
+  return out
+}
+
+/** How long a batch with edits waits for the fleet's node definitions (to type the values). */
+const OBJECT_INFO_WAIT_MS = 5_000
+
+/**
+ * A submission with variations: the workflow loaded as for one job, then the core's batch
+ * (`JobEngine.submitBatch`, which makes the variations). Answers with the first run.
+ */
+async function submitVariations(
+  jobs: Pick<JobEngine, 'submitBatch'>,
+  request: JobSubmitRequest,
+  load: WorkflowLoader,
+  objectInfo?: IpcCore['fleetObjectInfo']
+): Promise<JobRecord> {
+  const fromPath = 'path' in request
+  const bytes = fromPath ? await readWorkflowFile(request.path) : request.bytes
+  const wf = await load(bytes, fromPath ? path.basename(request.path) : request.name)
+  const sets = request.sets ?? []
+  const info = sets.length && objectInfo ? await objectInfo(OBJECT_INFO_WAIT_MS) : null
+  const batch = jobs.submitBatch(
+    wf,
+    { count: request.count ?? 1, seed: request.seed ?? 'random', sets },
+    {
+      serverId: request.serverId ?? null,
+      ...(fromPath ? { baseDir: path.dirname(request.path) } : {}),
+      ...(info ? { objectInfo: info } : {})
+    }
+  )
+  return batch.jobs[0]!
+}
+
+const isBatch = (r: JobSubmitRequest) =>
+  r.count !== undefined || r.seed !== undefined || r.sets !== undefined
 
 /** "Test connection": the URL cleaned as the settings would save it, then one probe. */
 async function testServer(core: IpcCore, req: ServerTestRequest): Promise<ServerTestResult> {
@@ -241,7 +338,8 @@ async function inspectWorkflow(
               title: typeof node._meta?.title === 'string' ? node._meta.title.slice(0, 200) : null
             }
           ])
-        )
+        ),
+        strings: stringInputs(wf.prompt)
       }
     }
   } catch (err) {
@@ -287,7 +385,15 @@ export function createIpcHandlers(core: IpcCore, opts: IpcHandlerOptions = {}): 
       redact ? core.logs.all().map((l) => ({ ...l, message: redact(l.message) })) : core.logs.all(),
     'servers:import': (text) => importLegacyServers(text),
     'jobs:list': () => jobs().jobs(),
-    'jobs:submit': (request) => submitWorkflow(jobs(), request, load),
+    'jobs:submit': (request) =>
+      isBatch(request)
+        ? submitVariations(
+            jobs(),
+            request,
+            load,
+            core.fleetObjectInfo ? (ms) => core.fleetObjectInfo!(ms) : undefined
+          )
+        : submitWorkflow(jobs(), request, load),
     'jobs:cancel': (id) => jobs().cancel(id),
     'status:history': () => core.queueHistory(),
     'servers:test': (server) => testServer(core, server),
@@ -308,7 +414,13 @@ export function createIpcHandlers(core: IpcCore, opts: IpcHandlerOptions = {}): 
     'settings:chooseOutputDir': async () => {
       if (!opts.chooseFolder) throw new NotAvailableError('Choosing a folder')
       return opts.chooseFolder(core.settings.outputDir)
-    }
+    },
+    'gateway:status': () =>
+      opts.gatewayStatus?.() ?? {
+        enabled: core.settings.gateway?.enabled ?? false,
+        url: null,
+        error: null
+      }
   } satisfies IpcHandlers
 }
 

@@ -42,6 +42,7 @@ export function createApi(ipc: IpcRendererLike, pathForFile?: PathForFile): Comf
     status: Object.freeze({
       get: () => invoke(IpcChannel.StatusGet),
       history: () => invoke(IpcChannel.StatusHistory),
+      gateway: () => invoke(IpcChannel.GatewayStatus),
       onStatus: (fn: (payload: PushPayload<'status:push'>) => void) =>
         subscribe(IpcChannel.StatusPush, fn)
     }),

@@ -38,6 +38,7 @@ export const IpcChannel = {
   JobsOpenOutput: 'jobs:openOutput',
   JobsOpenFolder: 'jobs:openFolder',
   SettingsChooseOutputDir: 'settings:chooseOutputDir',
+  GatewayStatus: 'gateway:status',
   StatusPush: 'status:push',
   LogPush: 'log:push',
   SettingsPush: 'settings:push',
@@ -73,6 +74,36 @@ export type WorkflowSource = { path: string } | { name: string; bytes: Uint8Arra
 export type JobSubmitRequest = WorkflowSource & {
   /** Run only on this server (no failover); absent or null for the best server. */
   serverId?: string | null
+  /**
+   * Variations: the workflow run this many times (1 to 1000) as one batch. With `count`,
+   * `seed` or `sets` the job is a batch (`JobRecord.batch`); `jobs:submit` then answers with
+   * its first run and `job:push` brings every run.
+   */
+  count?: number
+  /** How the sampler seeds change from run to run. @default 'random' */
+  seed?: SeedMode
+  /** Edits of single inputs (a prompt text), applied to every run. */
+  sets?: InputEdit[]
+}
+
+/** How a batch's sampler seeds change: a new one each run, one more each run, or as in the file. */
+export type SeedMode = 'random' | 'increment' | 'fixed'
+
+/** One input of one node (its id, or its title) set to a value, typed as the input is. */
+export interface InputEdit {
+  node: string
+  input: string
+  value: string
+}
+
+/** The gateway (one ComfyUI address for the whole fleet): its address when it runs, or why not. */
+export interface GatewayStatus {
+  /** Turned on in the settings. */
+  enabled: boolean
+  /** Where ComfyUI clients reach it, while it runs. */
+  url: string | null
+  /** Why it does not run although it is on (a taken port...). */
+  error: string | null
 }
 
 /** A workflow to look at before it is submitted (the same two forms as a submission). */
@@ -89,6 +120,11 @@ export interface WorkflowSummary {
   images: Array<{ nodeId: string; input: string; name: string }>
   /** Every node: id -> its class and its title in ComfyUI, to name the node a job is at. */
   nodes: Record<string, { type: string; title: string | null }>
+  /**
+   * The text values set on the nodes (not links): prompt texts among them, to edit before a
+   * run. Absent from an older main.
+   */
+  strings?: Array<{ nodeId: string; input: string; value: string }>
 }
 
 /**
@@ -193,6 +229,8 @@ export interface IpcInvokeMap {
   'jobs:openFolder': { params: [jobId: string]; result: void }
   /** Lets the user pick a folder for the outputs; returns it (not saved yet), or null. */
   'settings:chooseOutputDir': { params: []; result: string | null }
+  /** Whether the gateway runs, and where. */
+  'gateway:status': { params: []; result: GatewayStatus }
 }
 
 /** Main -> renderer pushes (`webContents.send`): the payload of each. */
@@ -244,6 +282,8 @@ export interface ComfyBalancerApi {
     history(): Promise<QueueHistory>
     /** Called on every change of the fleet status (after each check round, pause, edits). */
     onStatus(fn: (status: FleetStatus) => void): Unsubscribe
+    /** The gateway's address for ComfyUI clients, or why it does not run. */
+    gateway(): Promise<GatewayStatus>
   }
   readonly settings: {
     get(): Promise<AppSettings>

@@ -22,6 +22,7 @@ import {
   forwardPushes,
   type IpcCore
 } from '../../src/main/ipc-handlers'
+import type { GatewayStatus } from '../../src/shared/ipc'
 import type { BridgeMessage } from './bridge-client'
 import { BYTES_KEY } from './bridge-protocol'
 
@@ -42,6 +43,8 @@ export interface BridgeOptions {
   rendererDir?: string
   /** @default 0 (any free port) */
   port?: number
+  /** What `gateway:status` answers (the tray app's gateway service). */
+  gatewayStatus?: () => GatewayStatus
 }
 
 export interface Bridge {
@@ -112,7 +115,8 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
       opened.push(target)
       return ''
     },
-    chooseFolder: async () => chosenFolder
+    chooseFolder: async () => chosenFolder,
+    ...(opts.gatewayStatus ? { gatewayStatus: opts.gatewayStatus } : {})
   })
 
   const server = createServer((req, res) => {

@@ -2,6 +2,7 @@
 import type {
   AppRoute,
   ComfyBalancerApi,
+  GatewayStatus,
   QueueHistory,
   Unsubscribe,
   WorkflowInspectResult
@@ -80,6 +81,8 @@ export function fakeApi(init: {
   logs?: LogLine[]
   jobs?: JobRecord[]
   history?: QueueHistory
+  gateway?: GatewayStatus
+  inspect?: WorkflowInspectResult
 }): FakeApi {
   let status = init.status
   let settings = init.settings
@@ -97,6 +100,7 @@ export function fakeApi(init: {
     status: {
       get: async () => status,
       history: async () => init.history ?? {},
+      gateway: async () => init.gateway ?? { enabled: false, url: null, error: null },
       onStatus: (fn) => statusCh.on(fn)
     },
     settings: {
@@ -147,6 +151,9 @@ export function fakeApi(init: {
           id: `00000000-0000-4000-8000-${String(nextJob++).padStart(12, '0')}`,
           source: 'name' in request ? request.name : request.path.split('/').pop()!,
           pinnedServerId: request.serverId ?? null,
+          ...(request.count !== undefined
+            ? { batch: { id: 'batch-1', index: 0, size: request.count } }
+            : {}),
           createdAt: 5_000,
           updatedAt: 5_000
         })
@@ -156,7 +163,7 @@ export function fakeApi(init: {
       },
       inspect: async (request) => {
         calls.push(['jobs.inspect', request])
-        return TXT2IMG_SUMMARY
+        return init.inspect ?? TXT2IMG_SUMMARY
       },
       resubmit: async (id, options) => {
         calls.push(['jobs.resubmit', id, options])

@@ -101,6 +101,16 @@ export class JobsState {
     return this.#jobs.find((j) => j.id === id)
   }
 
+  /** The runs of a batch known so far (newest first, as every list here). */
+  batchJobs(batchId: string): JobRecord[] {
+    return this.#jobs.filter((j) => j.batch?.id === batchId)
+  }
+
+  /** The batch of the newest job that is part of one, or null. */
+  get latestBatchId(): string | null {
+    return this.#jobs.find((j) => j.batch)?.batch?.id ?? null
+  }
+
   /** Subscribes to job pushes, then loads the history. Returns the clean-up. */
   start(): Unsubscribe {
     const api = this.#api

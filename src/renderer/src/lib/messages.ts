@@ -217,6 +217,35 @@ const en = {
   allJobs: 'All jobs',
   noJobsYet: 'No jobs yet. Drop a workflow anywhere in this window to start one.',
 
+  // Submit view: UI workflows and variations
+  formatUiConverted: 'UI workflow, converted',
+  convertNotes_one: '{n} note from the conversion',
+  convertNotes_other: '{n} notes from the conversion',
+  runsLabel: 'Runs',
+  runsHelp: 'From 1 to 1000, spread over your servers.',
+  runsInvalid: 'Enter a whole number from 1 to 1000.',
+  seedLabel: 'Seed',
+  seedRandom: 'New random seed each run',
+  seedIncrement: 'One more each run',
+  seedFixed: 'Same seed every run',
+  promptTexts: 'Prompt texts',
+  promptEdited: 'edited',
+  submitRuns: 'Submit {n} runs',
+  batchRuns: 'Batch of {n} runs',
+  batchDone: '{done}/{total} done',
+  batchFailed_one: '{n} failed',
+  batchFailed_other: '{n} failed',
+  batchEta: 'about {time} left',
+  batchEtaUnknown: 'time left known after the first run',
+  batchFinished: 'finished in {time}',
+  galleryLabel: 'Outputs of the batch',
+  galleryEmpty: 'Images appear here as the runs finish.',
+  batchRun: 'run {i} of {n}',
+  jobDoneMissing_one: 'Done, {n} output missing',
+  jobDoneMissing_other: 'Done, {n} outputs missing',
+  jobCancelledOn: 'Cancelled on {server}',
+  jobWaitingServer: 'Waiting for a server',
+
   // Workflow problems
   wfUiFormat:
     'this is a UI-format workflow, which a server cannot run. In ComfyUI use "Export (API)" in the Workflow menu, or use a PNG saved by ComfyUI.',
@@ -340,7 +369,28 @@ const en = {
   setStartAtLoginHelp: 'Comfy Balancer waits in the tray and watches your servers.',
   numberNotNumber: 'Enter a number.',
   numberNotWhole: 'Enter a whole number.',
-  numberRange: 'Enter a value from {min} to {max}.'
+  numberRange: 'Enter a value from {min} to {max}.',
+
+  // Gateway
+  sectionGateway: 'Use it from ComfyUI / {krita} / a script',
+  gatewayLead:
+    'One address for all your servers: a tool that talks to ComfyUI sends its jobs here, and Comfy Balancer picks the server.',
+  gatewayAddress: 'Address',
+  gatewayOff: 'Turned off (switch it on below).',
+  gatewayStarting: 'Starting...',
+  gatewayNotRunning: 'Not running:',
+  copyAddress: 'Copy',
+  howKrita: 'In its settings choose "Custom server" and enter this address.',
+  howScriptTitle: 'A script',
+  howScript: 'Set the server address in your script to this address (instead of 127.0.0.1:8188).',
+  howComfyTitle: "ComfyUI's own window",
+  howComfy: 'Not yet: open ComfyUI from one of your servers as before.',
+  gatewayEnabled: 'One address for all servers',
+  gatewayEnabledHelp: 'Programs on this computer can send jobs to it.',
+  gatewayPort: 'Port',
+  gatewayPortHelp: 'Where the address listens (8288 by default).',
+  gatewayPortInvalid: 'Enter a whole number from 1 to 65535.',
+  gatewayTokenSet: 'A token is set: clients must send it.'
 } as const
 
 export type MessageKey = keyof typeof en
@@ -545,6 +595,34 @@ const zhCN: Record<MessageKey, string> = {
   allJobs: '全部任务',
   noJobsYet: '还没有任务。把工作流拖到此窗口的任意位置即可开始。',
 
+  formatUiConverted: 'UI 工作流（已转换）',
+  convertNotes_one: '转换说明 {n} 条',
+  convertNotes_other: '转换说明 {n} 条',
+  runsLabel: '运行次数',
+  runsHelp: '1 到 1000 次，分配到各台服务器。',
+  runsInvalid: '请输入 1 到 1000 的整数。',
+  seedLabel: '种子',
+  seedRandom: '每次随机',
+  seedIncrement: '每次加 1',
+  seedFixed: '每次相同',
+  promptTexts: '提示词',
+  promptEdited: '已修改',
+  submitRuns: '提交 {n} 次运行',
+  batchRuns: '批量：{n} 次运行',
+  batchDone: '已完成 {done}/{total}',
+  batchFailed_one: '{n} 次失败',
+  batchFailed_other: '{n} 次失败',
+  batchEta: '约剩 {time}',
+  batchEtaUnknown: '第一次运行完成后可估算剩余时间',
+  batchFinished: '用时 {time}',
+  galleryLabel: '本批输出',
+  galleryEmpty: '每次运行完成后，图片会显示在这里。',
+  batchRun: '第 {i}/{n} 次',
+  jobDoneMissing_one: '已完成，缺少 {n} 个输出',
+  jobDoneMissing_other: '已完成，缺少 {n} 个输出',
+  jobCancelledOn: '已在 {server} 上取消',
+  jobWaitingServer: '等待服务器',
+
   wfUiFormat:
     '这是界面格式的工作流，服务器无法直接运行。请在 ComfyUI 的“工作流”菜单中使用“导出（API）”，或使用 ComfyUI 保存的 PNG 图片。',
   wfNotWorkflow: '这不是 API 格式的 ComfyUI 工作流。',
@@ -662,7 +740,27 @@ const zhCN: Record<MessageKey, string> = {
   setStartAtLoginHelp: 'Comfy Balancer 会在托盘中待命并关注您的服务器。',
   numberNotNumber: '请输入数字。',
   numberNotWhole: '请输入整数。',
-  numberRange: '请输入 {min} 到 {max} 之间的值。'
+  numberRange: '请输入 {min} 到 {max} 之间的值。',
+
+  sectionGateway: '在 ComfyUI、{krita} 或脚本中使用',
+  gatewayLead:
+    '所有服务器共用一个地址：支持 ComfyUI 的工具把任务发到这里，由 Comfy Balancer 选择服务器。',
+  gatewayAddress: '地址',
+  gatewayOff: '已关闭（可在下方打开）。',
+  gatewayStarting: '正在启动...',
+  gatewayNotRunning: '未运行：',
+  copyAddress: '复制',
+  howKrita: '在其设置中选择“自定义服务器”，填入此地址。',
+  howScriptTitle: '脚本',
+  howScript: '把脚本中的服务器地址（原为 127.0.0.1:8188）改成此地址。',
+  howComfyTitle: 'ComfyUI 自带的网页界面',
+  howComfy: '暂不支持：请照旧从某台服务器打开 ComfyUI。',
+  gatewayEnabled: '所有服务器共用一个地址',
+  gatewayEnabledHelp: '本机的其他程序可以把任务发到这个地址。',
+  gatewayPort: '端口',
+  gatewayPortHelp: '地址使用的端口（默认 8288）。',
+  gatewayPortInvalid: '请输入 1 到 65535 的整数。',
+  gatewayTokenSet: '已设置令牌：客户端需要附带它。'
 }
 
 export const MESSAGES = { en, 'zh-CN': zhCN } as const satisfies Record<

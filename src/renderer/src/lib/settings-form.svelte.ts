@@ -23,6 +23,10 @@ export class SettingsForm {
     this.#fleet = fleet
   }
 
+  /** The app's API (for the parts of the view that ask main themselves). */
+  get api(): FleetState['api'] {
+    return this.#fleet.api
+  }
   get settings(): AppSettings | null {
     return this.#fleet.settings
   }
