@@ -4,6 +4,9 @@
  */
 import type { AppSettings, FleetStatus, JobRecord, LogLevel, LogLine } from '../../shared/types'
 import { JobEngine } from './jobs/engine'
+import { parseObjectInfo, type ObjectInfo } from './jobs/ui-workflow'
+import { loadWorkflowBytes, NeedsObjectInfoError, type LoadedWorkflow } from './jobs/workflow'
+import { readWorkflowFile } from './jobs/workflow-file'
 import { Journal, type JournalLoadReport } from './jobs/journal'
 import { systemClock, type Clock } from './clock'
 import { probeServer, type ProbeResult } from './comfy/probe'
@@ -98,6 +101,8 @@ export class BalancerCore {
     this.monitor.events.on('status', (s) => this.events.emit('status', s))
     this.monitor.events.on('round', (s) => this.onRound(s))
     this.monitor.events.on('log', (l) => this.log(l.level, l.message))
+    // A server whose socket closed may come back with other nodes: read its object_info again.
+    this.monitor.events.on('socket-closed', ({ serverId }) => this.objectInfoCache.delete(serverId))
     if (opts.jobs) {
       this.journal = new Journal({
         file: opts.jobs.journalFile,
@@ -260,4 +265,70 @@ export class BalancerCore {
   dataDir(): string | null {
     return this.journal ? path.dirname(this.journal.file) : null
   }
+
+  // ---------------------------------------------------------------- workflows (the front door)
+
+  /** Parsed object_info per server, read on demand and kept until its socket closes. */
+  private readonly objectInfoCache = new Map<string, { at: number; info: ObjectInfo }>()
+
+  /**
+   * The node definitions of the fleet (every healthy server's object_info; a class any of them
+   * has), for converting UI-format workflows and typing `--set` values. Null when no healthy
+   * server answers within `maxWaitMs`.
+   */
+  async fleetObjectInfo(maxWaitMs = OBJECT_INFO_WAIT_MS): Promise<ObjectInfo | null> {
+    const now = this.clock.now()
+    const healthy = this.monitor.status().servers.filter((s) => s.enabled && s.healthy)
+    const infos = await Promise.all(
+      healthy.map(async (s) => {
+        const hit = this.objectInfoCache.get(s.id)
+        if (hit && now - hit.at < OBJECT_INFO_TTL_MS) return hit.info
+        const client = this.monitor.clientFor(s.id)
+        if (!client) return null
+        try {
+          const { value } = await client.getJson('/object_info', maxWaitMs)
+          const info = parseObjectInfo(value)
+          this.objectInfoCache.set(s.id, { at: now, info })
+          return info
+        } catch {
+          return null
+        }
+      })
+    )
+    const merged: ObjectInfo = {}
+    let any = false
+    for (const info of infos) {
+      if (!info) continue
+      any = true
+      for (const [name, def] of Object.entries(info))
+        if (!Object.hasOwn(merged, name)) merged[name] = def
+    }
+    return any ? merged : null
+  }
+
+  /**
+   * Loads a workflow from a file's bytes (API JSON, a ComfyUI PNG, or a UI-format graph, which
+   * is converted with the fleet's object_info). Throws WorkflowError with what to do.
+   */
+  async loadWorkflow(bytes: Uint8Array, source: string): Promise<LoadedWorkflow> {
+    try {
+      return loadWorkflowBytes(bytes, source)
+    } catch (err) {
+      if (!(err instanceof NeedsObjectInfoError)) throw err
+      const info = await this.fleetObjectInfo()
+      if (!info) throw err
+      return loadWorkflowBytes(bytes, source, info)
+    }
+  }
+
+  /** Reads (boundedly) and loads a workflow file. */
+  async readWorkflow(file: string): Promise<LoadedWorkflow> {
+    const bytes = await readWorkflowFile(file)
+    return this.loadWorkflow(bytes, path.basename(file))
+  }
 }
+
+/** Longest wait for a server's object_info (about 500 KB on a default install, more with custom nodes). */
+const OBJECT_INFO_WAIT_MS = 30_000
+/** How long a server's object_info is trusted (new custom nodes need a restart of the server). */
+const OBJECT_INFO_TTL_MS = 10 * 60_000
