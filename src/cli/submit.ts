@@ -12,6 +12,7 @@ import { BalancerCore } from '../main/core/app'
 import {
   loadWorkflowBytes,
   summarize,
+  NeedsObjectInfoError,
   WorkflowError,
   type LoadedWorkflow
 } from '../main/core/jobs/workflow'
@@ -224,11 +225,12 @@ async function follow(o: FollowOptions, io: CliIo): Promise<number> {
     const line = ids.length > 1 ? `${j.id.slice(0, 8)} ${progressLine(j)}` : progressLine(j)
     if (line === last) return
     last = line
-    if (io.isTty && ids.length === 1) {
-      process.stdout.write(`\r${line}${' '.repeat(Math.max(0, lastLen - line.length))}`)
+    // For a person: stderr (stdout carries only the result), redrawn in place on a terminal.
+    if (io.liveProgress && io.progress && ids.length === 1) {
+      io.progress(line)
       lastLen = line.length
     } else if (j.state !== 'running' || j.progress?.max === j.progress?.value) {
-      io.out(line)
+      human(io, line)
     }
   }
   const unaccepted = () => ids.filter((id) => get(id).state === 'pending')
@@ -271,7 +273,7 @@ async function follow(o: FollowOptions, io: CliIo): Promise<number> {
     const open = ids.filter((id) => !isFinishedJob(get(id)))
     const r = await orInterrupt(Promise.all(open.map((id) => engine.waitFor(id))), io)
     off()
-    if (io.isTty && !quiet && ids.length === 1 && !o.batchId && last) process.stdout.write('\n')
+    if (io.liveProgress && !quiet && ids.length === 1 && !o.batchId && lastLen) io.progress?.(null)
     if (o.batchId && !quiet && io.liveProgress) io.progress?.(null)
     if (r === 'interrupted') interrupted = true
   }
@@ -436,16 +438,21 @@ export async function submitCommand(a: SubmitArgs, io: CliIo): Promise<number> {
     io.err(`comfy-balancer: ${s(flags)}`)
     return 2
   }
-  let wf: LoadedWorkflow
+  // Read and checked before anything starts; a UI-format workflow is converted once the
+  // servers' node definitions are known (below).
+  let wf: LoadedWorkflow | null = null
+  let bytes: Uint8Array
+  const source = path.basename(a.file)
   try {
-    const bytes = await readWorkflowFile(path.resolve(a.file))
-    wf = loadWorkflowBytes(Buffer.from(bytes), path.basename(a.file))
+    bytes = await readWorkflowFile(path.resolve(a.file))
+    wf = loadWorkflowBytes(Buffer.from(bytes), source)
   } catch (err) {
-    if (err instanceof WorkflowError) {
+    if (!(err instanceof WorkflowError)) throw err
+    if (!(err instanceof NeedsObjectInfoError)) {
       io.err(`comfy-balancer: ${s(err.message)}`)
       return 2
     }
-    throw err
+    bytes ??= new Uint8Array()
   }
   let settings = a.settings
   let pinned: string | undefined
@@ -471,6 +478,18 @@ export async function submitCommand(a: SubmitArgs, io: CliIo): Promise<number> {
   return withCore(settings, run, outputDir, undefined, a.json, io, async (core) => {
     const status = await orInterrupt(core.checkNow(), io)
     if (status === 'interrupted') return EXIT_INTERRUPTED
+    if (!wf) {
+      try {
+        const got = await orInterrupt(core.loadWorkflow(bytes, source), io)
+        if (got === 'interrupted') return EXIT_INTERRUPTED
+        wf = got
+      } catch (err) {
+        if (!(err instanceof WorkflowError)) throw err
+        io.err(`comfy-balancer: ${s(err.message)}`)
+        return 2
+      }
+      if (!a.json) human(io, `${s(source)}: UI workflow, converted with the servers' node list`)
+    }
     if (!a.json) {
       io.out(
         `${s(wf.source)}: ${wf.summary.nodeCount} nodes, ${wf.summary.models.length} model(s), ${wf.summary.images.length} input image(s)`
@@ -481,9 +500,9 @@ export async function submitCommand(a: SubmitArgs, io: CliIo): Promise<number> {
     if (flags.count > 1 || flags.seed !== 'fixed' || flags.sets.length) {
       let info: ObjectInfo | undefined
       if (flags.sets.length) {
-        const got = await orInterrupt(fleetObjectInfo(core, status), io)
+        const got = await orInterrupt(core.fleetObjectInfo(OBJECT_INFO_TIMEOUT_MS), io)
         if (got === 'interrupted') return EXIT_INTERRUPTED
-        info = got
+        info = got ?? undefined
         if (!info && !a.json) {
           human(
             io,
