@@ -1,7 +1,12 @@
 /**
- * The job journal: the promise that no job is lost. A job is written (and flushed to disk with
- * fsync) before it is sent, and every change of it is written before it takes effect; on open,
+ * The job journal: the promise that no job is lost. A job is on disk (written and flushed with
+ * fsync) before it is sent, and every change of it is written soon after it is made; on open,
  * the lines are replayed and a restart resumes from them.
+ *
+ * Group commits: a change takes effect in memory at once and its line waits, with the other
+ * changes of the same moment, for one write and one fsync at the end of the current turn of the
+ * event loop (or after `commitDelayMs`). `flushed()` resolves when every change made before it
+ * is on disk: whoever sends a job to a server awaits it first. `close()` writes what waits.
  *
  * The file is JSON lines, each followed by a tab and the CRC-32 of the JSON, so a changed byte
  * is noticed even when the text still parses. A job is written as two lines: its workflow (with
@@ -58,6 +63,13 @@ export interface JournalOptions {
   compactAfterLines?: number
   /** Flush each write to disk. Off only in benchmarks that measure something else. @default true */
   fsync?: boolean
+  /**
+   * Share one write and one fsync among the changes of a few moments. Off: every change is
+   * written and flushed at once, before `put`/`patch` return (the older behaviour). @default true
+   */
+  groupCommit?: boolean
+  /** How long the first waiting change waits for others; 0: to the end of the turn. @default 0 */
+  commitDelayMs?: number
   /** Bytes read at a time when opening, and written at a time when compacting. @default 1 MiB */
   chunkBytes?: number
   /** A longer line is damaged (not loaded); a longer workflow is refused. @default 256 MiB */
@@ -101,6 +113,16 @@ export class Journal {
   private readonly entries = new Map<string, JournalEntry>()
   private fd: number | null = null
   private lines = 0
+  private readonly group: boolean
+  private readonly commitDelayMs: number
+  /** Lines made in memory and not yet on disk, in order. */
+  private waiting: Buffer[] = []
+  private waitingBytes = 0
+  /** Those awaiting `flushed()` for the lines in `waiting`. */
+  private waiters: Array<{ resolve: () => void; reject: (err: Error) => void }> = []
+  private timer: NodeJS.Immediate | NodeJS.Timeout | null = null
+  private commitCount = 0
+  private changeCount = 0
 
   constructor(opts: JournalOptions) {
     this.file = opts.file
@@ -110,13 +132,22 @@ export class Journal {
     this.chunkBytes = Math.max(1, Math.floor(opts.chunkBytes ?? DEFAULT_CHUNK))
     this.maxLineBytes = Math.max(1, Math.floor(opts.maxLineBytes ?? DEFAULT_MAX_LINE))
     this.now = opts.now ?? Date.now
+    this.group = opts.groupCommit ?? true
+    this.commitDelayMs = Math.max(0, opts.commitDelayMs ?? 0)
+  }
+
+  /** Writes (one write, one fsync) so far, and changes (lines) asked for: to count the saving. */
+  get stats(): { commits: number; changes: number } {
+    return { commits: this.commitCount, changes: this.changeCount }
   }
 
   /** Reads the file (if any), repairs what it must, and opens it for appending. */
   open(): JournalLoadReport {
     fs.mkdirSync(path.dirname(this.file), { recursive: true })
+    if (this.fd !== null) this.close()
     this.entries.clear()
     this.lines = 0
+    this.dropWaiting()
     let damagedLines = 0
     let tornTail = false
     let goodEnd = 0 // byte offset after the last line that is not a torn tail
@@ -215,20 +246,117 @@ export class Journal {
     }
   }
 
-  private appendRaw(text: string): void {
+  private appendRaw(text: string | Buffer): void {
     if (this.fd === null) throw new Error('The job journal is not open')
-    fs.writeSync(this.fd, text)
-    if (this.sync) fs.fsyncSync(this.fd)
+    const buf = typeof text === 'string' ? Buffer.from(text) : text
+    let off = 0
+    try {
+      while (off < buf.length) off += fs.writeSync(this.fd, buf, off, buf.length - off)
+      if (this.sync) fs.fsyncSync(this.fd)
+    } catch (err) {
+      // What did not reach the file waits for the next try (a partial line then reads as one
+      // damaged line, never as a wrong one).
+      if (this.group && off < buf.length) this.requeue(buf.subarray(off))
+      throw err
+    }
+    this.commitCount++
   }
 
-  /** Appends encoded lines in one write (one flush). */
+  /** Appends encoded lines: now (one write, one flush), or with the next group. */
   private write(encoded: string[]): void {
     if (this.fd === null) throw new Error('The job journal is not open')
-    this.appendRaw(encoded.length === 1 ? encoded[0]! : encoded.join(''))
+    const text = encoded.length === 1 ? encoded[0]! : encoded.join('')
     this.lines += encoded.length
+    this.changeCount += encoded.length
+    if (!this.group) {
+      this.appendRaw(text)
+      return
+    }
+    const buf = Buffer.from(text)
+    this.waiting.push(buf)
+    this.waitingBytes += buf.length
+    this.schedule()
   }
 
-  /** Records a new job (or replaces one) on disk, then in memory. */
+  private requeue(rest: Buffer): void {
+    this.waiting.unshift(Buffer.from(rest))
+    this.waitingBytes += rest.length
+  }
+
+  private schedule(): void {
+    if (this.timer !== null) return
+    const run = (): void => {
+      this.timer = null
+      try {
+        this.flushSync()
+      } catch {
+        // The waiters were told; the lines wait for the next write, flushed() or close().
+      }
+    }
+    this.timer = this.commitDelayMs > 0 ? setTimeout(run, this.commitDelayMs) : setImmediate(run)
+  }
+
+  private cancelTimer(): void {
+    if (this.timer === null) return
+    clearTimeout(this.timer as NodeJS.Timeout)
+    clearImmediate(this.timer as NodeJS.Immediate)
+    this.timer = null
+  }
+
+  /** Forgets waiting lines that something newer made needless (a compaction, a reopen). */
+  private dropWaiting(): void {
+    this.waiting = []
+    this.waitingBytes = 0
+    const waiters = this.waiters
+    this.waiters = []
+    this.cancelTimer()
+    for (const w of waiters) w.resolve()
+  }
+
+  /**
+   * Writes every waiting change now (one write, one fsync) and tells those awaiting
+   * `flushed()`. Throws when the disk refuses (they are told too).
+   */
+  flushSync(): void {
+    this.cancelTimer()
+    if (!this.waiting.length) return
+    const buf =
+      this.waiting.length === 1 ? this.waiting[0]! : Buffer.concat(this.waiting, this.waitingBytes)
+    const waiters = this.waiters
+    this.waiting = []
+    this.waitingBytes = 0
+    this.waiters = []
+    try {
+      this.appendRaw(buf)
+    } catch (err) {
+      const e = err instanceof Error ? err : new Error(String(err))
+      for (const w of waiters) w.reject(e)
+      throw e
+    }
+    for (const w of waiters) w.resolve()
+  }
+
+  /**
+   * Resolves when every change made so far is on disk (flushed with fsync unless `fsync` is
+   * off); rejects when the disk refused it. Await it before a job is sent anywhere.
+   */
+  flushed(): Promise<void> {
+    if (!this.waiting.length) return Promise.resolve()
+    return new Promise<void>((resolve, reject) => {
+      this.waiters.push({ resolve, reject })
+      this.schedule()
+    })
+  }
+
+  /** Changes made in memory and not on disk yet. */
+  get unflushed(): number {
+    return this.waiting.length
+  }
+
+  /**
+   * Records a new job (or replaces one): in memory at once, on disk with the next group (see
+   * `flushed()`); without group commits, on disk before it returns.
+   */
   put(job: JobRecord, prompt: ApiPrompt | null, extra?: Record<string, unknown> | null): void {
     if (this.fd === null) throw new Error('The job journal is not open')
     const lines: Line[] = []
@@ -252,7 +380,7 @@ export class Journal {
     this.maintain()
   }
 
-  /** Records a change of a job on disk, then in memory; returns the updated job. */
+  /** Records a change of a job (as `put` does); returns the updated job. */
   patch(id: string, patch: Partial<JobRecord>): JobRecord {
     const e = this.entries.get(id)
     if (!e) throw new Error(`Unknown job ${id}`)
@@ -318,6 +446,7 @@ export class Journal {
    */
   compact(): void {
     const tmp = `${this.file}.tmp`
+    // Memory holds every change, the waiting ones too: the new file carries them all.
     const lines = writeCompacted(tmp, this.entries.values(), this.chunkBytes)
     if (this.fd !== null) fs.closeSync(this.fd)
     this.fd = null
@@ -325,6 +454,8 @@ export class Journal {
     syncDir(path.dirname(this.file))
     this.fd = fs.openSync(this.file, 'a')
     this.lines = lines
+    this.commitCount++
+    this.dropWaiting()
   }
 
   /** Changes how many finished jobs are kept; prunes at once when it shrinks. */
@@ -337,12 +468,24 @@ export class Journal {
     return this.fd !== null
   }
 
-  /** Flushes and closes. Safe to call twice. */
+  /** Writes what waits, flushes and closes. Safe to call twice. */
   close(): void {
     if (this.fd === null) return
-    if (this.sync) fs.fsyncSync(this.fd)
-    fs.closeSync(this.fd)
-    this.fd = null
+    try {
+      this.flushSync()
+      if (this.sync) fs.fsyncSync(this.fd)
+    } finally {
+      fs.closeSync(this.fd)
+      this.fd = null
+      // Lines the disk refused are lost with the file handle: say so to whoever still waits.
+      const waiters = this.waiters
+      this.waiters = []
+      this.waiting = []
+      this.waitingBytes = 0
+      this.cancelTimer()
+      const err = new Error('The job journal was closed before these changes were written')
+      for (const w of waiters) w.reject(err)
+    }
   }
 }
 
