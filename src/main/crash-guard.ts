@@ -11,6 +11,7 @@
 import { app, Notification } from 'electron'
 import type { AppHandle, RunningApp } from './lifecycle'
 import { SecretRedactor } from './redact'
+import { resolveLocale, translator } from './messages'
 
 export type CrashKind = 'uncaughtException' | 'unhandledRejection'
 
@@ -181,7 +182,17 @@ export function guardApp(
     },
     notify: (title, body) => {
       if (!running || !Notification.isSupported()) return false
-      new Notification({ title, body }).show()
+      // In the window's language (the log keeps English).
+      const t = translator(
+        resolveLocale(running.core.settings.language ?? 'system', [
+          ...(app.getPreferredSystemLanguages?.() ?? []),
+          app.getLocale?.() ?? 'en'
+        ])
+      )
+      new Notification({
+        title: title === CRASH_TITLE ? t('crashTitle') : title,
+        body: t(body === CRASH_BODY_RESTARTED ? 'crashBodyRestarted' : 'crashBodyKept')
+      }).show()
       return true
     },
     restart: async () => {

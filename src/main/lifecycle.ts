@@ -21,7 +21,7 @@ import { GatewayService, type GatewayState } from './core/gateway/service'
 import { DEFAULT_GATEWAY } from './core/settings'
 import { settingsFile, userDataDir } from './core/paths'
 import type { AppRoute } from '../shared/ipc'
-import type { AppSettings } from '../shared/types'
+import { FINISHED_JOB_STATES, type AppSettings } from '../shared/types'
 import { loadClientId } from './client-id'
 import { createIpcHandlers, forwardPushes } from './ipc-handlers'
 import { registerIpc, trustedSender } from './ipc'
@@ -224,7 +224,12 @@ async function start(opts: StartOptions): Promise<RunningApp> {
     for (const n of policy.onRound(status, Date.now(), core.settings.notifications)) notify(n)
   })
   const offJob = core.events.on('job', (job) => {
-    for (const n of policy.onJob(job, core.settings.notifications)) notify(n)
+    // A run of a batch: the batch's other runs decide whether it is over (one notice per batch).
+    const batch =
+      job.batch && FINISHED_JOB_STATES.includes(job.state)
+        ? core.jobs?.batchJobs(job.batch.id)
+        : undefined
+    for (const n of policy.onJob(job, core.settings.notifications, batch)) notify(n)
   })
   if (loaded.messages.length) {
     const t = translator(locale())

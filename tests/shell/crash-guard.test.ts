@@ -190,6 +190,21 @@ describe('guardApp (the tray app)', () => {
     uninstall()
   })
 
+  it('words the notification in the app language', async () => {
+    const { running, core } = fakeApp()
+    ;(core.settings as Record<string, unknown>).language = 'zh-CN'
+    const proc = new EventEmitter()
+    const handle: AppHandle = { ready: Promise.resolve(running) }
+    const { uninstall } = guardApp(handle, proc as never)
+    await handle.ready
+    FakeNotification.instances.length = 0
+    proc.emit('unhandledRejection', new Error('boom'))
+    expect(FakeNotification.instances).toHaveLength(1)
+    expect(FakeNotification.instances[0]!.options.title).toBe('Comfy Balancer 遇到了意外错误')
+    expect(FakeNotification.instances[0]!.options.body).toBe('它仍在运行。详细信息见日志。')
+    uninstall()
+  })
+
   it('restarts the engine after an uncaught exception, with restartCore when the shell has it', async () => {
     const plain = fakeApp()
     const proc = new EventEmitter()
