@@ -16,6 +16,8 @@ import { startBridge, type Bridge } from './bridge'
 
 const SHOTS = join(import.meta.dirname, 'screenshots')
 const WORKFLOW = join(import.meta.dirname, '..', 'fixtures', 'txt2img.json')
+/** The same workflow as ComfyUI's plain "Save" writes it (the UI format). */
+const UI_WORKFLOW = join(import.meta.dirname, '..', 'fixtures', 'ui', 'txt2img.json')
 /** Short, so a hanging server is reported quickly. */
 const TIMEOUT_MS = 800
 const INTERVAL_MS = 1000
@@ -64,7 +66,16 @@ const test = base.extend<{
     rmSync(dir, { recursive: true, force: true })
   },
   bridge: async ({ core }, use) => {
-    const bridge = await startBridge({ core })
+    // The tray app's gateway service is Electron glue; here its address follows the settings.
+    const bridge = await startBridge({
+      core,
+      gatewayStatus: () => {
+        const g = core.settings.gateway
+        return g?.enabled
+          ? { enabled: true, url: `http://${g.host}:${g.port}`, error: null }
+          : { enabled: false, url: null, error: null }
+      }
+    })
     await use(bridge)
     await bridge.close()
   },
@@ -438,6 +449,81 @@ test.describe('jobs', () => {
     expect(pageErrors).toEqual([])
   })
 
+  test('a UI workflow, converted, runs as a batch with an edited prompt; the gallery fills', async ({
+    page,
+    bridge,
+    fleet,
+    pageErrors
+  }) => {
+    await page.goto(bridge.url)
+    await expect(page.getByTestId('fleet-summary')).toContainText('3/3 up')
+    await dropFile(page, UI_WORKFLOW, 'my-workflow.json')
+    const summary = page.getByTestId('workflow-summary')
+    await expect(summary.getByTestId('workflow-format')).toHaveText('UI workflow, converted')
+    await expect(summary.getByTestId('node-count')).toHaveText('7 nodes')
+    await expect(summary).toContainText('v1-5-pruned-emaonly.safetensors')
+
+    const texts = page.getByTestId('prompt-text')
+    await expect(texts).toHaveCount(2)
+    await expect(texts.first()).toHaveValue(/purple galaxy bottle/)
+    await texts.first().fill('a lighthouse in a storm, oil painting')
+    await page.getByLabel('Runs').fill('3')
+    await expect(page.getByLabel('Seed')).toHaveValue('random')
+    await page.getByLabel('Seed').selectOption('increment')
+    await page.getByRole('button', { name: 'Submit 3 runs' }).click()
+
+    const batch = page.getByTestId('batch-card')
+    await expect(batch).toContainText('Batch of 3 runs')
+    await expect(batch.getByTestId('batch-done')).toHaveText(/^[0-2]\/3 done$/)
+    await shoot(page, 'batch-running-en')
+    await expect(batch.getByTestId('batch-done')).toHaveText('3/3 done', { timeout: 20_000 })
+    await expect(batch.getByTestId('gallery-image')).toHaveCount(3)
+    for (const img of await batch.getByTestId('gallery-image').locator('img').all()) {
+      await expect(img).toHaveAttribute('src', /^data:image\/png;base64,/)
+    }
+    await expect(batch.getByTestId('batch-eta')).toContainText('finished in')
+    await shoot(page, 'batch-en')
+    await batch.getByTestId('gallery-image').first().click()
+    await expect.poll(() => bridge.opened.length).toBe(1)
+
+    // What the servers got: three prompts, consecutive seeds from the file's, the edited text.
+    const prompts: Array<Record<string, { inputs: Record<string, unknown> }>> = []
+    for (const url of fleet.urls) {
+      const history = (await (await fetch(`${url}/history`)).json()) as Record<
+        string,
+        { prompt: [number, string, Record<string, { inputs: Record<string, unknown> }>] }
+      >
+      for (const h of Object.values(history)) prompts.push(h.prompt[2])
+    }
+    expect(prompts).toHaveLength(3)
+    const seeds = prompts.map((p) => p['3']!.inputs.seed as number).sort((a, b) => a - b)
+    expect(seeds).toEqual([156680208700286, 156680208700287, 156680208700288])
+    for (const p of prompts) {
+      expect(p['6']!.inputs.text).toBe('a lighthouse in a storm, oil painting')
+    }
+    expect(pageErrors).toEqual([])
+  })
+
+  test('the gateway panel gives the address to use and its settings', async ({
+    page,
+    bridge,
+    core
+  }) => {
+    await page.goto(`${bridge.url}#settings`)
+    const panel = page.getByTestId('gateway-panel')
+    await expect(panel.getByTestId('gateway-address')).toContainText('http://127.0.0.1:8288')
+    await expect(panel).toContainText('Krita AI Diffusion')
+    await panel.getByLabel('Port').fill('8299')
+    await panel.getByLabel('Port').press('Enter')
+    await expect.poll(() => core.settings.gateway?.port).toBe(8299)
+    await expect(panel.getByTestId('gateway-address')).toContainText('http://127.0.0.1:8299')
+    await panel.scrollIntoViewIfNeeded()
+    await shoot(page, 'gateway-en')
+    await panel.getByLabel('One address for all servers').uncheck()
+    await expect.poll(() => core.settings.gateway?.enabled).toBe(false)
+    await expect(panel.getByTestId('gateway-address')).toContainText('Turned off')
+  })
+
   test('a file that is not a workflow is refused, with the reason', async ({ page, bridge }) => {
     // Keyboard only: the first Tab offers to skip to the content, then the views follow.
     await page.goto(bridge.url)
@@ -463,7 +549,8 @@ test.describe('jobs', () => {
       mimeType: 'application/json',
       buffer: Buffer.from('{"nodes": [], "links": []}')
     })
-    await expect(page.getByTestId('workflow-problem')).toContainText('this is a UI-format workflow')
+    // A UI-format file is converted now; one with no nodes to run is refused, saying so.
+    await expect(page.getByTestId('workflow-problem')).toContainText('could not be converted')
     await expect(page.getByRole('button', { name: 'Submit', exact: true })).toBeDisabled()
   })
 })
@@ -556,6 +643,32 @@ test.describe('简体中文', () => {
       'down'
     )
     expect(await englishOnScreen(page), 'English after the reload').toEqual([])
+    expect(pageErrors).toEqual([])
+  })
+
+  test('a converted UI workflow and its batch, in Chinese', async ({
+    page,
+    bridge,
+    core,
+    pageErrors
+  }) => {
+    core.updateSettings({ language: 'zh-CN' })
+    await page.goto(`${bridge.url}#submit`)
+    await expect(page.locator('html')).toHaveAttribute('lang', 'zh-CN')
+    await page.getByTestId('file-input').setInputFiles(UI_WORKFLOW)
+    await expect(page.getByTestId('workflow-format')).toHaveText('界面格式工作流（已转换）')
+    await page.getByLabel('运行次数').fill('3')
+    await page.getByRole('button', { name: '提交 3 次运行' }).click()
+    const batch = page.getByTestId('batch-card')
+    await expect(batch.getByTestId('batch-done')).toHaveText('已完成 3/3', { timeout: 20_000 })
+    await expect(batch.getByTestId('gallery-image').locator('img')).toHaveCount(3)
+    expect(await englishOnScreen(page), 'English on the batch card').toEqual([])
+    await shoot(page, 'batch-zh-CN')
+    await page.getByRole('navigation').getByRole('link', { name: '设置' }).click()
+    await expect(page.getByTestId('gateway-address')).toContainText('http://127.0.0.1:8288')
+    expect(await englishOnScreen(page), 'English in the gateway panel').toEqual([])
+    await page.getByTestId('gateway-panel').scrollIntoViewIfNeeded()
+    await shoot(page, 'gateway-zh-CN')
     expect(pageErrors).toEqual([])
   })
 })

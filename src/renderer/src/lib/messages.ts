@@ -595,7 +595,7 @@ const zhCN: Record<MessageKey, string> = {
   allJobs: '全部任务',
   noJobsYet: '还没有任务。把工作流拖到此窗口的任意位置即可开始。',
 
-  formatUiConverted: 'UI 工作流（已转换）',
+  formatUiConverted: '界面格式工作流（已转换）',
   convertNotes_one: '转换说明 {n} 条',
   convertNotes_other: '转换说明 {n} 条',
   runsLabel: '运行次数',
