@@ -295,6 +295,33 @@ describe('Batch card', () => {
   })
 })
 
+describe('Runs of a batch', () => {
+  it('name the node they are at, though only the first came back from Submit', async () => {
+    const api = await open('#submit', fakeApi({ status: status(), settings, inspect: CONVERTED }))
+    await pick()
+    await fireEvent.input(screen.getByLabelText('Runs'), { target: { value: '2' } })
+    await fireEvent.click(screen.getByRole('button', { name: 'Submit 2 runs' }))
+    await settle()
+    api.pushJob(
+      makeJob({
+        id: '00000000-0000-4000-8000-0000000000b2',
+        source: 'mine.json',
+        state: 'running',
+        startedAt: 5_000,
+        createdAt: 5_000,
+        updatedAt: 6_000,
+        batch: { id: 'batch-1', index: 1, size: 2 },
+        progress: { node: '6', value: 0, max: 0, nodesDone: 1, nodesTotal: 7 }
+      })
+    )
+    await settle()
+    const second = screen
+      .getAllByTestId('job')
+      .find((j) => j.dataset.jobId === '00000000-0000-4000-8000-0000000000b2')!
+    expect(second).toHaveTextContent('now: Positive')
+  })
+})
+
 describe('Job states', () => {
   const missing = makeJob({
     id: '00000000-0000-4000-8000-0000000000a1',

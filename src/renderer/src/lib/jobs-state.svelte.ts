@@ -136,7 +136,11 @@ export class JobsState {
 
   /** A job the window just submitted: shown at once, before its first push arrives. */
   add(job: JobRecord, nodes?: WorkflowSummary['nodes']): void {
-    if (nodes) this.#nodes.set(job.id, nodes)
+    if (nodes) {
+      this.#nodes.set(job.id, nodes)
+      // The other runs of its batch come by push: they have the same nodes.
+      if (job.batch) this.#nodes.set(`batch:${job.batch.id}`, nodes)
+    }
     this.#jobs = upsert(this.#jobs, job)
   }
 
@@ -144,7 +148,9 @@ export class JobsState {
   nodeName(job: JobRecord): string | null {
     const id = job.progress?.node
     if (!id) return null
-    const node = this.#nodes.get(job.id)?.[id]
+    const nodes =
+      this.#nodes.get(job.id) ?? (job.batch ? this.#nodes.get(`batch:${job.batch.id}`) : undefined)
+    const node = nodes?.[id]
     return node ? node.title || node.type : null
   }
 
