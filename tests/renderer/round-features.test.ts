@@ -252,6 +252,9 @@ describe('Batch card', () => {
     // Each run about 10 s / p; 2 waiting + 2 half-done on 2 servers: 2 rounds.
     expect(v.etaMs).toBe(Math.round(2 * (10_000 / p)))
     expect(batchView([run(0, {}), run(1, {})], 20_000, 2).etaMs).toBeNull()
+    // Just started (or started after the page's last tick): no estimate of 0 s.
+    expect(batchView([running(0), running(1)], 10_500, 2).etaMs).toBeNull()
+    expect(batchView([running(0), running(1)], 9_000, 2).etaMs).toBeNull()
   })
 
   it('shows n/N done and the outputs as they arrive; a click opens one, and the folder', async () => {

@@ -23,6 +23,8 @@ export interface BatchView {
 
 /** Below this share done, a run's progress says too little about its length. */
 const MIN_PROGRESS = 0.05
+/** A run that started less than this long ago says too little too (the page's clock ticks by seconds). */
+const MIN_RAN_MS = 2_000
 
 /**
  * `runs` are the batch's jobs (any order); `parallel` how many can run at once (the healthy
@@ -49,9 +51,8 @@ export function batchView(runs: readonly JobRecord[], now: number, parallel: num
   if (perRun === null) {
     const guesses = unfinished.flatMap((j) => {
       const p = j.state === 'running' ? overallProgress(j.progress) : null
-      return p !== null && p >= MIN_PROGRESS && j.startedAt !== null
-        ? [(now - j.startedAt) / p]
-        : []
+      const ran = j.startedAt === null ? 0 : now - j.startedAt
+      return p !== null && p >= MIN_PROGRESS && ran >= MIN_RAN_MS ? [ran / p] : []
     })
     if (guesses.length) perRun = guesses.reduce((a, b) => a + b, 0) / guesses.length
   }
