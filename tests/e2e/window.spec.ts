@@ -504,6 +504,26 @@ test.describe('jobs', () => {
     expect(pageErrors).toEqual([])
   })
 
+  test('a job no server can take waits for one, and can be cancelled meanwhile', async ({
+    page,
+    bridge,
+    fleet,
+    pageErrors
+  }) => {
+    await page.goto(bridge.url)
+    await expect(page.getByTestId('fleet-summary')).toContainText('3/3 up')
+    for (const s of fleet.servers) await s.setFault({ kind: 'hang' })
+    await expect(page.getByTestId('fleet-summary')).toContainText('0/3 up')
+    await dropFile(page, WORKFLOW, 'txt2img.json')
+    await page.getByRole('button', { name: 'Submit', exact: true }).click()
+    const job = page.getByTestId('job').first()
+    await expect(job.getByTestId('job-state')).toHaveText('Waiting for a server')
+    await expect(job).toContainText('Waiting for a healthy server')
+    await job.getByRole('button', { name: 'Cancel' }).click()
+    await expect(job).toHaveAttribute('data-state', 'cancelled')
+    expect(pageErrors).toEqual([])
+  })
+
   test('the gateway panel gives the address to use and its settings', async ({
     page,
     bridge,
