@@ -251,6 +251,11 @@ export class FleetHost {
     return this.call<ServerStats[]>({ op: 'stats', fleet: fleet.id, history })
   }
 
+  /** CPU time of the process that runs the fake servers. */
+  cpu(): Promise<NodeJS.CpuUsage> {
+    return this.call<NodeJS.CpuUsage>({ op: 'cpu' })
+  }
+
   die(fleet: RemoteFleet, index: number): Promise<void> {
     return this.call({ op: 'die', fleet: fleet.id, index })
   }

@@ -11,12 +11,23 @@ import { FleetHost, runFleetHost } from './fleet-host'
 import { JOB_MS, SEED_INTERVAL_MS, round2, type PolicyName } from './lib'
 import { runBurst, type BurstResult } from './scenarios/burst'
 import { runDeath, type DeathResult } from './scenarios/death'
+import { runDownload, type DownloadResult } from './scenarios/download'
+import { runJournal, type JournalResult } from './scenarios/journal'
 import { runMultiClient, type MultiClientResult } from './scenarios/multi-client'
 import { runPollScale, type PollScaleResult } from './scenarios/poll-scale'
 import { runSubmitOverhead, type SubmitOverheadResult } from './scenarios/submit-overhead'
 import { runSoak, type SoakResult } from './scenarios/soak'
 
-const SCENARIOS = ['burst', 'multiClient', 'death', 'pollScale', 'submitOverhead', 'soak'] as const
+const SCENARIOS = [
+  'burst',
+  'multiClient',
+  'death',
+  'pollScale',
+  'submitOverhead',
+  'soak',
+  'journal',
+  'download'
+] as const
 type Scenario = (typeof SCENARIOS)[number]
 
 interface Target {
@@ -31,31 +42,41 @@ interface Sizes {
   multiClientReps: number
   multiClientJobs: number
   pollServers: number
+  /** A second pollScale figure at this many servers (without the big-queue phase). */
+  pollSecondServers: number
   pollMs: number
   bigServers: number
   submissions: number
   soakJobs: number
+  journalJobs: number
+  downloadBytes: number
 }
 
 const FULL: Sizes = {
   burstReps: 3,
   multiClientReps: 3,
   multiClientJobs: 300,
-  pollServers: 200,
+  pollServers: 1000,
+  pollSecondServers: 200,
   pollMs: 60_000,
   bigServers: 10,
   submissions: 1000,
-  soakJobs: 10_000
+  soakJobs: 10_000,
+  journalJobs: 2000,
+  downloadBytes: 1024 * 1024 * 1024
 }
 const QUICK: Sizes = {
   burstReps: 1,
   multiClientReps: 1,
   multiClientJobs: 120,
-  pollServers: 50,
+  pollServers: 200,
+  pollSecondServers: 50,
   pollMs: 10_000,
   bigServers: 4,
   submissions: 300,
-  soakJobs: 1000
+  soakJobs: 1000,
+  journalJobs: 500,
+  downloadBytes: 1024 * 1024 * 1024
 }
 
 function log(msg: string): void {
@@ -84,8 +105,8 @@ function burstTargets(b: BurstResult): Target[] {
     {
       name: 'ours makespan / lower bound',
       value: round2(ours / b.lowerBoundMs),
-      limit: '<= 1.15',
-      met: ours / b.lowerBoundMs <= 1.15
+      limit: '<= 1.08',
+      met: ours / b.lowerBoundMs <= 1.08
     },
     {
       name: 'seed makespan / ours',
@@ -104,8 +125,8 @@ function multiTargets(m: MultiClientResult): Target[] {
     {
       name: 'ours p95 / central p95',
       value: round2(ours / central),
-      limit: '<= 1.3',
-      met: ours / central <= 1.3
+      limit: '<= 1.15',
+      met: ours / central <= 1.15
     },
     {
       name: 'seed p95 / ours p95',
@@ -124,20 +145,70 @@ function deathTargets(d: DeathResult): Target[] {
   ]
 }
 
-function pollTargets(p: PollScaleResult): Target[] {
+function pollTargets(p: PollScaleResult, second: PollScaleResult | null): Target[] {
+  const n = p.config.servers
   return [
     {
-      name: 'TCP connections per server',
+      name: `TCP connections per server (${n} servers)`,
       value: p.connectionsPerServer,
       limit: '<= 2',
       met: p.connectionsPerServer <= 2
     },
-    { name: 'CPU % of one core', value: p.cpuPercent, limit: '< 5', met: p.cpuPercent < 5 }
+    {
+      name: `CPU % of one core (${n} servers)`,
+      value: p.cpuPercent,
+      limit: '< 5',
+      met: p.cpuPercent < 5
+    },
+    ...(second
+      ? [
+          {
+            name: `CPU % of one core (${second.config.servers} servers)`,
+            value: second.cpuPercent,
+            limit: '< 5',
+            met: second.cpuPercent < 5
+          }
+        ]
+      : [])
+  ]
+}
+
+function journalTargets(j: JournalResult): Target[] {
+  return [
+    {
+      name: 'job changes per second (group commits)',
+      value: j.grouped.changesPerSecond,
+      limit: '>= 1000',
+      met: j.grouped.changesPerSecond >= 1000
+    }
+  ]
+}
+
+function downloadTargets(d: DownloadResult): Target[] {
+  return [
+    {
+      name: `rss growth MB (${Math.round(d.config.bytes / 1048576)} MB output)`,
+      value: d.rssGrowthMB,
+      limit: '< 64',
+      met: d.rssGrowthMB < 64
+    },
+    {
+      name: 'arrayBuffers growth MB',
+      value: d.arrayBuffersGrowthMB,
+      limit: '< 64',
+      met: d.arrayBuffersGrowthMB < 64
+    },
+    {
+      name: 'bytes saved = bytes served',
+      value: d.savedBytes,
+      limit: `= ${d.config.bytes}`,
+      met: d.savedBytes === d.config.bytes
+    }
   ]
 }
 
 function submitTargets(s: SubmitOverheadResult): Target[] {
-  return [{ name: 'submit overhead p50 ms', value: s.p50Ms, limit: '< 5', met: s.p50Ms < 5 }]
+  return [{ name: 'submit overhead p50 ms', value: s.p50Ms, limit: '< 1.5', met: s.p50Ms < 1.5 }]
 }
 
 function soakTargets(s: SoakResult): Target[] {
@@ -278,46 +349,69 @@ async function main(): Promise<void> {
         durationMs: sizes.pollMs,
         bigServers: sizes.bigServers
       })
-      results.pollScale = { mode, ...p, targets: pollTargets(p) }
+      log(`pollScale (${sizes.pollSecondServers} servers, ${sizes.pollMs / 1000} s)...`)
+      const p2 = await runPollScale(host, {
+        servers: sizes.pollSecondServers,
+        durationMs: sizes.pollMs,
+        bigServers: 0
+      })
+      results.pollScale = {
+        mode,
+        ...p,
+        second: p2,
+        targets: pollTargets(p, p2)
+      }
+      const both = (f: (x: PollScaleResult) => number | string): Array<number | string> => [
+        f(p),
+        f(p2)
+      ]
+      const wc = p.withCheapCount
+      const wo = p.withoutCheapCount
       out.push(
         table(
-          `pollScale: ${p.config.servers} servers every ${p.config.intervalMs} ms for ${p.config.durationMs / 1000} s (live updates on)`,
-          ['measure', 'value'],
+          `pollScale: ${p.config.servers} and ${p2.config.servers} servers every ${p.config.intervalMs} ms for ${p.config.durationMs / 1000} s (live updates on)`,
+          ['measure', `${p.config.servers} servers`, `${p2.config.servers} servers`],
           [
-            ['check rounds', p.rounds],
-            ['TCP connections per server (max)', p.connectionsPerServer],
-            ['TCP connections per server (mean)', p.connectionsPerServerMean],
-            ['  new ones after the 5th round (max)', p.newConnectionsAfterStartup],
-            ['  of which WebSocket', p.wsConnectionsPerServer],
-            ['HTTP requests per server per round', p.requestsPerServerPerRound],
-            ['CPU of the checking process, % of one core', p.cpuPercent],
-            ['  same, without the start-up round', p.cpuPercentSteady],
-            ['bytes per server per round, idle', p.idleBytesPerServerPerRound],
+            ['check rounds', ...both((x) => x.rounds)],
+            ['TCP connections per server (max)', ...both((x) => x.connectionsPerServer)],
+            ['TCP connections per server (mean)', ...both((x) => x.connectionsPerServerMean)],
+            ['  new ones after the 5th round (max)', ...both((x) => x.newConnectionsAfterStartup)],
+            ['  of which WebSocket', ...both((x) => x.wsConnectionsPerServer)],
+            ['HTTP requests per server per round', ...both((x) => x.requestsPerServerPerRound)],
+            ['HTTP requests per server per minute', ...both((x) => x.requestsPerServerPerMinute)],
+            ['time between check rounds, ms', ...both((x) => x.roundPeriodMs)],
+            ['CPU of the fake servers process, % of one core', ...both((x) => x.fakesCpuPercent)],
+            ['CPU of the checking process, % of one core', ...both((x) => x.cpuPercent)],
+            ['  same, without the start-up round', ...both((x) => x.cpuPercentSteady)],
+            ['heap per server, KB', ...both((x) => x.heapPerServerKB)],
             [
-              `50 x 100 KB queued (${p.config.bigQueue.servers} servers): full /queue answer`,
-              p.fullQueueBytes
+              'rss per server, KB (noisy: memory given back counts)',
+              ...both((x) => x.rssPerServerKB)
             ],
-            ['  cheap count answer (GET /prompt)', p.countBytes],
-            [
-              `  bytes per server per round, with the cheap count (full every ${p.withCheapCount.fullQueueEveryRounds})`,
-              p.withCheapCount.bytesPerServerPerRound
-            ],
-            ['  same, largest round', p.withCheapCount.peakBytesPerServerPerRound],
-            [
-              '  bytes per server per round, without (derived)',
-              p.withoutCheapCount.bytesPerServerPerRound
-            ],
-            [
-              '  per round at 200 servers, with the cheap count',
-              p.withCheapCount.bytesPerRoundAt200Servers
-            ],
-            [
-              '  per round at 200 servers, without (derived)',
-              p.withoutCheapCount.bytesPerRoundAt200Servers
-            ]
+            ['bytes per server per round, idle', ...both((x) => x.idleBytesPerServerPerRound)]
           ]
         )
       )
+      if (wc && wo) {
+        out.push(
+          table(
+            `pollScale, 50 x 100 KB queued on ${p.config.bigQueue.servers} servers`,
+            ['measure', 'value'],
+            [
+              ['full /queue answer', p.fullQueueBytes],
+              ['cheap count answer (GET /prompt)', p.countBytes],
+              [
+                `bytes per server per round, with the cheap count (full every ${wc.fullQueueEveryRounds})`,
+                wc.bytesPerServerPerRound
+              ],
+              ['  same, largest round', wc.peakBytesPerServerPerRound],
+              ['bytes per server per round, without (derived)', wo.bytesPerServerPerRound],
+              ['per round at 200 servers, with the cheap count', wc.bytesPerRoundAt200Servers],
+              ['per round at 200 servers, without (derived)', wo.bytesPerRoundAt200Servers]
+            ]
+          )
+        )
+      }
     }
     if (only.includes('submitOverhead')) {
       log('submitOverhead...')
@@ -353,6 +447,54 @@ async function main(): Promise<void> {
               s.journalAfterBytes,
               s.journalMaxBytes
             ]
+          ]
+        )
+      )
+    }
+    if (only.includes('journal')) {
+      log(`journal (${sizes.journalJobs} jobs)...`)
+      const j = await runJournal(sizes.journalJobs)
+      results.journal = { mode, ...j, targets: journalTargets(j) }
+      out.push(
+        table(
+          `journal: ${j.config.jobs} jobs, ${j.config.inFlight} in flight, ${j.config.changesPerJob} changes each, fsync on (this disk: fsync p50 ${j.fsyncP50Ms} ms)`,
+          [
+            'mode',
+            'changes/s',
+            'changes per fsync',
+            'fsyncs',
+            'ms',
+            'put->on disk p50 ms',
+            'p99 ms'
+          ],
+          (
+            [
+              ['each change flushed (before)', j.perChange],
+              ['group commits', j.grouped]
+            ] as const
+          ).map(([n, r]) => [
+            n,
+            r.changesPerSecond,
+            r.changesPerCommit,
+            r.commits,
+            r.ms,
+            r.durableP50Ms,
+            r.durableP99Ms
+          ])
+        )
+      )
+    }
+    if (only.includes('download')) {
+      log(`download (${Math.round(sizes.downloadBytes / 1048576)} MB)...`)
+      const d = await runDownload(host, sizes.downloadBytes)
+      results.download = { mode, ...d, targets: downloadTargets(d) }
+      out.push(
+        table(
+          `download: one ${Math.round(d.config.bytes / 1048576)} MB output saved by the engine (${d.ms} ms, ${d.mbPerSecond} MB/s); memory of this process, sampled every ${d.config.sampleMs} ms`,
+          ['measure', 'start MB', 'peak MB', 'growth MB'],
+          [
+            ['rss', d.rssStartMB, d.rssPeakMB, d.rssGrowthMB],
+            ['arrayBuffers', d.arrayBuffersStartMB, d.arrayBuffersPeakMB, d.arrayBuffersGrowthMB]
           ]
         )
       )

@@ -10,6 +10,10 @@
  *   core reads the cheap count (GET /prompt) in most rounds and the full /queue every few; it
  *   has no switch to turn that off, so "without the cheap count" is derived from the measured
  *   size of a full /queue answer (every round would read one instead of the count).
+ * - memory per server: this process's heap (after a GC) and rss once the rounds run, minus
+ *   before the core started, divided by the servers;
+ * - requests per server per minute: the HTTP requests each fake counted, over the run.
+ * The full benchmark runs it at 1000 servers and again at 200 (without the big-queue phase).
  */
 import { createAxiosTransport, type HttpTransport } from '../../src/main/core/comfy/transport'
 import type { FleetHost } from '../fleet-host'
@@ -31,22 +35,32 @@ export interface PollScaleResult {
   newConnectionsAfterStartup: number
   wsConnectionsPerServer: number
   requestsPerServerPerRound: number
+  requestsPerServerPerMinute: number
+  /** Mean time between the ends of two check rounds (the interval when rounds keep up). */
+  roundPeriodMs: number
+  /** CPU of the process serving the fakes, % of one core (when it is near 100 it sets the pace). */
+  fakesCpuPercent: number
+  /** Heap used (after a GC) per server, once the rounds run; KB. */
+  heapPerServerKB: number
+  /** Resident memory per server, once the rounds run; KB. */
+  rssPerServerKB: number
   cpuPercent: number
   /** From the end of the second round to the end (no start-up reads). */
   cpuPercentSteady: number
   idleBytesPerServerPerRound: number
+  /** Null when the big-queue phase was not run. */
   withCheapCount: {
     bytesPerServerPerRound: number
     /** The largest round (the one that reads the full /queue). */
     peakBytesPerServerPerRound: number
     bytesPerRoundAt200Servers: number
     fullQueueEveryRounds: number
-  }
+  } | null
   withoutCheapCount: {
     derived: true
     bytesPerServerPerRound: number
     bytesPerRoundAt200Servers: number
-  }
+  } | null
   fullQueueBytes: number
   countBytes: number
 }
@@ -96,6 +110,9 @@ export async function runPollScale(
   host: FleetHost,
   opts: { servers: number; durationMs: number; bigServers: number }
 ): Promise<PollScaleResult> {
+  const gc = (globalThis as { gc?: () => void }).gc
+  gc?.()
+  const mem0 = process.memoryUsage()
   const intervalMs = 1000
   const timeoutMs = 10_000
   // ---- phase 1: N idle servers for the whole duration
@@ -114,16 +131,23 @@ export async function runPollScale(
   let cpuPercent: number
   let cpuPercentSteady: number
   let stats
+  let mem1 = mem0
+  let fakesCpu = Number.NaN
+  let firstRoundAt = Number.NaN
+  let lastRoundAt = Number.NaN
   let early: Promise<Array<{ connections: number }>> | null = null
   try {
     bc.core.events.on('round', () => {
       rounds++
+      lastRoundAt = now()
+      if (rounds === 1) firstRoundAt = lastRoundAt
       // Count from the end of the first round: the first reads object_info and models once.
       if (counter.on) countedRounds++
       else if (rounds === 1) counter.on = true
       if (rounds === 2) steady = { cpu: process.cpuUsage(), t: now() }
       if (rounds === 5) early = host.stats(fleet)
     })
+    const hostCpu0 = await host.cpu()
     const cpu0 = process.cpuUsage()
     const t0 = now()
     bc.core.start()
@@ -131,6 +155,10 @@ export async function runPollScale(
     const cpu = process.cpuUsage(cpu0)
     const t1 = now()
     cpuPercent = ((cpu.user + cpu.system) / 1000 / (t1 - t0)) * 100
+    const hc = await host.cpu()
+    fakesCpu = ((hc.user + hc.system - hostCpu0.user - hostCpu0.system) / 1000 / (t1 - t0)) * 100
+    gc?.()
+    mem1 = process.memoryUsage()
     const s = steady as { cpu: NodeJS.CpuUsage; t: number } | null
     if (s) {
       const c = process.cpuUsage(s.cpu)
@@ -149,6 +177,42 @@ export async function runPollScale(
   const newAfter = earlyStats
     ? Math.max(...stats.map((s, i) => s.connections - (earlyStats[i]?.connections ?? 0)))
     : Number.NaN
+
+  const phase1 = {
+    rounds,
+    connectionsPerServer: Math.max(...conns),
+    connectionsPerServerMean: round2(mean(conns)),
+    newConnectionsAfterStartup: newAfter,
+    wsConnectionsPerServer: Math.max(...stats.map((s) => s.wsConnections)),
+    requestsPerServerPerRound: round2(mean(stats.map((s) => s.requests)) / Math.max(1, rounds)),
+    requestsPerServerPerMinute: round1(
+      mean(stats.map((s) => s.requests)) / (opts.durationMs / 60_000)
+    ),
+    roundPeriodMs: Math.round((lastRoundAt - firstRoundAt) / Math.max(1, rounds - 1)),
+    fakesCpuPercent: round1(fakesCpu),
+    heapPerServerKB: round1((mem1.heapUsed - mem0.heapUsed) / 1024 / opts.servers),
+    rssPerServerKB: round1((mem1.rss - mem0.rss) / 1024 / opts.servers),
+    cpuPercent: round2(cpuPercent),
+    cpuPercentSteady: round2(cpuPercentSteady),
+    idleBytesPerServerPerRound: round1(total(counter) / Math.max(1, countedRounds) / opts.servers)
+  }
+  const config = {
+    servers: opts.servers,
+    intervalMs,
+    durationMs: opts.durationMs,
+    timeoutMs,
+    live: true
+  }
+  if (opts.bigServers <= 0) {
+    return {
+      config: { ...config, bigQueue: { servers: 0, pending: 0, workflowBytes: 0, rounds: 0 } },
+      ...phase1,
+      withCheapCount: null,
+      withoutCheapCount: null,
+      fullQueueBytes: Number.NaN,
+      countBytes: Number.NaN
+    }
+  }
 
   // ---- phase 2: a few servers with 50 queued ~100 KB workflows each
   const pending = 50
@@ -201,22 +265,10 @@ export async function runPollScale(
   )
   return {
     config: {
-      servers: opts.servers,
-      intervalMs,
-      durationMs: opts.durationMs,
-      timeoutMs,
-      live: true,
+      ...config,
       bigQueue: { servers: opts.bigServers, pending, workflowBytes, rounds: bigCounted }
     },
-    rounds,
-    connectionsPerServer: Math.max(...conns),
-    connectionsPerServerMean: round2(mean(conns)),
-    newConnectionsAfterStartup: newAfter,
-    wsConnectionsPerServer: Math.max(...stats.map((s) => s.wsConnections)),
-    requestsPerServerPerRound: round2(mean(stats.map((s) => s.requests)) / Math.max(1, rounds)),
-    cpuPercent: round2(cpuPercent),
-    cpuPercentSteady: round2(cpuPercentSteady),
-    idleBytesPerServerPerRound: round1(total(counter) / Math.max(1, countedRounds) / opts.servers),
+    ...phase1,
     withCheapCount: {
       bytesPerServerPerRound: Math.round(withCount),
       peakBytesPerServerPerRound: Math.round(peakRound / opts.bigServers),
