@@ -23,7 +23,7 @@ import { settingsFile, userDataDir } from './core/paths'
 import type { AppRoute } from '../shared/ipc'
 import { FINISHED_JOB_STATES, type AppSettings } from '../shared/types'
 import { loadClientId } from './client-id'
-import { createIpcHandlers, forwardPushes } from './ipc-handlers'
+import { createIpcHandlers, forwardPushes, gatewayStatusOf } from './ipc-handlers'
 import { registerIpc, trustedSender } from './ipc'
 import { RotatingLogFile } from './log-file'
 import { loginItemFor, type LoginItem } from './login-item'
@@ -197,7 +197,9 @@ async function start(opts: StartOptions): Promise<RunningApp> {
       redact,
       openPath: (target) => shell.openPath(target),
       showItemInFolder: (target) => shell.showItemInFolder(target),
-      chooseFolder: (current) => chooseFolder(current, locale())
+      chooseFolder: (current) => chooseFolder(current, locale()),
+      // The gateway is set up below; the window asks only once it has loaded.
+      gatewayStatus: () => gatewayStatusOf(gateway.state)
     }),
     isTrustedSender: trustedSender(() => window.webContents, window.isAppUrl),
     onRefused: (channel, error) => core.log('warn', `[IPC] ${channel}: ${error.message}`)

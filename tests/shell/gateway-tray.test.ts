@@ -10,7 +10,14 @@ import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import type { MenuItemConstructorOptions } from 'electron'
 import { runApp, type RunningApp } from '../../src/main/lifecycle'
-import { clipboard, FakeNotification, FakeTray, resetElectronMock } from './electron-mock'
+import {
+  clipboard,
+  FakeBrowserWindow,
+  FakeNotification,
+  FakeTray,
+  ipcMain,
+  resetElectronMock
+} from './electron-mock'
 
 vi.mock('electron', () => import('./electron-mock'))
 
@@ -77,6 +84,15 @@ describe('the gateway in the tray app', () => {
     expect(await answers(url)).toBe(true)
     ;(gatewayItem()!.click as () => void)()
     expect(clipboard.text).toBe(url)
+    // The window's panel asks the same gateway for its address.
+    r.window.show()
+    const contents = FakeBrowserWindow.instances[0]!.webContents
+    const fromWindow = { sender: contents, senderFrame: { ...contents.mainFrame } }
+    expect(await ipcMain.invoke('gateway:status', fromWindow)).toEqual({
+      enabled: true,
+      url,
+      error: null
+    })
 
     // Another port: the old one closes, the new one answers.
     const next = await freePort()
