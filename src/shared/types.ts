@@ -2,6 +2,7 @@
  * Types shared by the core, the Electron shell, the preload bridge, the renderer and the CLI.
  * No runtime code lives here.
  */
+import type { ChoiceSaid, ServerSaid } from './said'
 
 /** One ComfyUI server as the user configured it. */
 export interface ServerConfig {
@@ -72,6 +73,8 @@ export interface ServerStatus {
   /** Why the server is unhealthy, in words a user understands; null when healthy. */
   error: string | null
   errorKind: FailureKind | null
+  /** The same as data (`error` is its English), for each face to say in its language. */
+  said?: ServerSaid | null
   /** Epoch ms of the last completed check of this server, or null. */
   lastCheck: number | null
   /** Consecutive failed checks (0 when healthy). */
@@ -108,6 +111,8 @@ export interface FleetStatus {
   bestServerId: string | null
   /** Why the best server is best, or why there is none. */
   reason: string
+  /** The same as data (`reason` is its English). */
+  reasonSaid?: ChoiceSaid
   /** Epoch ms of the end of the last check round, or null before the first. */
   lastHealthCheck: number | null
   /** True while checks are paused. */
@@ -282,6 +287,28 @@ export interface JobRecord {
   cancelledOn?: string
   /** Set for a run of a batch (one workflow run N times): the batch, this run's place in it. */
   batch?: JobBatch
+  /** How soon a waiting job is sent, before the order; absent means 'normal'. */
+  priority?: JobPriority
+  /**
+   * Its place among waiting jobs of the same priority (smaller goes first); absent means its
+   * `createdAt`. Set when the user moves it.
+   */
+  order?: number
+  /** This job is a retry of that job (same workflow, same place in its batch). */
+  retryOf?: string
+  /** This job was retried as that job (the retry replaces it in its batch). */
+  retriedAs?: string
+}
+
+/** How soon a waiting job is sent: every high one before any normal one, low ones last. */
+export type JobPriority = 'high' | 'normal' | 'low'
+
+/** Whether the app sends waiting jobs to servers; persisted next to the job journal. */
+export interface QueueState {
+  /** True while nothing new is sent (jobs already on servers go on). */
+  paused: boolean
+  /** Epoch ms of the last change, or null when never changed. */
+  changedAt: number | null
 }
 
 /** A job's place in its batch: run `index` (0-based) of `size` runs of batch `id`. */

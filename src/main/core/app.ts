@@ -2,8 +2,16 @@
  * The engine assembled: settings, the check loop, the choice policy and the log. The Electron
  * shell, the CLI and the web bridge all start this same object.
  */
-import type { AppSettings, FleetStatus, JobRecord, LogLevel, LogLine } from '../../shared/types'
-import { JobEngine } from './jobs/engine'
+import type {
+  AppSettings,
+  FleetStatus,
+  JobPriority,
+  JobRecord,
+  LogLevel,
+  LogLine,
+  QueueState
+} from '../../shared/types'
+import { JobEngine, type QueueMove, type QueueTarget } from './jobs/engine'
 import { parseObjectInfo, type ObjectInfo } from './jobs/ui-workflow'
 import { loadWorkflowBytes, NeedsObjectInfoError, type LoadedWorkflow } from './jobs/workflow'
 import { readWorkflowFile } from './jobs/workflow-file'
@@ -325,6 +333,73 @@ export class BalancerCore {
   async readWorkflow(file: string): Promise<LoadedWorkflow> {
     const bytes = await readWorkflowFile(file)
     return this.loadWorkflow(bytes, path.basename(file))
+  }
+
+  // ---------------------------------------------------------------- the queue (the front door)
+
+  private engine(): JobEngine {
+    if (!this.jobs) throw new Error('Jobs are off in this core')
+    return this.jobs
+  }
+
+  /** Pauses sending: jobs wait here, those on servers go on. Kept across restarts. */
+  pauseSending(): QueueState {
+    return this.engine().setPaused(true)
+  }
+
+  /** Resumes sending: waiting jobs go in queue order. */
+  resumeSending(): QueueState {
+    return this.engine().setPaused(false)
+  }
+
+  /** True while sending is paused (false when jobs are off). */
+  isSendingPaused(): boolean {
+    return this.jobs?.isPaused() ?? false
+  }
+
+  /** Whether sending is paused, and since when. */
+  queueState(): QueueState {
+    return this.jobs?.queue() ?? { paused: false, changedAt: null }
+  }
+
+  /** Calls `fn` whenever sending is paused or resumed; returns the unsubscribe function. */
+  onQueueState(fn: (state: QueueState) => void): () => void {
+    return this.jobs ? this.jobs.events.on('queue', fn) : () => undefined
+  }
+
+  /** Jobs waiting here (not yet on a server), in the order they will be sent. */
+  waitingJobs(): JobRecord[] {
+    return this.jobs?.waiting() ?? []
+  }
+
+  /** Moves a waiting job, or a batch's waiting runs, in the queue; returns the new queue. */
+  moveJobs(target: QueueTarget, where: QueueMove): JobRecord[] {
+    return this.engine().move(target, where)
+  }
+
+  /** Sets the priority of a job or of a batch's unfinished runs; returns the changed jobs. */
+  setJobPriority(target: QueueTarget, priority: JobPriority): JobRecord[] {
+    return this.engine().setPriority(target, priority)
+  }
+
+  /** Cancels every unfinished run of a batch; returns all its runs. */
+  cancelBatch(batchId: string): Promise<JobRecord[]> {
+    return this.engine().cancelBatch(batchId)
+  }
+
+  /** Cancels everything waiting or running; returns the jobs it cancelled. */
+  cancelAllJobs(): Promise<JobRecord[]> {
+    return this.engine().cancelAll()
+  }
+
+  /** Runs a failed job again as a new job in its place (same batch); returns the new job. */
+  retryJob(id: string): JobRecord {
+    return this.engine().retry(id)
+  }
+
+  /** Runs the failed runs of a batch again; returns the new jobs. */
+  retryBatch(batchId: string): JobRecord[] {
+    return this.engine().retryBatch(batchId)
   }
 }
 

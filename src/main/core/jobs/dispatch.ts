@@ -3,7 +3,7 @@
  * the POST, failover to the next server, and asking a server whether a prompt arrived after an
  * answer that did not say.
  */
-import type { BalancerSettings, JobRecord } from '../../../shared/types'
+import type { BalancerSettings, JobPriority, JobRecord } from '../../../shared/types'
 import type { Clock } from '../clock'
 import type { ComfyClient } from '../comfy/client'
 import { ComfyRequestError } from '../comfy/errors'
@@ -24,6 +24,31 @@ export const ARRIVAL_CHECKS = 6
 export const ARRIVAL_CHECK_GAP_MS = 500
 /** Longest wait for servers to say which nodes and models they have before placing a job. */
 const CAPS_WAIT_MS = 3_000
+
+/** The note of a job that waits because the user paused sending. */
+export const PAUSED_NOTE = 'Waiting: sending is paused'
+
+const PRIORITY_RANK: Record<JobPriority, number> = { high: 0, normal: 1, low: 2 }
+
+/** 0 for high, 1 for normal (also when unset or unknown), 2 for low. */
+export function priorityRank(j: Pick<JobRecord, 'priority'>): number {
+  return (j.priority && PRIORITY_RANK[j.priority]) ?? 1
+}
+
+/** A job's place among waiting jobs of its priority: its `order`, else its creation time. */
+export function orderKey(j: Pick<JobRecord, 'order' | 'createdAt'>): number {
+  return typeof j.order === 'number' && Number.isFinite(j.order) ? j.order : j.createdAt
+}
+
+/**
+ * Waiting jobs in the order they are sent: by priority (high, normal, low), then by their
+ * order key; equal keys keep the order given (the journal's, which is submission order).
+ */
+export function queueOrder<T extends Pick<JobRecord, 'priority' | 'order' | 'createdAt'>>(
+  jobs: readonly T[]
+): T[] {
+  return [...jobs].sort((a, b) => priorityRank(a) - priorityRank(b) || orderKey(a) - orderKey(b))
+}
 
 /** Where a server has a prompt. */
 export type Whereabouts = 'queued' | 'running' | 'history'
@@ -55,6 +80,8 @@ export interface DispatcherOptions {
   /** Our jobs at most waiting in one server's queue; null: no limit. */
   holdBack: number | null
   running: () => boolean
+  /** True while the user paused sending: waiting jobs stay here. */
+  paused?: () => boolean
   /** The prompt for one server (input images uploaded there). */
   prepare: (id: string, client: ComfyClient, serverId: string) => Promise<ApiPrompt>
   /** Resolves when the server's socket is open (or after a short wait). */
@@ -129,7 +156,7 @@ export class Dispatcher {
     return count
   }
 
-  /** Sends waiting jobs, oldest first, soon (coalesced). */
+  /** Sends waiting jobs in queue order (priority, then order), soon (coalesced). */
   schedulePump(): void {
     if (this.pumpQueued || !this.o.running()) return
     this.pumpQueued = true
@@ -140,11 +167,12 @@ export class Dispatcher {
   }
 
   pump(): void {
+    if (this.o.paused?.()) return
     const waiting = this.o.store
       .unfinished()
-      .filter((e) => e.job.state === 'pending' && !this.o.store.busy.has(e.job.id))
-      .sort((a, b) => a.job.createdAt - b.job.createdAt)
-    for (const e of waiting) void this.dispatch(e.job.id)
+      .map((e) => e.job)
+      .filter((j) => j.state === 'pending' && !this.o.store.busy.has(j.id))
+    for (const j of queueOrder(waiting)) void this.dispatch(j.id)
   }
 
   async dispatch(id: string): Promise<void> {
@@ -231,6 +259,11 @@ export class Dispatcher {
     for (let attempt = 0; attempt < maxTries; attempt++) {
       job = store.get(id)!
       if (job.state !== 'pending') return
+      if (this.o.paused?.()) {
+        // Sent by the pump once the user resumes.
+        store.noteOnce(id, PAUSED_NOTE)
+        return
+      }
       let serverId: string
       if (job.pinnedServerId) {
         serverId = job.pinnedServerId

@@ -15,16 +15,30 @@
  * and recovery (servers that fail).
  */
 import { randomUUID } from 'node:crypto'
-import type { BalancerSettings, JobBatch, JobRecord } from '../../../shared/types'
+import fs from 'node:fs'
+import type {
+  BalancerSettings,
+  JobBatch,
+  JobPriority,
+  JobRecord,
+  QueueState
+} from '../../../shared/types'
 import type { Clock } from '../clock'
 import { systemClock } from '../clock'
 import { deleteFromQueue, getQueueIds, interruptPrompt } from '../comfy/prompt-api'
 import { workflowKind } from '../fleet/estimator'
 import type { Emitter } from '../events'
 import type { FleetPort } from '../fleet/port'
-import { Dispatcher } from './dispatch'
+import { Dispatcher, orderKey, priorityRank, queueOrder } from './dispatch'
 import { InputImages } from './inputs'
-import { isFinished, JobStore, type JobEvents } from './job-store'
+import {
+  isFinished,
+  JobStore,
+  queueStateFile,
+  readQueueState,
+  writeQueueState,
+  type JobEvents
+} from './job-store'
 import type { Journal } from './journal'
 import { Recovery } from './recovery'
 import { Tracker } from './tracker'
@@ -36,6 +50,25 @@ export type { JobEvents } from './job-store'
 export { LocalFileError } from './inputs'
 export { MAX_FORGOTTEN, MAX_REROUTES, REROUTE_AFTER_FAILURES } from './recovery'
 export { MAX_JOB_BYTES, MAX_OUTPUTS_PER_JOB } from './tracker'
+export { PAUSED_NOTE, queueOrder } from './dispatch'
+export { queueStateFile, readQueueState } from './job-store'
+
+/** Where to move waiting jobs in the queue. */
+export type QueueMove = 'top' | 'up' | 'down' | 'bottom'
+
+/** One job, or every run of a batch. */
+export type QueueTarget = { jobId: string } | { batchId: string }
+
+/** States a job can be retried from. */
+const RETRYABLE = new Set<JobRecord['state']>(['failed', 'interrupted', 'lost', 'cancelled'])
+/** States the runs of a batch are retried from (cancelled runs were the user's choice). */
+const BATCH_RETRYABLE = new Set<JobRecord['state']>(['failed', 'interrupted', 'lost'])
+/** Priorities by rank (see `priorityRank`). */
+const PRIORITIES: readonly JobPriority[] = ['high', 'normal', 'low']
+/** Smallest gap between order keys when the queue is numbered again (ms-based keys). */
+const RENUMBER_STEP = 1e-3
+/** Folders of local input images remembered for retries (the oldest go first). */
+const MAX_BASE_DIRS = 10_000
 
 /** How often queue and history are polled for jobs in flight (the backstop to the socket). */
 export const POLL_INTERVAL_MS = 2_000
@@ -50,6 +83,11 @@ export interface JobEngineOptions {
   clock?: Clock
   log?: (level: 'info' | 'warn' | 'error' | 'verbose', message: string) => void
   pollIntervalMs?: number
+  /**
+   * Where paused/resumed is kept across restarts; null keeps it in memory only.
+   * @default next to the journal (see `queueStateFile`)
+   */
+  queueStateFile?: string | null
   /**
    * Late binding: at most this many of our jobs wait in any one server's queue; the rest wait
    * here and go to whichever server is about to be free. null sends every job at once. @default 1
@@ -131,6 +169,12 @@ export class JobEngine {
   /** Cancels started by a late acceptance, by job id. */
   private readonly recancels = new Map<string, Promise<JobRecord>>()
   private readonly settingsFn: () => BalancerSettings
+  private readonly stateFile: string | null
+  private queueState: QueueState
+  /** The state file as last read or written (size and mtime), to notice changes by others. */
+  private stateStamp = ''
+  /** Folder each job's local input images come from, for its retry. */
+  private readonly baseDirs = new Map<string, string>()
 
   constructor(opts: JobEngineOptions) {
     this.monitor = opts.monitor
@@ -143,6 +187,12 @@ export class JobEngine {
     const fleet = this.monitor
     const settings = (this.settingsFn = opts.settings)
     const running = () => this.running
+    this.stateFile =
+      opts.queueStateFile === undefined ? queueStateFile(opts.journal.file) : opts.queueStateFile
+    this.queueState = this.stateFile
+      ? readQueueState(this.stateFile)
+      : { paused: false, changedAt: null }
+    this.stateStamp = this.stampOf()
     const store = (this.store = new JobStore(opts.journal, clock))
     this.events = store.events
     const inputs = (this.inputs = new InputImages(store, fleet, log))
@@ -167,6 +217,7 @@ export class JobEngine {
       log,
       holdBack: opts.holdBack === undefined ? 1 : opts.holdBack,
       running,
+      paused: () => this.queueState.paused,
       prepare: (id, client, sid) => inputs.prepare(id, client, sid),
       waitSocket: (sid) => tracker.socketFor(sid),
       onAccepted: (id, sid, where) => tracker.accepted(id, sid, where),
@@ -204,7 +255,10 @@ export class JobEngine {
     if (this.running) return
     this.running = true
     const offs = [
-      this.monitor.events.on('round', (s) => this.recovery.onRound(s)),
+      this.monitor.events.on('round', (s) => {
+        this.reloadQueueState()
+        this.recovery.onRound(s)
+      }),
       this.monitor.events.on('comfy', ({ serverId, event }) =>
         this.tracker.onSocketEvent(serverId, event)
       ),
@@ -214,8 +268,9 @@ export class JobEngine {
       })
     ]
     this.offFleet = () => offs.forEach((off) => off())
-    for (const e of this.store.unfinished()) {
-      const j = e.job
+    if (this.queueState.paused) this.logFn('info', '[Jobs] Sending is paused')
+    // Waiting jobs in queue order (priority, then order).
+    for (const j of queueOrder(this.store.unfinished().map((e) => e.job))) {
       this.logFn('info', `[Jobs] Resuming ${j.id.slice(0, 8)} (${j.source}, ${j.state})`)
       if (j.state === 'pending') void this.dispatcher.dispatch(j.id)
       else if (j.serverId) void this.tracker.socketFor(j.serverId)
@@ -284,11 +339,14 @@ export class JobEngine {
     return { batchId, jobs }
   }
 
-  /** The jobs of a batch, in run order (empty for an unknown batch). */
+  /**
+   * The jobs of a batch, in run order (empty for an unknown batch). A run that was retried is
+   * left out: its retry stands in its place.
+   */
   batchJobs(batchId: string): JobRecord[] {
     return this.store
       .jobs()
-      .filter((j) => j.batch?.id === batchId)
+      .filter((j) => j.batch?.id === batchId && !j.retriedAs)
       .sort((a, b) => a.batch!.index - b.batch!.index)
   }
 
@@ -296,6 +354,18 @@ export class JobEngine {
   async cancelBatch(batchId: string): Promise<JobRecord[]> {
     const jobs = this.batchJobs(batchId)
     if (!jobs.length) throw new Error(`Unknown batch ${batchId}`)
+    await this.cancelJobs(jobs)
+    return this.batchJobs(batchId)
+  }
+
+  /** Cancels every unfinished job, waiting or on a server; returns those it cancelled. */
+  async cancelAll(): Promise<JobRecord[]> {
+    const open = this.store.unfinished().map((e) => e.job)
+    await this.cancelJobs(open)
+    return open.map((j) => this.get(j.id) ?? j)
+  }
+
+  private async cancelJobs(jobs: JobRecord[]): Promise<void> {
     const open = jobs.filter((j) => !isFinished(j.state))
     // Those not sent yet go at once, so none of them is sent while the others are cancelled.
     open.sort((a, b) => Number(a.state !== 'pending') - Number(b.state !== 'pending'))
@@ -310,7 +380,217 @@ export class JobEngine {
       await new Promise<void>((r) => this.clock.setTimeout(r, 25))
     }
     await Promise.all(inFlight.map((id) => this.recancels.get(id)).filter(Boolean))
-    return this.batchJobs(batchId)
+  }
+
+  // ---------------------------------------------------------------- the queue the user controls
+
+  /** Whether sending is paused, and since when. */
+  queue(): QueueState {
+    return { ...this.queueState }
+  }
+
+  isPaused(): boolean {
+    return this.queueState.paused
+  }
+
+  /**
+   * Pauses or resumes sending. Paused, no job is sent to a server (jobs already there go on);
+   * resumed, the waiting jobs go in queue order. Kept across restarts (the queue state file).
+   */
+  setPaused(paused: boolean): QueueState {
+    if (paused === this.queueState.paused) return this.queue()
+    this.queueState = { paused, changedAt: this.clock.now() }
+    if (this.stateFile) {
+      try {
+        writeQueueState(this.stateFile, this.queueState)
+        this.stateStamp = this.stampOf()
+      } catch (err) {
+        this.logFn('warn', `[Jobs] Could not save the paused state: ${(err as Error).message}`)
+      }
+    }
+    this.applyQueueState()
+    return this.queue()
+  }
+
+  private applyQueueState(): void {
+    this.logFn('info', this.queueState.paused ? '[Jobs] Sending paused' : '[Jobs] Sending resumed')
+    this.events.emit('queue', this.queue())
+    if (!this.queueState.paused) this.dispatcher.schedulePump()
+  }
+
+  private stampOf(): string {
+    if (!this.stateFile) return ''
+    try {
+      const st = fs.statSync(this.stateFile)
+      return `${st.size}:${st.mtimeMs}`
+    } catch {
+      return ''
+    }
+  }
+
+  /** Takes up a pause or resume another program wrote to the state file (the CLI). */
+  reloadQueueState(): void {
+    if (!this.stateFile) return
+    const stamp = this.stampOf()
+    if (stamp === this.stateStamp) return
+    this.stateStamp = stamp
+    const next = readQueueState(this.stateFile)
+    if (next.paused === this.queueState.paused) return
+    this.queueState = next
+    this.applyQueueState()
+  }
+
+  /** Waiting jobs (not yet on a server), in the order they will be sent. */
+  waiting(): JobRecord[] {
+    return queueOrder(
+      this.store
+        .unfinished()
+        .map((e) => e.job)
+        .filter((j) => j.state === 'pending')
+    )
+  }
+
+  private targetJobs(target: QueueTarget): JobRecord[] {
+    if ('batchId' in target) {
+      const jobs = this.batchJobs(target.batchId)
+      if (!jobs.length) throw new Error(`Unknown batch ${target.batchId}`)
+      return jobs
+    }
+    const j = this.get(target.jobId)
+    if (!j) throw new Error(`Unknown job ${target.jobId}`)
+    return [j]
+  }
+
+  /**
+   * Moves waiting jobs (one, or a batch's as a block keeping their order) to the top or the
+   * bottom of the queue, or one place up or down past the nearest other waiting job. A job
+   * moved past a job of another priority takes that priority, so it lands where it was put.
+   * Returns the queue in its new order. Jobs already on a server are not moved.
+   */
+  move(target: QueueTarget, where: QueueMove): JobRecord[] {
+    const chosen = new Set(
+      this.targetJobs(target)
+        .filter((j) => j.state === 'pending')
+        .map((j) => j.id)
+    )
+    const list = this.waiting()
+    const block = list.filter((j) => chosen.has(j.id))
+    if (!block.length) return list
+    const rest = list.filter((j) => !chosen.has(j.id))
+    const first = list.indexOf(block[0]!)
+    const last = list.indexOf(block.at(-1)!)
+    // Where the block goes in `rest`: before rest[at].
+    let at: number
+    if (where === 'top') at = 0
+    else if (where === 'bottom') at = rest.length
+    else if (where === 'up') {
+      const before = list.slice(0, first).filter((j) => !chosen.has(j.id))
+      at = Math.max(0, before.length - 1)
+    } else {
+      const before = list.slice(0, last + 1).filter((j) => !chosen.has(j.id))
+      at = Math.min(rest.length, before.length + 1)
+    }
+    const prev = rest[at - 1]
+    const next = rest[at]
+    // One priority for the block: its first job's, unless that cannot sit between its new
+    // neighbours (sent after `prev`, before `next`); then the nearest one that can.
+    let rank = priorityRank(block[0]!)
+    if (prev) rank = Math.max(rank, priorityRank(prev))
+    if (next) rank = Math.min(rank, priorityRank(next))
+    const priority = PRIORITIES[rank]!
+    const lo = prev && priorityRank(prev) === rank ? orderKey(prev) : null
+    const hi = next && priorityRank(next) === rank ? orderKey(next) : null
+    const k = block.length
+    const from = lo ?? (hi === null ? 0 : hi - (k + 1))
+    const to = hi ?? from + (k + 1)
+    const keys = block.map((_, i) => from + ((to - from) * (i + 1)) / (k + 1))
+    if (keys.every((key, i) => key > (i ? keys[i - 1]! : from) && key < to)) {
+      block.forEach((j, i) => this.setPlace(j, priority, keys[i]!))
+    } else {
+      // No room left between the two: number the whole queue again.
+      this.renumber([...rest.slice(0, at), ...block, ...rest.slice(at)], block, priority)
+    }
+    return this.waiting()
+  }
+
+  /** New order keys for the whole queue, in the given order, within the range it had. */
+  private renumber(list: JobRecord[], block: JobRecord[], priority: JobPriority): void {
+    const moved = new Set(block.map((j) => j.id))
+    const keys = list.map(orderKey)
+    const min = Math.min(...keys)
+    const max = Math.max(...keys)
+    let step = list.length > 1 ? (max - min) / (list.length - 1) : 1
+    if (!(min + step > min)) step = RENUMBER_STEP
+    list.forEach((j, i) =>
+      this.setPlace(j, moved.has(j.id) ? priority : j.priority, min + i * step)
+    )
+  }
+
+  private setPlace(j: JobRecord, priority: JobPriority | undefined, order: number): void {
+    const cur = this.get(j.id)
+    if (!cur || cur.state !== 'pending') return
+    const p = priority === 'normal' && !cur.priority ? undefined : priority
+    if (cur.order === order && cur.priority === p) return
+    this.store.update(j.id, { order, ...(p !== undefined ? { priority: p } : {}) })
+  }
+
+  /** Sets the priority of waiting jobs (one, or a batch's); returns those it changed. */
+  setPriority(target: QueueTarget, priority: JobPriority): JobRecord[] {
+    if (!['high', 'normal', 'low'].includes(priority)) {
+      throw new Error(`A priority is high, normal or low, not "${String(priority)}"`)
+    }
+    const changed: JobRecord[] = []
+    for (const j of this.targetJobs(target)) {
+      if (isFinished(j.state) || (j.priority ?? 'normal') === priority) continue
+      changed.push(this.store.update(j.id, { priority }))
+    }
+    return changed
+  }
+
+  /**
+   * Runs a job that failed (or was interrupted, lost or cancelled) again: a new job with the
+   * same workflow, server pin, priority and place in its batch, which replaces the old one in
+   * the batch. Throws for a job that finished well, is still going or was retried already.
+   */
+  retry(id: string): JobRecord {
+    const e = this.store.entry(id)
+    if (!e) throw new Error(`Unknown job ${id}`)
+    const old = e.job
+    if (old.retriedAs) throw new Error(`Job ${id} was retried already, as ${old.retriedAs}`)
+    if (!RETRYABLE.has(old.state)) {
+      throw new Error(
+        old.state === 'done'
+          ? `Job ${id} finished well: run it again instead`
+          : `Job ${id} is still ${old.state}`
+      )
+    }
+    if (!e.prompt) throw new Error('This job no longer has its workflow')
+    if (old.pinnedServerId && !this.monitor.configFor(old.pinnedServerId)) {
+      throw new Error(`The job's server "${old.pinnedServerId}" is no longer in the list`)
+    }
+    const baseDir = this.baseDirs.get(id)
+    const job = this.record(
+      {
+        source: old.source,
+        format: 'json',
+        prompt: e.prompt,
+        summary: summarize(e.prompt)
+      },
+      { serverId: old.pinnedServerId, ...(baseDir ? { baseDir } : {}) },
+      old.batch,
+      { retryOf: old.id, ...(old.priority ? { priority: old.priority } : {}) },
+      e.extra ?? null
+    )
+    this.store.update(old.id, { retriedAs: job.id }, `Retried as ${job.id}`)
+    void this.dispatcher.dispatch(job.id)
+    return this.get(job.id) ?? job
+  }
+
+  /** Retries every run of a batch that failed, was interrupted or lost; returns the new jobs. */
+  retryBatch(batchId: string): JobRecord[] {
+    const jobs = this.batchJobs(batchId)
+    if (!jobs.length) throw new Error(`Unknown batch ${batchId}`)
+    return jobs.filter((j) => BATCH_RETRYABLE.has(j.state)).map((j) => this.retry(j.id))
   }
 
   private checkServer(opts: SubmitOptions): void {
@@ -320,7 +600,13 @@ export class JobEngine {
   }
 
   /** Journals a new job (not sent yet). */
-  private record(wf: LoadedWorkflow, opts: SubmitOptions, batch?: JobBatch): JobRecord {
+  private record(
+    wf: LoadedWorkflow,
+    opts: SubmitOptions,
+    batch?: JobBatch,
+    more: Partial<JobRecord> = {},
+    extra?: Record<string, unknown> | null
+  ): JobRecord {
     this.checkServer(opts)
     const id = opts.promptId ?? randomUUID()
     if (opts.promptId !== undefined) {
@@ -350,10 +636,18 @@ export class JobEngine {
       error: null,
       outputs: [],
       notes: [],
-      ...(batch ? { batch } : {})
+      ...(batch ? { batch } : {}),
+      ...more
     }
-    if (opts.baseDir) this.inputs.setBaseDir(job.id, opts.baseDir)
-    this.store.put(job, wf.prompt, extraFor(wf, opts.extraData))
+    if (opts.baseDir) {
+      this.inputs.setBaseDir(job.id, opts.baseDir)
+      this.baseDirs.set(job.id, opts.baseDir)
+      if (this.baseDirs.size > MAX_BASE_DIRS) {
+        const oldest = this.baseDirs.keys().next().value
+        if (oldest !== undefined) this.baseDirs.delete(oldest)
+      }
+    }
+    this.store.put(job, wf.prompt, extra !== undefined ? extra : extraFor(wf, opts.extraData))
     return job
   }
 

@@ -2,7 +2,14 @@
  * The job records: the only place that writes them (to the journal, or in memory for live
  * progress), tells listeners about each change and wakes those waiting for a job to finish.
  */
-import { FINISHED_JOB_STATES, type JobRecord, type JobState } from '../../../shared/types'
+import fs from 'node:fs'
+import path from 'node:path'
+import {
+  FINISHED_JOB_STATES,
+  type JobRecord,
+  type JobState,
+  type QueueState
+} from '../../../shared/types'
 import type { Clock } from '../clock'
 import { Emitter } from '../events'
 import type { Journal, JournalEntry } from './journal'
@@ -10,6 +17,8 @@ import type { ApiPrompt } from './workflow'
 
 export interface JobEvents {
   job: JobRecord
+  /** Sending was paused or resumed. */
+  queue: QueueState
 }
 
 /** Notes kept per job (the oldest go first). */
@@ -144,5 +153,46 @@ export class JobStore {
     const last = attempts.at(-1)
     if (last) attempts[attempts.length - 1] = { ...last, result }
     this.update(id, { attempts })
+  }
+}
+
+/**
+ * The file that keeps whether sending is paused, next to its journal: `jobs.jsonl` ->
+ * `jobs.queue.json`. The journal itself keeps each job's priority and order.
+ */
+export function queueStateFile(journalFile: string): string {
+  const dir = path.dirname(journalFile)
+  return path.join(dir, `${path.basename(journalFile).replace(/\.jsonl$/, '')}.queue.json`)
+}
+
+/** The saved queue state; not paused when the file is missing or unreadable. */
+export function readQueueState(file: string): QueueState {
+  try {
+    const v = JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<QueueState>
+    return {
+      paused: v?.paused === true,
+      changedAt: typeof v?.changedAt === 'number' ? v.changedAt : null
+    }
+  } catch {
+    return { paused: false, changedAt: null }
+  }
+}
+
+/** Writes the queue state whole or not at all (a temporary file renamed over the old one). */
+export function writeQueueState(file: string, state: QueueState): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true })
+  const tmp = `${file}.${process.pid}.tmp`
+  const fd = fs.openSync(tmp, 'w')
+  try {
+    fs.writeSync(fd, JSON.stringify(state) + '\n')
+    fs.fsyncSync(fd)
+  } finally {
+    fs.closeSync(fd)
+  }
+  try {
+    fs.renameSync(tmp, file)
+  } catch (err) {
+    fs.rmSync(tmp, { force: true })
+    throw err
   }
 }
