@@ -7,8 +7,110 @@
  * buffer, `logLine` and `redactingSink` all pass the text through `redactUrlsInText` (a server's
  * error can quote the URL it failed on, credentials included).
  */
+import {
+  HTTP_STATUS_TEXT,
+  isAuthStatus,
+  render,
+  seconds,
+  sizeText,
+  type ChoiceSaid,
+  type Lacks,
+  type SaidTable,
+  type ServerSaid
+} from '../../shared/said'
 import type { FleetStatus, LogLevel, LogLine, ServerStatus } from '../../shared/types'
 import { redactUrlsInText } from '../../shared/urls'
+
+/** Why a server is down, in English (the log, the CLI, `ServerStatus.error`). */
+const SERVER_EN = {
+  timeout: (s) => `Timed out after ${s.ms} ms`,
+  stalled: (s) => `The download stalled: nothing arrived for ${s.ms} ms`,
+  refused: () => 'Connection refused (is ComfyUI running on that port?)',
+  'host-not-found': (s) => `Host not found${s.host ? `: ${s.host}` : ''}`,
+  closed: () => 'The connection was closed by the server',
+  unreachable: () => 'Host unreachable (network down or wrong address)',
+  'broken-http': () => 'The server sent a broken HTTP answer',
+  tls: (s) => `TLS certificate problem (${s.detail})`,
+  http: (s) => {
+    const text = HTTP_STATUS_TEXT[s.status]
+    let msg = `HTTP ${s.status}${text ? ` ${text}` : ''}`
+    if (s.proxyPage) msg += ' (an error page from a proxy)'
+    if (isAuthStatus(s.status)) msg += ' (check the server address and its auth header)'
+    return msg
+  },
+  'not-json': (s) =>
+    s.page
+      ? 'Answered with a web page instead of JSON (a proxy or login page?)'
+      : 'Answered with something that is not JSON',
+  'bad-shape': (s) => `Unexpected ${s.what}${s.detail ? `: ${s.detail}` : ''}`,
+  network: (s) => s.detail,
+  'bad-url': () => 'The server address is not a valid URL',
+  'not-http': (s) => `Not an http or https address: ${s.protocol}`,
+  stopped: () => 'The download was stopped',
+  redirect: (s) => `The server redirected to another address (${s.to}); it was not followed`,
+  'redirect-invalid': () =>
+    'The server redirected to an address that is not valid; it was not followed',
+  'redirect-post': (s) =>
+    `The server answered with a redirect (HTTP ${s.status}) instead of taking the request; it was not sent again`,
+  'redirect-loop': () => 'The server redirected too many times',
+  'too-large': (s) => `The ${s.what} was larger than ${sizeText(s.limitBytes)}`,
+  disabled: () => 'Disabled',
+  text: (s) => s.text
+} satisfies SaidTable<ServerSaid, string>
+
+/** Why a server is down, in English. */
+export function sayServer(said: ServerSaid): string {
+  return render(SERVER_EN, said)
+}
+
+/** What one server lacks, in English: `missing node Foo; missing models a, b`. */
+export function sayLacks(l: Omit<Lacks, 'name'>): string {
+  if (l.text !== undefined) return l.text
+  const why: string[] = []
+  if (l.nodes.length) why.push(`missing node${l.nodes.length > 1 ? 's' : ''} ${l.nodes.join(', ')}`)
+  if (l.models.length)
+    why.push(`missing model${l.models.length > 1 ? 's' : ''} ${l.models.join(', ')}`)
+  return why.join('; ')
+}
+
+/** The HELD_BACK note after the best server's reason. */
+export const HELD_BACK_NOTE = 'the next job waits here until it is about to be free'
+
+const CHOICE_EN = {
+  'no-servers': () => 'No servers are configured',
+  'all-disabled': () => 'All servers are disabled',
+  'not-checked': () => 'No server has been checked yet',
+  'none-healthy': (c) => `No healthy server (0/${c.total} up)`,
+  'none-capable': (c) =>
+    `No healthy server can run this workflow (${c.servers.map((l) => `${l.name}: ${sayLacks(l)}`).join('; ')})`,
+  'only-healthy': () => 'the only healthy server',
+  'round-robin': () => 'next in turn (queue weighting is off)',
+  'shortest-queue': (c) =>
+    c.tie
+      ? `shortest queue (${c.n}), first in the list among ${c.tie} equal`
+      : `shortest queue (${c.n})`,
+  expected: (c) => {
+    const parts = [
+      c.queue !== null
+        ? `shortest queue (${c.queue})`
+        : `expected start in ${seconds(c.startMs)} s, done in ${seconds(c.doneMs)} s`
+    ]
+    if (c.about) parts.push(`one of ${c.about} about equal`)
+    if (c.justBack) parts.push('just came back')
+    const excluded = c.lacking ? `; ${c.lacking} server(s) lack what it needs` : ''
+    return parts.join(', ') + excluded
+  },
+  tried: (c) => `${sayChoice(c.then)}; ${c.n} server(s) already tried`,
+  'all-tried': (c) => `every server was tried (${c.n})`,
+  'held-back': () => 'Waiting in Comfy Balancer until a server is about to be free',
+  'held-for': (c) => `${sayChoice(c.then)}; ${HELD_BACK_NOTE}`,
+  text: (c) => c.text
+} satisfies SaidTable<ChoiceSaid, string>
+
+/** Why a server was chosen or none was, in English (the log, the CLI, `reason`). */
+export function sayChoice(said: ChoiceSaid): string {
+  return render(CHOICE_EN, said)
+}
 
 export const LOG_PREFIX = '[LoadBalancer]'
 

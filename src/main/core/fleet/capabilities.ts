@@ -4,7 +4,9 @@
  * fleet that only gets watched never needs it); cached per server until the server may have
  * restarted (its socket reconnected, or its system stats changed).
  */
+import type { Lacks } from '../../../shared/said'
 import type { Clock } from '../clock'
+import { sayLacks } from '../log'
 import type { ComfyClient } from '../comfy/client'
 import type { WorkflowNeeds } from './port'
 
@@ -61,22 +63,26 @@ export async function readCaps(client: ComfyClient, timeoutMs: number): Promise<
   return { classes, models }
 }
 
+/** What a server with `caps` lacks to run a workflow needing `needs`, or null when nothing. */
+export function lacksFor(caps: ServerCaps, needs: WorkflowNeeds): Omit<Lacks, 'name'> | null {
+  const nodes = needs.classes.filter((c) => !caps.classes.has(c))
+  const models = needs.models
+    .filter((m) => {
+      const list = caps.models.get(m.folder)
+      return list !== undefined && !list.has(m.name)
+    })
+    .map((m) => m.name)
+  return nodes.length || models.length ? { nodes, models } : null
+}
+
 /** Why a server with `caps` cannot run a workflow needing `needs`, or null when it can. */
 export function missingFor(caps: ServerCaps, needs: WorkflowNeeds): string | null {
-  const missingNodes = needs.classes.filter((c) => !caps.classes.has(c))
-  const missingModels = needs.models.filter((m) => {
-    const list = caps.models.get(m.folder)
-    return list !== undefined && !list.has(m.name)
-  })
-  const why: string[] = []
-  if (missingNodes.length)
-    why.push(`missing node${missingNodes.length > 1 ? 's' : ''} ${missingNodes.join(', ')}`)
-  if (missingModels.length)
-    why.push(
-      `missing model${missingModels.length > 1 ? 's' : ''} ${missingModels.map((m) => m.name).join(', ')}`
-    )
-  return why.length ? why.join('; ') : null
+  const l = lacksFor(caps, needs)
+  return l ? sayLacks(l) : null
 }
+
+/** Servers that cannot run a workflow: id -> why in words, and `lacks`: id -> what, as data. */
+export type Unable = Map<string, string> & { lacks: Map<string, Omit<Lacks, 'name'>> }
 
 /** The capabilities of every server, read once and again after a restart. */
 export class Capabilities {
@@ -110,13 +116,16 @@ export class Capabilities {
    * capabilities are known are judged; the others are given the benefit of the doubt (a 400
    * from them rules them out for the job).
    */
-  unableToRun(serverIds: readonly string[], needs: WorkflowNeeds | null): Map<string, string> {
-    const out = new Map<string, string>()
+  unableToRun(serverIds: readonly string[], needs: WorkflowNeeds | null): Unable {
+    const out = Object.assign(new Map<string, string>(), { lacks: new Map() }) as Unable
     if (!needs) return out
     for (const id of serverIds) {
       const caps = this.known.get(id)
-      const why = caps ? missingFor(caps, needs) : null
-      if (why) out.set(id, why)
+      const l = caps ? lacksFor(caps, needs) : null
+      if (l) {
+        out.set(id, sayLacks(l))
+        out.lacks.set(id, l)
+      }
     }
     return out
   }

@@ -5,6 +5,7 @@
  */
 import type { ServerConfig, ServerStatus, SystemInfo } from '../../../shared/types'
 import { redactUrl, redactUrlsInText } from '../../../shared/urls'
+import type { ServerSaid } from '../../../shared/said'
 import type { ComfyRequestError } from '../comfy/errors'
 
 /**
@@ -27,6 +28,24 @@ export function errorText(message: string): string {
   return redactUrlsInText(message).trimEnd()
 }
 
+/** A said as kept for a server: its texts as `errorText` keeps them. */
+export function keptSaid(said: ServerSaid): ServerSaid {
+  switch (said.code) {
+    case 'network':
+      return { ...said, detail: errorText(said.detail) }
+    case 'text':
+      return { ...said, text: errorText(said.text) }
+    case 'bad-shape':
+      return said.detail === undefined ? said : { ...said, detail: errorText(said.detail) }
+    case 'redirect':
+      return { ...said, to: errorText(said.to) }
+    default:
+      return said
+  }
+}
+
+const DISABLED: ServerSaid = Object.freeze({ code: 'disabled' })
+
 export function initialStatus(c: ServerConfig): MonitoredServerStatus {
   return {
     id: c.id,
@@ -41,6 +60,7 @@ export function initialStatus(c: ServerConfig): MonitoredServerStatus {
     system: null,
     error: c.enabled ? null : 'Disabled',
     errorKind: c.enabled ? null : 'disabled',
+    said: c.enabled ? null : DISABLED,
     lastCheck: null,
     consecutiveFailures: 0,
     legacyRoutes: false,
@@ -79,6 +99,7 @@ export function afterGoodCheck(
     system: c.system,
     error: null,
     errorKind: null,
+    said: null,
     lastCheck: c.now,
     consecutiveFailures: 0,
     legacyRoutes: c.legacyRoutes,
@@ -105,6 +126,7 @@ export function afterFailedCheck(
     healthy: false,
     error: errorText(err.message),
     errorKind: err.kind,
+    said: keptSaid(err.said),
     lastCheck: now,
     consecutiveFailures: prev.consecutiveFailures + 1,
     checks: prev.checks + 1,
@@ -121,8 +143,8 @@ export function reconfigured(prev: MonitoredServerStatus, c: ServerConfig): Moni
     enabled: c.enabled,
     ...(c.enabled
       ? prev.errorKind === 'disabled'
-        ? { error: null, errorKind: null, healthy: false }
+        ? { error: null, errorKind: null, said: null, healthy: false }
         : {}
-      : { healthy: false, error: 'Disabled', errorKind: 'disabled' as const })
+      : { healthy: false, error: 'Disabled', errorKind: 'disabled' as const, said: DISABLED })
   }
 }

@@ -9,7 +9,7 @@ import { ComfyRequestError, classifyError } from '../comfy/errors'
 import type { HttpTransport } from '../comfy/transport'
 import { systemClock, type Clock } from '../clock'
 import { Emitter } from '../events'
-import { Capabilities } from './capabilities'
+import { Capabilities, type Unable } from './capabilities'
 import { nextDelayMs, ServerCheck } from './check'
 import {
   afterFailedCheck,
@@ -25,7 +25,7 @@ import { OurJobs, type OurJobState } from './our-jobs'
 import { choosePolicy, fleetStatus, place, type Placement } from './placement'
 import { QueueHistory } from './queue-history'
 import { Throttle } from './throttle'
-import { leastQueuePolicy, type Choice, type Policy, type PolicyJob } from './policy'
+import { choice, leastQueuePolicy, type Choice, type Policy, type PolicyJob } from './policy'
 import type { FleetPort, WorkflowNeeds } from './port'
 
 export { LIVE_BLOCK_MS } from './live-feed'
@@ -62,7 +62,7 @@ export class FleetMonitor implements FleetPort {
   private paused = false
   private lastHealthCheck: number | null = null
   private cached: FleetStatus
-  private lastChoice: Placement = { server: null, reason: 'No server has been checked yet' }
+  private lastChoice: Placement = choice(null, { code: 'not-checked' })
   private readonly fall: number
   private readonly rise: number
   /** Randomness for the two-choices tie-break among near-equal servers. */
@@ -184,7 +184,7 @@ export class FleetMonitor implements FleetPort {
   }
 
   /** Servers known to lack something the workflow needs: id -> why (see Capabilities). */
-  unableToRun(needs: WorkflowNeeds | null): Map<string, string> {
+  unableToRun(needs: WorkflowNeeds | null): Unable {
     return this.caps.unableToRun(this.ids(), needs)
   }
 

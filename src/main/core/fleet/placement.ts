@@ -7,10 +7,14 @@
  * goes.
  */
 import type { FleetStatus, ServerStatus } from '../../../shared/types'
-import type { Choice, Policy, PolicyJob } from './policy'
+import type { ChoiceSaid } from '../../../shared/said'
+import { HELD_BACK_NOTE, sayChoice } from '../log'
+import { choice, type Choice, type Policy, type PolicyJob } from './policy'
+
+const HELD_BACK: ChoiceSaid = Object.freeze({ code: 'held-back' })
 
 /** The reason given when a job waits here instead of lining up on a busy server. */
-export const HELD_BACK_REASON = 'Waiting in Comfy Balancer until a server is about to be free'
+export const HELD_BACK_REASON = sayChoice(HELD_BACK)
 
 export interface Placement extends Choice {
   /**
@@ -21,7 +25,12 @@ export interface Placement extends Choice {
 }
 
 /** Said after the best server's reason while our next job waits for it here. */
-export const HELD_BACK_NOTE = 'the next job waits here until it is about to be free'
+export { HELD_BACK_NOTE }
+
+/** A choice's said; for a choice made by words only (a chooser of tests), the words as they are. */
+export function saidOf(c: Choice): ChoiceSaid {
+  return c.said ?? { code: 'text', text: c.reason }
+}
 
 /** Our jobs waiting on a server (being sent there, or queued there and not running yet). */
 export type OurWaiting = (serverId: string) => number
@@ -60,7 +69,7 @@ export function withHoldBack(
   const full = new Set([...exclude, ...serverIds.filter((id) => ourWaiting(id) >= holdBack)])
   const alt = choose(full)
   if (!alt.server || (alt.finishMs ?? Infinity) > (first.finishMs ?? Infinity)) {
-    return { server: null, reason: HELD_BACK_REASON, heldBack: first }
+    return { ...choice(null, HELD_BACK), heldBack: first }
   }
   return alt
 }
@@ -80,9 +89,8 @@ export function choosePolicy(
     rng: o.rng
   })
   if (c.server || !exclude.size) return c
-  if (servers.length)
-    return { server: null, reason: `${c.reason}; ${exclude.size} server(s) already tried` }
-  return { server: null, reason: `every server was tried (${exclude.size})` }
+  if (servers.length) return choice(null, { code: 'tried', n: exclude.size, then: saidOf(c) })
+  return choice(null, { code: 'all-tried', n: exclude.size })
 }
 
 /** Where the next try of `job` goes, and why; `heldBack` when it waits here. */
@@ -113,12 +121,16 @@ export function fleetStatus(
   paused: boolean
 ): FleetStatus {
   const best = next.server ?? next.heldBack?.server ?? null
+  const reasonSaid: ChoiceSaid = next.heldBack
+    ? { code: 'held-for', then: saidOf(next.heldBack) }
+    : saidOf(next)
   return Object.freeze({
     total: servers.length,
     healthy: servers.filter((s) => s.enabled && s.healthy).length,
     bestServer: best ? best.name : null,
     bestServerId: best ? best.id : null,
     reason: next.heldBack ? `${next.heldBack.reason}; ${HELD_BACK_NOTE}` : next.reason,
+    reasonSaid,
     lastHealthCheck,
     paused,
     servers

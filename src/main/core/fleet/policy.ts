@@ -2,13 +2,17 @@
  * Choice policies: pure functions from server states to the chosen server and the reason.
  * No timers, no I/O; the log and the UI show the reason as it is.
  */
+import type { ChoiceSaid, Lacks } from '../../../shared/said'
 import type { ServerStatus } from '../../../shared/types'
+import { sayChoice } from '../log'
 
 export interface Choice {
   /** The chosen server, or null when none can be chosen. */
   server: ServerStatus | null
-  /** Why, in words a user understands. */
+  /** Why, in words a user understands (English: `said` as the log says it). */
   reason: string
+  /** Why, as data, for each face to say in its language (every policy here sets it). */
+  said?: ChoiceSaid
   /** Expected time until this job would be done there (ms), when the policy knows it. */
   finishMs?: number
 }
@@ -17,8 +21,18 @@ export interface Choice {
 export interface PolicyJob {
   /** A name for the kind of workflow (run times are learned per kind). */
   kind?: string
-  /** Servers that cannot run it, with the reason (missing node classes or models). */
-  unable?: ReadonlyMap<string, string>
+  /**
+   * Servers that cannot run it, with the reason (missing node classes or models); when the map
+   * also has `lacks` (as `Capabilities.unableToRun` gives it), what each one lacks as data.
+   */
+  unable?: ReadonlyMap<string, string> & { lacks?: ReadonlyMap<string, Omit<Lacks, 'name'>> }
+}
+
+/** A choice that says `said`, with its English words as `reason`. */
+export function choice(server: ServerStatus | null, said: ChoiceSaid, finishMs?: number): Choice {
+  const c: Choice = { server, reason: sayChoice(said), said }
+  if (finishMs !== undefined) c.finishMs = finishMs
+  return c
 }
 
 export interface PolicyContext {
@@ -35,12 +49,10 @@ export type Policy = (servers: readonly ServerStatus[], ctx?: PolicyContext) => 
 
 function noneHealthy(servers: readonly ServerStatus[]): Choice {
   const enabled = servers.filter((s) => s.enabled)
-  if (servers.length === 0) return { server: null, reason: 'No servers are configured' }
-  if (enabled.length === 0) return { server: null, reason: 'All servers are disabled' }
-  if (enabled.every((s) => s.lastCheck === null)) {
-    return { server: null, reason: 'No server has been checked yet' }
-  }
-  return { server: null, reason: `No healthy server (0/${enabled.length} up)` }
+  if (servers.length === 0) return choice(null, { code: 'no-servers' })
+  if (enabled.length === 0) return choice(null, { code: 'all-disabled' })
+  if (enabled.every((s) => s.lastCheck === null)) return choice(null, { code: 'not-checked' })
+  return choice(null, { code: 'none-healthy', total: enabled.length })
 }
 
 /**
@@ -56,15 +68,14 @@ export const leastQueuePolicy: Policy = (servers) => {
     if (!best || s.queue.total < best.queue.total) best = s
   }
   if (!best) return noneHealthy(servers)
-  if (healthyCount === 1) return { server: best, reason: 'the only healthy server' }
+  if (healthyCount === 1) return choice(best, { code: 'only-healthy' })
   const ties = servers.filter((s) => s.enabled && s.healthy && s.queue.total === best!.queue.total)
-  return {
-    server: best,
-    reason:
-      ties.length > 1
-        ? `shortest queue (${best.queue.total}), first in the list among ${ties.length} equal`
-        : `shortest queue (${best.queue.total})`
-  }
+  return choice(
+    best,
+    ties.length > 1
+      ? { code: 'shortest-queue', n: best.queue.total, tie: ties.length }
+      : { code: 'shortest-queue', n: best.queue.total }
+  )
 }
 
 /** Round-robin over healthy servers, ignoring queues (`queueWeightEnabled: false`). */
@@ -73,17 +84,13 @@ export const roundRobinPolicy: Policy = (servers, ctx) => {
   if (healthy.length === 0) return noneHealthy(servers)
   const prev = ctx?.previousId ? healthy.findIndex((s) => s.id === ctx.previousId) : -1
   const next = healthy[(prev + 1) % healthy.length]!
-  return { server: next, reason: 'next in turn (queue weighting is off)' }
+  return choice(next, { code: 'round-robin' })
 }
 
 /** Choices within this share of the best expected finish count as equal. */
 export const NEAR_EQUAL_SHARE = 0.1
 /** ...plus this many ms (kept tiny: the rule must hold for 100 ms jobs and for 10 min ones). */
 export const NEAR_EQUAL_MS = 5
-
-function secs(ms: number): string {
-  return ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 1000)} s`
-}
 
 /**
  * Expected completion: each server's expected wait (the jobs ahead of a new one, including
@@ -102,10 +109,15 @@ export const expectedCompletionPolicy: Policy = (servers, ctx) => {
   const capable = live.filter((s) => !unable?.has(s.id))
   if (!capable.length) {
     if (live.length && unable?.size) {
-      const why = [...unable].map(
-        ([id, r]) => `${servers.find((s) => s.id === id)?.name ?? id}: ${r}`
-      )
-      return { server: null, reason: `No healthy server can run this workflow (${why.join('; ')})` }
+      const lacks: Lacks[] = [...unable].map(([id, r]) => {
+        const name = servers.find((s) => s.id === id)?.name ?? id
+        const l = unable.lacks?.get(id)
+        // Without the data, the words as they came.
+        return l
+          ? { name, nodes: l.nodes, models: l.models }
+          : { name, nodes: [], models: [], text: r }
+      })
+      return choice(null, { code: 'none-capable', servers: lacks })
     }
     return noneHealthy(servers)
   }
@@ -136,13 +148,14 @@ export const expectedCompletionPolicy: Policy = (servers, ctx) => {
   }
   // Before a server has finished anything its times are only a prior: speak of the queue then.
   const ahead = pick.s.queue.total + pick.s.ownInFlight
-  const parts = [
-    pick.s.jobMs === null
-      ? `shortest queue (${ahead})`
-      : `expected start in ${secs(pick.wait)}, done in ${secs(pick.finish)}`
-  ]
-  if (near.length > 1) parts.push(`one of ${near.length} about equal`)
-  if (!settled.length) parts.push('just came back')
-  const excluded = unable?.size ? `; ${unable.size} server(s) lack what it needs` : ''
-  return { server: pick.s, reason: parts.join(', ') + excluded, finishMs: pick.finish }
+  const said: ChoiceSaid = {
+    code: 'expected',
+    queue: pick.s.jobMs === null ? ahead : null,
+    startMs: pick.wait,
+    doneMs: pick.finish
+  }
+  if (near.length > 1) said.about = near.length
+  if (!settled.length) said.justBack = true
+  if (unable?.size) said.lacking = unable.size
+  return choice(pick.s, said, pick.finish)
 }
