@@ -2,8 +2,17 @@
  * Every text the main process shows (tray, notifications, dialogs), in one table per language,
  * like the window's `src/renderer/src/lib/i18n.ts`. `en` is the reference: the other table must
  * have the same keys (a type error otherwise). `{name}` marks a value filled in by `format`.
- * Reasons and errors from the core or ComfyUI ("Timed out after 1000 ms") are shown as they are.
+ * Why a server is down comes as data (`ServerSaid`) and is said here (`serverSaidText`); values
+ * inside it (a host, Node's own error text) are shown as they are.
  */
+import {
+  HTTP_STATUS_TEXT,
+  isAuthStatus,
+  sizeText,
+  type SaidOf,
+  type ServerCode,
+  type ServerSaid
+} from '../shared/said'
 import type { Language } from '../shared/types'
 
 const en = {
@@ -89,7 +98,35 @@ const en = {
   settingsRepairedBody: '{message}',
   secretsPlainTitle: 'Auth headers are not encrypted',
   secretsPlainBody:
-    'This system offers no key store, so the auth headers of your servers are saved in plain text in {file}.'
+    'This system offers no key store, so the auth headers of your servers are saved in plain text in {file}.',
+  // Why a server is down (ServerSaid codes).
+  saidTimeout: 'Timed out after {ms} ms',
+  saidStalled: 'The download stalled: nothing arrived for {ms} ms',
+  saidRefused: 'Connection refused (is ComfyUI running on that port?)',
+  saidHostNotFound: 'Host not found: {host}',
+  saidHostNotFoundBare: 'Host not found',
+  saidClosed: 'The connection was closed by the server',
+  saidUnreachable: 'Host unreachable (network down or wrong address)',
+  saidBrokenHttp: 'The server sent a broken HTTP answer',
+  saidTls: 'TLS certificate problem ({detail})',
+  saidHttp: 'HTTP {status}{text}',
+  saidHttpProxy: ' (an error page from a proxy)',
+  saidHttpAuth: ' (check the server address and its auth header)',
+  saidWebPage: 'Answered with a web page instead of JSON (a proxy or login page?)',
+  saidNotJson: 'Answered with something that is not JSON',
+  saidBadShape: 'Unexpected {what}',
+  saidBadUrl: 'The server address is not a valid URL',
+  saidNotHttp: 'Not an http or https address: {protocol}',
+  saidStopped: 'The download was stopped',
+  saidRedirect: 'The server redirected to another address ({to}); it was not followed',
+  saidRedirectInvalid: 'The server redirected to an address that is not valid; it was not followed',
+  saidRedirectPost:
+    'The server answered with a redirect (HTTP {status}) instead of taking the request; it was not sent again',
+  saidRedirectLoop: 'The server redirected too many times',
+  saidTooLargeAnswer: 'The answer was larger than {limit}',
+  saidTooLargeFile: 'The file was larger than {limit}',
+  saidTooLargeRequest: 'The request was larger than {limit}',
+  saidDisabled: 'Disabled'
 } as const
 
 export type MessageKey = keyof typeof en
@@ -169,7 +206,33 @@ const zhCN: Record<MessageKey, string> = {
   gatewayFailedTitle: '网关无法启动',
   gatewayFailedBody: '{reason}',
   gatewayPortTaken: '端口 {port} 已被占用',
-  gatewayPortTakenBody: '端口 {port} 已被其他程序占用。请在设置中为网关换一个端口。'
+  gatewayPortTakenBody: '端口 {port} 已被其他程序占用。请在设置中为网关换一个端口。',
+  saidTimeout: '超时（{ms} 毫秒内无响应）',
+  saidStalled: '下载停滞：{ms} 毫秒内没有收到数据',
+  saidRefused: '连接被拒绝（ComfyUI 是否在该端口运行？）',
+  saidHostNotFound: '找不到主机：{host}',
+  saidHostNotFoundBare: '找不到主机',
+  saidClosed: '服务器关闭了连接',
+  saidUnreachable: '无法访问主机（网络断开或地址错误）',
+  saidBrokenHttp: '服务器返回了损坏的应答',
+  saidTls: 'HTTPS 证书有问题（{detail}）',
+  saidHttp: '服务器返回错误 {status}',
+  saidHttpProxy: '（来自代理的错误页面）',
+  saidHttpAuth: '（请检查地址和登录请求头）',
+  saidWebPage: '返回的是网页而不是 ComfyUI（代理或登录页面？）',
+  saidNotJson: '返回的内容不是 ComfyUI 的应答',
+  saidBadShape: '应答格式与 ComfyUI 不符',
+  saidBadUrl: '服务器地址无效',
+  saidNotHttp: '不是 http 或 https 地址：{protocol}',
+  saidStopped: '下载已停止',
+  saidRedirect: '服务器重定向到了其他地址（{to}），未跟随',
+  saidRedirectInvalid: '服务器重定向到了无效的地址，未跟随',
+  saidRedirectPost: '服务器以重定向（HTTP {status}）代替接收请求，未重新发送',
+  saidRedirectLoop: '服务器重定向次数过多',
+  saidTooLargeAnswer: '应答超过了 {limit}',
+  saidTooLargeFile: '文件超过了 {limit}',
+  saidTooLargeRequest: '请求超过了 {limit}',
+  saidDisabled: '已停用'
 }
 
 export const MESSAGES = { en, 'zh-CN': zhCN } as const satisfies Record<
@@ -208,4 +271,63 @@ export function translator(locale: Locale): Translate {
 export function clip(text: string, max: number): string {
   const oneLine = text.replace(/\s+/g, ' ').trim()
   return oneLine.length > max ? `${oneLine.slice(0, max - 1)}…` : oneLine
+}
+
+/** How each code of why a server is down is said with `t`. */
+type ServerSaidTexts = {
+  [C in ServerCode]: (s: SaidOf<ServerSaid, C>, t: Translate) => string
+}
+
+/** Why a server is down, in the words of `t`'s language; a missing code fails the typecheck. */
+const SERVER_SAID = {
+  timeout: (s, t) => t('saidTimeout', { ms: s.ms }),
+  stalled: (s, t) => t('saidStalled', { ms: s.ms }),
+  refused: (_s, t) => t('saidRefused'),
+  'host-not-found': (s, t) =>
+    s.host ? t('saidHostNotFound', { host: s.host }) : t('saidHostNotFoundBare'),
+  closed: (_s, t) => t('saidClosed'),
+  unreachable: (_s, t) => t('saidUnreachable'),
+  'broken-http': (_s, t) => t('saidBrokenHttp'),
+  tls: (s, t) => t('saidTls', { detail: s.detail }),
+  http: (s, t) => {
+    const words = HTTP_STATUS_TEXT[s.status]
+    return (
+      t('saidHttp', { status: s.status, text: words ? ` ${words}` : '' }) +
+      (s.proxyPage ? t('saidHttpProxy') : '') +
+      (isAuthStatus(s.status) ? t('saidHttpAuth') : '')
+    )
+  },
+  'not-json': (s, t) => t(s.page ? 'saidWebPage' : 'saidNotJson'),
+  'bad-shape': (s, t) => t('saidBadShape', { what: s.detail ? `${s.what}: ${s.detail}` : s.what }),
+  network: (s) => s.detail,
+  'bad-url': (_s, t) => t('saidBadUrl'),
+  'not-http': (s, t) => t('saidNotHttp', { protocol: s.protocol }),
+  stopped: (_s, t) => t('saidStopped'),
+  redirect: (s, t) => t('saidRedirect', { to: s.to }),
+  'redirect-invalid': (_s, t) => t('saidRedirectInvalid'),
+  'redirect-post': (s, t) => t('saidRedirectPost', { status: s.status }),
+  'redirect-loop': (_s, t) => t('saidRedirectLoop'),
+  'too-large': (s, t) =>
+    t(
+      s.what === 'file'
+        ? 'saidTooLargeFile'
+        : s.what === 'request'
+          ? 'saidTooLargeRequest'
+          : 'saidTooLargeAnswer',
+      { limit: sizeText(s.limitBytes) }
+    ),
+  disabled: (_s, t) => t('saidDisabled'),
+  text: (s) => s.text
+} satisfies ServerSaidTexts
+
+/**
+ * Why a server is down, in `t`'s language: from its said when the status has one, else its
+ * words as they are (from an older core), else null.
+ */
+export function serverSaidText(
+  s: { said?: ServerSaid | null; error: string | null },
+  t: Translate
+): string | null {
+  if (!s.said) return s.error
+  return (SERVER_SAID[s.said.code] as (x: ServerSaid, t: Translate) => string)(s.said, t)
 }

@@ -23,7 +23,8 @@ import type {
   NotificationSettings,
   ServerStatus
 } from '../shared/types'
-import { clip, type Translate } from './messages'
+import { clip, serverSaidText, type Translate } from './messages'
+import type { ServerSaid } from '../shared/said'
 
 /** Failed checks in a row before a server is announced down. */
 export const DOWN_AFTER_FAILURES = 2
@@ -41,8 +42,10 @@ const IMAGE_EXT = /\.(png|jpe?g|webp)$/i
 export interface NoticeServer {
   id: string
   name: string
-  /** Why it is down (down notices only). */
+  /** Why it is down (down notices only), in English. */
   reason?: string
+  /** The same as data, said in the user's language. */
+  said?: ServerSaid
 }
 
 /** How a batch ended. */
@@ -241,7 +244,12 @@ export class NotifyPolicy {
     if (mem.lastDownNoticeAt !== null && now - mem.lastDownNoticeAt < this.cooldownMs) return
     mem.announcedDown = true
     mem.lastDownNoticeAt = now
-    down.push({ id: s.id, name: s.name, reason: s.error ?? undefined })
+    down.push({
+      id: s.id,
+      name: s.name,
+      reason: s.error ?? undefined,
+      ...(s.said ? { said: s.said } : {})
+    })
   }
 }
 
@@ -263,6 +271,11 @@ export interface NoticeText {
 const TITLE_MAX = 80
 const BODY_MAX = 240
 
+/** Why a server of a notice is down, in `t`'s language. */
+function downReason(s: NoticeServer, t: Translate): string {
+  return serverSaidText({ said: s.said, error: s.reason ?? null }, t) ?? t('unknownReason')
+}
+
 /** The words of a notice, in the user's language. */
 export function noticeText(
   notice: Notice,
@@ -277,15 +290,13 @@ export function noticeText(
       if (notice.servers.length === 1 && one) {
         return text(
           t('serverDownTitle', { name: one.name }),
-          t('serverDownBody', { reason: one.reason ?? t('unknownReason') })
+          t('serverDownBody', { reason: downReason(one, t) })
         )
       }
       return text(
         t('serversDownTitle', { count: notice.servers.length }),
         t('serversDownBody', {
-          names: notice.servers
-            .map((s) => `${s.name}: ${s.reason ?? t('unknownReason')}`)
-            .join('\n')
+          names: notice.servers.map((s) => `${s.name}: ${downReason(s, t)}`).join('\n')
         })
       )
     }

@@ -12,7 +12,7 @@ import {
   type NativeImage
 } from 'electron'
 import { trayIconModel, trayIconPng } from './tray-icon'
-import { clip, translator, type Locale, type Translate } from './messages'
+import { clip, serverSaidText, translator, type Locale, type Translate } from './messages'
 import type { FleetStatus, ServerStatus } from '../shared/types'
 import type { GatewayState } from './core/gateway/service'
 
@@ -72,7 +72,10 @@ export function serverLine(s: ServerStatus, bestId: string | null, t: Translate)
   if (!s.enabled) return t('serverDisabled', values)
   if (s.lastCheck === null) return t('serverChecking', values)
   if (!s.healthy) {
-    return t('serverDown', { ...values, reason: clip(s.error ?? t('unknownReason'), REASON_MAX) })
+    return t('serverDown', {
+      ...values,
+      reason: clip(serverSaidText(s, t) ?? t('unknownReason'), REASON_MAX)
+    })
   }
   return t(s.id === bestId ? 'serverBest' : 'serverUp', values)
 }

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { translator } from '../../src/main/messages'
+import { sayServer } from '../../src/main/core/log'
+import type { ServerSaid } from '../../src/shared/said'
 import {
   noticeText,
   NotifyPolicy,
@@ -424,5 +426,57 @@ describe('batch notices', () => {
       )
     expect(mixed(new NotifyPolicy(), { ...ALL, jobDone: false })).toHaveLength(1)
     expect(mixed(new NotifyPolicy(), { ...ALL, jobDone: false, jobFailed: false })).toEqual([])
+  })
+})
+
+describe('why a server is down, in a notice', () => {
+  const down = (said: ServerSaid, error: string): ServerStatus =>
+    server('gpu-1', { healthy: false, error, said, consecutiveFailures: 3, lastCheck: 2 })
+
+  it('carries the said and says it in Chinese, with no English sentence', () => {
+    const policy = new NotifyPolicy()
+    policy.onRound(fleet([server('gpu-1')], null), 1000, ALL)
+    const said: ServerSaid = { code: 'http', status: 502, proxyPage: true }
+    const [notice] = policy.onRound(
+      fleet([down(said, 'HTTP 502 Bad Gateway (an error page from a proxy)')], null),
+      60_000,
+      ALL
+    )
+    expect(notice).toEqual({
+      kind: 'serverDown',
+      servers: [
+        {
+          id: 'gpu-1',
+          name: 'gpu-1',
+          reason: 'HTTP 502 Bad Gateway (an error page from a proxy)',
+          said
+        }
+      ]
+    })
+    const zh = noticeText(notice!, translator('zh-CN'), () => null)
+    expect(zh).toEqual({
+      title: '服务器离线：gpu-1',
+      body: '服务器返回错误 502（来自代理的错误页面）'
+    })
+    expect(zh.body).not.toMatch(/[A-Za-z]{3,}/)
+    const en = noticeText(notice!, translator('en'), () => null)
+    expect(en.body).toBe(sayServer(said))
+  })
+
+  it('several servers down: each reason in Chinese', () => {
+    const zh = noticeText(
+      {
+        kind: 'serverDown',
+        servers: [
+          { id: 'a', name: 'gpu-1', reason: 'Connection refused', said: { code: 'refused' } },
+          { id: 'b', name: 'gpu-2', reason: 'Timed out', said: { code: 'timeout', ms: 900 } }
+        ]
+      },
+      translator('zh-CN'),
+      () => null
+    )
+    expect(zh.body).toBe(
+      'gpu-1: 连接被拒绝（ComfyUI 是否在该端口运行？）\ngpu-2: 超时（900 毫秒内无响应）'
+    )
   })
 })

@@ -8,7 +8,9 @@ import {
   type TrayActions,
   type TrayView
 } from '../../src/main/tray'
-import { translator } from '../../src/main/messages'
+import { clip, translator } from '../../src/main/messages'
+import { sayServer } from '../../src/main/core/log'
+import type { SaidOf, ServerCode, ServerSaid } from '../../src/shared/said'
 import { fleet, q, server } from '../core/helpers'
 import { FakeNativeImage, FakeTray, Menu, resetElectronMock } from './electron-mock'
 
@@ -286,5 +288,79 @@ describe('AppTray', () => {
     new AppTray(view(), actions(), { template: true })
     const image = FakeTray.instances[0]!.image as FakeNativeImage
     expect(image.template).toBe(true)
+  })
+})
+
+describe('why a server is down, in the menu', () => {
+  /** One said of every code, with the values that are shown as they are. */
+  const SAIDS: { [C in ServerCode]: SaidOf<ServerSaid, C> } = {
+    timeout: { code: 'timeout', ms: 1000 },
+    stalled: { code: 'stalled', ms: 500 },
+    refused: { code: 'refused' },
+    'host-not-found': { code: 'host-not-found', host: 'gpu.lan' },
+    closed: { code: 'closed' },
+    unreachable: { code: 'unreachable' },
+    'broken-http': { code: 'broken-http' },
+    tls: { code: 'tls', detail: 'CERT_HAS_EXPIRED' },
+    http: { code: 'http', status: 401, proxyPage: false },
+    'not-json': { code: 'not-json', page: true },
+    'bad-shape': { code: 'bad-shape', what: 'queue answer' },
+    network: { code: 'network', detail: 'socket hang up' },
+    'bad-url': { code: 'bad-url' },
+    'not-http': { code: 'not-http', protocol: 'ftp:' },
+    stopped: { code: 'stopped' },
+    redirect: { code: 'redirect', to: 'http://x:1/' },
+    'redirect-invalid': { code: 'redirect-invalid' },
+    'redirect-post': { code: 'redirect-post', status: 302 },
+    'redirect-loop': { code: 'redirect-loop' },
+    'too-large': { code: 'too-large', what: 'file', limitBytes: 1024 },
+    disabled: { code: 'disabled' },
+    text: { code: 'text', text: 'anything' }
+  }
+  const LITERALS = [
+    'gpu.lan',
+    'CERT_HAS_EXPIRED',
+    'socket hang up',
+    'ftp:',
+    'http://x:1/',
+    'anything'
+  ]
+  /** Words that are the same in Chinese (names of things). */
+  const NAMES = /ComfyUI|HTTPS?|https?|KB|gpu-\d/g
+
+  it('says every code in English as the core says it (the log, the CLI)', () => {
+    for (const said of Object.values(SAIDS)) {
+      const s = server('gpu-3', { healthy: false, error: 'ignored', said })
+      expect(serverLine(s, null, translator('en'))).toBe(
+        `✕ gpu-3 - down: ${clip(sayServer(said), 60)}`
+      )
+    }
+  })
+
+  it('says every code in Chinese with no English sentence', () => {
+    for (const said of Object.values(SAIDS)) {
+      const s = server('gpu-3', { healthy: false, error: sayServer(said), said })
+      let line = serverLine(s, null, translator('zh-CN'))
+      for (const l of LITERALS) line = line.replace(l, '')
+      expect(line.replace(NAMES, ''), said.code).not.toMatch(/[A-Za-z]{2,}/)
+    }
+  })
+
+  it('a Chinese menu shows a down server in Chinese', () => {
+    const down = server('gpu-3', {
+      healthy: false,
+      error: 'Timed out after 1000 ms',
+      said: { code: 'timeout', ms: 1000 }
+    })
+    const items = trayMenuTemplate(
+      view(fleet([gpu1, down], 'gpu-1'), { locale: 'zh-CN' }),
+      actions()
+    )
+    expect(labels(items)).toContain('✕ gpu-3 - 离线：超时（1000 毫秒内无响应）')
+    expect(labels(items).join('\n')).not.toContain('Timed out')
+  })
+
+  it('a status without a said (an older core) shows its words as they are', () => {
+    expect(serverLine(gpu3, null, translator('zh-CN'))).toBe('✕ gpu-3 - 离线：Connection refused')
   })
 })
