@@ -5,7 +5,9 @@
  *   submit     FILE [--servers ...] [--server URL] [--wait] [--out DIR] [--json] [--queue-timeout MS]
  *   submit     --resume [ID] [--wait] [--out DIR]
  *   jobs       [--json]
- *   cancel     ID
+ *   cancel     ID | --batch ID | --all
+ *   retry      ID | --batch ID [--wait] [--out DIR] [--json]
+ *   pause | resume   the app's sending (kept in its queue state file)
  *   watch      [--servers URL[,...]] [--interval MS] [--timeout MS] [--verbose] [--rounds N] [--json]
  *   serve      (see serve.ts)
  *   fake-fleet --count N [--port P] [--speeds 1,1,0.5] [--job-ms MS]
@@ -29,6 +31,7 @@ import { startFakeFleet } from '../fake-comfy'
 import { jobsText, statusJson, statusText, type StatusJson } from './format'
 import { EXIT_INTERRUPTED, resumeCommand, submitCommand } from './submit'
 import { cancelCommand, listJobs } from './jobs'
+import { appPaused, cancelManyCommand, pauseCommand, retryCommand } from './queue'
 import { human, streamIo, type CliIo } from './io'
 import { runServe } from './serve'
 import { FINISHED_JOB_STATES } from '../shared/types'
@@ -97,8 +100,34 @@ function loadSettingsIfAny(v: Values, io: CliIo): AppSettings | null {
 
 async function cmdCancel(args: string[], v: Values, io: CliIo): Promise<number> {
   const id = args[0]
-  if (!id) throw new UsageError('cancel needs a job id: comfy-balancer cancel ID')
-  return cancelCommand(id, loadSettingsIfAny(v, io), io)
+  const given = [id !== undefined, v.batch !== undefined, Boolean(v.all)].filter(Boolean).length
+  if (given !== 1) {
+    throw new UsageError(
+      'cancel needs one of a job id, --batch ID or --all: comfy-balancer cancel ID|--batch ID|--all'
+    )
+  }
+  const settings = loadSettingsIfAny(v, io)
+  if (id !== undefined) return cancelCommand(id, settings, io)
+  return cancelManyCommand(v.batch !== undefined ? { batch: v.batch } : { all: true }, settings, io)
+}
+
+async function cmdRetry(args: string[], v: Values, io: CliIo): Promise<number> {
+  const id = args[0]
+  if ((id === undefined) === (v.batch === undefined)) {
+    throw new UsageError('retry needs a job id or --batch ID: comfy-balancer retry ID|--batch ID')
+  }
+  const settings = loadSettingsIfAny(v, io)
+  return retryCommand(
+    {
+      sel: id !== undefined ? { id } : { batch: v.batch! },
+      settings,
+      wait: Boolean(v.wait),
+      out: v.out,
+      json: Boolean(v.json),
+      queueTimeoutMs: queueTimeout(v, settings ?? parseSettings({}).settings)
+    },
+    io
+  )
 }
 
 export class UsageError extends Error {}
@@ -127,7 +156,9 @@ const OPTION_HELP: Record<Exclude<OptionName, 'help' | 'version'>, [string, stri
   speeds: ['--speeds 1,1,0.5', 'Relative speed of each server'],
   'job-ms': ['--job-ms MS', 'Run time of one job at speed 1'],
   seed: ['--seed MODE', 'Seeds of the runs: random, increment or fixed'],
-  set: ['--set NODE.INPUT=VALUE', 'Change one input of the workflow (may be repeated)']
+  set: ['--set NODE.INPUT=VALUE', 'Change one input of the workflow (may be repeated)'],
+  batch: ['--batch ID', 'Every job of this batch'],
+  all: ['--all', 'Every unfinished job']
 }
 
 interface Command {
@@ -180,10 +211,36 @@ const COMMANDS: Record<string, Command> = {
     args: 0
   },
   cancel: {
-    usage: 'cancel ID',
-    summary: 'Cancel a job of a CLI run that ended, on its server',
-    options: ['servers', 'config', 'timeout'],
-    args: 1
+    usage: 'cancel ID | --batch ID | --all',
+    summary: 'Cancel jobs of CLI runs that ended, on their servers too',
+    options: ['servers', 'config', 'timeout', 'batch', 'all'],
+    help: { batch: ['--batch ID', 'Every unfinished job of this batch'] },
+    args: 1,
+    more: "Jobs of a run that is still going, and the app's jobs, are left alone (cancel those there)."
+  },
+  retry: {
+    usage: 'retry ID | --batch ID [--wait] [--out DIR] [--json]',
+    summary: 'Run failed jobs of CLI runs that ended again, in their place in their batch',
+    options: ['servers', 'config', 'timeout', 'batch', 'wait', 'out', 'json', 'queue-timeout'],
+    help: {
+      batch: ['--batch ID', 'Every failed, interrupted or lost job of this batch'],
+      wait: ['--wait', 'Follow the new jobs to the end and save their outputs']
+    },
+    args: 1,
+    more: 'A job retried once is replaced by its retry; retry the new job if it fails too.'
+  },
+  pause: {
+    usage: 'pause [--json]',
+    summary: 'Pause sending in the app: new jobs wait, jobs on servers go on',
+    options: ['json'],
+    args: 0,
+    more: 'Kept until comfy-balancer resume, also when the app restarts. A running app\ntakes it up at its next server check.'
+  },
+  resume: {
+    usage: 'resume [--json]',
+    summary: 'Resume sending in the app: waiting jobs go out again',
+    options: ['json'],
+    args: 0
   },
   watch: {
     usage: 'watch [--servers URL,...] [--interval MS] [--verbose] [--json]',
@@ -280,6 +337,8 @@ const OPTIONS = {
   'job-ms': { type: 'string' },
   seed: { type: 'string' },
   set: { type: 'string', multiple: true },
+  batch: { type: 'string' },
+  all: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'V' }
 } satisfies ParseArgsConfig['options']
@@ -440,6 +499,7 @@ function cmdJobs(v: Values, io: CliIo): number {
     io.out(terminalJson(jobs))
     return 0
   }
+  if (appPaused(io.env)) human(io, "The app's sending is paused: comfy-balancer resume")
   if (!jobs.length) {
     io.out('No jobs.')
     return 0
@@ -615,6 +675,11 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         return cmdJobs(values, io)
       case 'cancel':
         return await cmdCancel(positionals.slice(1), values, io)
+      case 'retry':
+        return await cmdRetry(positionals.slice(1), values, io)
+      case 'pause':
+      case 'resume':
+        return pauseCommand(cmd === 'pause', Boolean(values.json), io)
       case 'watch':
         return await cmdWatch(values, io)
       case 'fake-fleet':
