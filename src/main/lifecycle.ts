@@ -249,8 +249,11 @@ async function start(opts: StartOptions): Promise<RunningApp> {
   // The gateway: started with the core, restarted when its settings change.
   const gatewaySettings = () => core.settings.gateway ?? DEFAULT_GATEWAY
   let tray: AppTray | null = null
+  let closing = false
   const gateway = new GatewayService(core, {
     onChange: (state) => {
+      // While quitting, the tray is about to go: no menu for a gateway being closed.
+      if (closing) return
       tray?.update(view())
       if (state.state === 'failed') notifyGatewayFailed(state)
     }
@@ -327,6 +330,7 @@ async function start(opts: StartOptions): Promise<RunningApp> {
     notifier,
     shutdown: () =>
       (shutdown ??= (async () => {
+        closing = true
         offStatus()
         offSettings()
         offRound()

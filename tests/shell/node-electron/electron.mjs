@@ -150,7 +150,8 @@ export const safeStorage = {
   })
 }
 
-export const shell = { openPath: async () => '' }
+export const shell = { openPath: async () => '', showItemInFolder: () => {} }
+export const clipboard = { writeText: () => {}, readText: () => '' }
 export const dialog = {
   showOpenDialog: async () => ({ canceled: true, filePaths: [] }),
   showMessageBox: async () => ({ response: 0 })
@@ -170,6 +171,7 @@ export default {
   session,
   safeStorage,
   shell,
+  clipboard,
   dialog,
   contextBridge,
   webUtils,
