@@ -2,10 +2,10 @@
  * `comfy-balancer jobs`: the jobs of every CLI journal and of the app's journal, read only.
  * `comfy-balancer cancel ID`: cancels a job of an ended CLI run on its server.
  */
-import { ComfyClient } from '../main/core/comfy/client'
-import { deleteFromQueue, interruptPrompt } from '../main/core/comfy/prompt-api'
-import { Journal } from '../main/core/jobs/journal'
-import { appJournalFile, cliDataDir } from '../main/core/paths'
+import { ComfyClient } from '../main/core/app'
+import { deleteFromQueue, interruptPrompt } from '../main/core/app'
+import { Journal } from '../main/core/app'
+import { appJournalFile, cliDataDir } from '../main/core/app'
 import { stripControls as s, terminalJson } from '../shared/terminal'
 import type { AppSettings, JobRecord } from '../shared/types'
 import type { CliIo } from './io'

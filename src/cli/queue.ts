@@ -10,11 +10,11 @@
  * both are named, never touched.
  */
 import { randomUUID } from 'node:crypto'
-import { ComfyClient } from '../main/core/comfy/client'
-import { deleteFromQueue, interruptPrompt } from '../main/core/comfy/prompt-api'
-import { queueStateFile, readQueueState, writeQueueState } from '../main/core/jobs/job-store'
-import { Journal } from '../main/core/jobs/journal'
-import { appJournalFile, cliDataDir } from '../main/core/paths'
+import { ComfyClient } from '../main/core/app'
+import { deleteFromQueue, interruptPrompt } from '../main/core/app'
+import { queueStateFile, readQueueState, writeQueueState } from '../main/core/app'
+import { Journal } from '../main/core/app'
+import { appJournalFile, cliDataDir } from '../main/core/app'
 import { stripControls as s, terminalJson } from '../shared/terminal'
 import type { AppSettings, JobRecord } from '../shared/types'
 import type { CliIo } from './io'

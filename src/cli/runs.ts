@@ -14,8 +14,8 @@ import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { Journal } from '../main/core/jobs/journal'
-import type { ApiPrompt } from '../main/core/jobs/workflow'
+import { Journal } from '../main/core/app'
+import type { ApiPrompt } from '../main/core/app'
 import { FINISHED_JOB_STATES, type JobRecord } from '../shared/types'
 
 export interface RunLock {

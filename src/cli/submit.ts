@@ -15,11 +15,11 @@ import {
   NeedsObjectInfoError,
   WorkflowError,
   type LoadedWorkflow
-} from '../main/core/jobs/workflow'
-import { cliDataDir } from '../main/core/paths'
-import { normalizeServerUrl, parseSettings, serversFromUrls } from '../main/core/settings'
-import { readWorkflowFile } from '../main/core/jobs/workflow-file'
-import { parseObjectInfo, type ObjectInfo } from '../main/core/jobs/ui-workflow'
+} from '../main/core/app'
+import { cliDataDir } from '../main/core/app'
+import { normalizeServerUrl, parseSettings, serversFromUrls } from '../main/core/app'
+import { readWorkflowFile } from '../main/core/app'
+import { parseObjectInfo, type ObjectInfo } from '../main/core/app'
 import {
   makeVariations,
   MAX_VARIATIONS,
@@ -28,7 +28,7 @@ import {
   VariationError,
   type InputSet,
   type SeedMode
-} from '../main/core/jobs/variations'
+} from '../main/core/app'
 import { stripControls, terminalJson } from '../shared/terminal'
 import type { AppSettings, FleetStatus, JobRecord, ServerConfig } from '../shared/types'
 import { human, type CliIo } from './io'

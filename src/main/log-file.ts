@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs'
 import path from 'node:path'
-import { systemClock, type Clock } from './core/clock'
+import { systemClock, type Clock } from './core/app'
 import type { LogLine } from '../shared/types'
 
 export interface LogFileOptions {

@@ -12,7 +12,7 @@
  * To add one: append `{ to: N + 1, ... }` here, bump nothing else (`SETTINGS_VERSION` is the last
  * `to`), and add a test that starts from a file of the previous version.
  */
-import { importLegacyServers, normalizeServerUrl } from './core/settings'
+import { importLegacyServers, normalizeServerUrl } from './core/app'
 
 export type RawSettings = Record<string, unknown>
 

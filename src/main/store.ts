@@ -17,7 +17,7 @@
 import { copyFileSync, existsSync, writeFileSync } from 'node:fs'
 import { basename, dirname } from 'node:path'
 import Store from 'electron-store'
-import { parseSettings } from './core/settings'
+import { parseSettings } from './core/app'
 import { noCipher, type SecretCipher } from './secrets'
 import {
   migrateSettings,

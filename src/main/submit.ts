@@ -4,13 +4,13 @@
  * and hand it to the job engine. Plain Node: no Electron.
  */
 import path from 'node:path'
-import { WorkflowError, loadWorkflowBytes, type LoadedWorkflow } from './core/jobs/workflow'
+import { WorkflowError, loadWorkflowBytes, type LoadedWorkflow } from './core/app'
 import {
   readWorkflowFile as readWorkflowFileCore,
   WORKFLOW_EXTENSIONS,
   type ReadWorkflowFileOptions
-} from './core/jobs/workflow-file'
-import type { JobEngine } from './core/jobs/engine'
+} from './core/app'
+import type { JobEngine } from './core/app'
 import type { JobRecord } from '../shared/types'
 import type { JobSubmitRequest } from '../shared/ipc'
 

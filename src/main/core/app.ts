@@ -2,6 +2,48 @@
  * The engine assembled: settings, the check loop, the choice policy and the log. The Electron
  * shell, the CLI and the web bridge all start this same object.
  */
+// The front door: what the faces (the shell, the CLI, the gateway, the web bridge) may use of the
+// core. They import this file and src/shared only (an ESLint rule keeps it so).
+export {
+  DEFAULT_GATEWAY,
+  importLegacyServers,
+  LIMITS,
+  normalizeServerUrl,
+  parseSettings,
+  serversFromUrls
+} from './settings'
+export { appJournalFile, cliDataDir, settingsFile, userDataDir } from './paths'
+export {
+  loadWorkflowBytes,
+  MAX_WORKFLOW_BYTES,
+  NeedsObjectInfoError,
+  summarize,
+  WorkflowError,
+  type ApiPrompt,
+  type LoadedWorkflow
+} from './jobs/workflow'
+export {
+  readWorkflowFile,
+  WORKFLOW_EXTENSIONS,
+  type ReadWorkflowFileOptions
+} from './jobs/workflow-file'
+export { parseObjectInfo, type ObjectInfo } from './jobs/ui-workflow'
+export {
+  makeVariations,
+  MAX_VARIATIONS,
+  parseSet,
+  SEED_MODES,
+  VariationError,
+  type InputSet,
+  type SeedMode
+} from './jobs/variations'
+export { Journal } from './jobs/journal'
+export { queueStateFile, readQueueState, writeQueueState } from './jobs/job-store'
+export { ComfyClient } from './comfy/client'
+export { deleteFromQueue, interruptPrompt } from './comfy/prompt-api'
+export { systemClock, type Clock } from './clock'
+export type { JobEngine } from './jobs/engine'
+
 import type {
   AppSettings,
   FleetStatus,
