@@ -1,11 +1,16 @@
 /**
- * The engine speaks English (its log, its reasons, its error texts). The window speaks the
- * user's language: these functions recognise the engine's sentences and say them again with
- * the window's texts, as parts (`Part`): the values inside (a host, what a server lacks) stay
- * quoted as they are. A sentence they do not know is shown as it is, quoted, so nothing is
+ * The engine's reasons in the window's language, as parts (`Part`): the values inside (a host,
+ * what a server lacks) stay quoted as they are.
+ *
+ * Why a server is down and why a server was chosen come as codes with values (`ServerSaid`,
+ * `ChoiceSaid`) and are said with the tables of `said.ts`. Workflow problems, attempt results
+ * and job notes are still the engine's English sentences: these are recognised here and said
+ * again with the window's texts. A sentence not known is shown as it is, quoted, so nothing is
  * hidden.
  */
-import { getLocale, partsText, t, tParts, type MessageKey, type Part } from './i18n.svelte'
+import type { ChoiceSaid, ServerSaid } from '../../../shared/said'
+import { partsText, t, tParts, type MessageKey, type Part } from './i18n.svelte'
+import { sayChoice, sayServer } from './said'
 
 type Rule = [RegExp, (m: RegExpExecArray) => Part[]]
 
@@ -28,95 +33,30 @@ function asIs(text: string): Part[] {
   return [{ text, literal: true }]
 }
 
-/** Joins clauses the way the language does (a comma, or the Chinese comma). */
-function joinClauses(
-  clauses: readonly Part[][],
-  sep = getLocale() === 'zh-CN' ? '，' : ', '
+/**
+ * Why a server is down, in the window's language: from its code when the data carries one,
+ * else from its words (a result that has no code yet, such as a connection test's: read as an
+ * attempt result is), else nothing.
+ */
+export function explainServer(said: ServerSaid | null | undefined, text?: string | null): Part[] {
+  if (said) return sayServer(said)
+  if (!text) return []
+  const known = recognised(text, ATTEMPT_FAILURES)
+  return known ? sayServer(known) : asIs(text)
+}
+
+/**
+ * Why a server was chosen (or none was), in the window's language: from its code when the data
+ * carries one, else from its words (a plain string): the reasons a job note quotes are known,
+ * others are shown as they are.
+ */
+export function explainChoice(
+  said: ChoiceSaid | string | null | undefined,
+  text?: string | null
 ): Part[] {
-  return clauses.flatMap((c, i) => (i ? [{ text: sep, literal: false }, ...c] : c))
-}
-
-const WHOLE_REASONS: readonly Rule[] = [
-  [/^No servers are configured$/, () => say('reasonNoServers')],
-  [/^All servers are disabled$/, () => say('reasonAllDisabled')],
-  [/^No server has been checked yet$/, () => say('reasonNotChecked')],
-  [/^No healthy server \(0\/(\d+) up\)$/, (m) => say('reasonNoneHealthy', { total: m[1]! })],
-  [
-    /^No healthy server can run this workflow \((.*)\)$/s,
-    (m) => quoting('reasonNoneCapable', { details: m[1]! })
-  ],
-  [/^the only healthy server$/, () => say('reasonOnlyHealthy')],
-  [/^next in turn \(queue weighting is off\)$/, () => say('reasonRoundRobin')]
-]
-
-/** The clauses an "expected completion" reason is made of, each at the start of what is left. */
-const CLAUSES: readonly Rule[] = [
-  [/^shortest queue \((\d+)\)/, (m) => say('reasonShortestQueue', { n: m[1]! })],
-  [
-    /^expected start in ([\d.]+) s, done in ([\d.]+) s/,
-    (m) => say('reasonExpected', { start: m[1]!, done: m[2]! })
-  ],
-  [/^first in the list among (\d+) equal/, (m) => say('reasonTieFirst', { n: m[1]! })],
-  [/^one of (\d+) about equal/, (m) => say('reasonNearEqual', { n: m[1]! })],
-  [/^just came back/, () => say('reasonJustBack')]
-]
-
-/** Why the balancer chose a server (or none), in the window's language. */
-export function explainReason(reason: string): Part[] {
-  const whole = firstMatch(reason, WHOLE_REASONS)
-  if (whole) return whole
-  let rest = reason
-  let excluded: Part[] | null = null
-  const ex = /; (\d+) server\(s\) lack what it needs$/.exec(rest)
-  if (ex) {
-    excluded = say('reasonExcluded', { n: ex[1]! })
-    rest = rest.slice(0, ex.index)
-  }
-  const clauses: Part[][] = []
-  while (rest) {
-    let matched = false
-    for (const [re, answer] of CLAUSES) {
-      const m = re.exec(rest)
-      if (!m) continue
-      clauses.push(answer(m))
-      rest = rest.slice(m[0].length).replace(/^, /, '')
-      matched = true
-      break
-    }
-    if (!matched) return asIs(reason)
-  }
-  if (!clauses.length) return asIs(reason)
-  const main = joinClauses(clauses)
-  if (!excluded) return main
-  return joinClauses([main, excluded], getLocale() === 'zh-CN' ? '；' : '; ')
-}
-
-const ERRORS: readonly Rule[] = [
-  [/^Timed out after (\d+) ms$/, (m) => say('errTimeout', { ms: m[1]! })],
-  [/^Connection refused/, () => say('errRefused')],
-  [/^Host not found: (.+)$/, (m) => quoting('errHostNotFound', { host: m[1]! })],
-  [/^Host not found$/, () => say('errHostNotFoundBare')],
-  [/^The connection was closed by the server$/, () => say('errClosed')],
-  [/^Host unreachable/, () => say('errUnreachable')],
-  [/^The server sent a broken HTTP answer$/, () => say('errBrokenHttp')],
-  [/^TLS certificate problem \((.+)\)$/, (m) => quoting('errTls', { code: m[1]! })],
-  [
-    /^HTTP (\d+)(?: [A-Za-z ]+?)?( \(an error page from a proxy\))?( \(check the server address and its auth header\))?$/,
-    (m) => [
-      ...say('errHttp', { status: m[1]! }),
-      ...(m[2] ? say('errHttpProxy') : []),
-      ...(m[3] ? say('errHttpAuth') : [])
-    ]
-  ],
-  [/^Answered with a web page instead of JSON/, () => say('errWebPage')],
-  [/^Answered with something that is not JSON$/, () => say('errNotJson')],
-  [/^Unexpected (?:\w+ )?answer/, () => say('errBadShape')],
-  [/^Disabled$/, () => say('healthDisabled')]
-]
-
-/** A server's error (why it is down, why a test failed), in the window's language. */
-export function explainError(error: string): Part[] {
-  return firstMatch(error, ERRORS) ?? asIs(error)
+  if (said && typeof said === 'object') return sayChoice(said)
+  const words = typeof said === 'string' ? said : text
+  return words ? waitingReason(words) : []
 }
 
 const WORKFLOW_PROBLEMS: readonly Rule[] = [
@@ -143,6 +83,54 @@ export function explainWorkflowProblem(problem: string): Part[] {
   return firstMatch(problem, WORKFLOW_PROBLEMS) ?? asIs(problem)
 }
 
+/**
+ * A server's failure as an attempt result quotes it (attempt results are still sentences):
+ * read back as its code, said with the same table as a server's status.
+ */
+const ATTEMPT_FAILURES: readonly [RegExp, (m: RegExpExecArray) => ServerSaid][] = [
+  [/^Timed out after (\d+) ms$/, (m) => ({ code: 'timeout', ms: Number(m[1]) })],
+  [/^Connection refused/, () => ({ code: 'refused' })],
+  [/^Host not found: (.+)$/, (m) => ({ code: 'host-not-found', host: m[1]! })],
+  [/^Host not found$/, () => ({ code: 'host-not-found', host: null })],
+  [/^The connection was closed by the server$/, () => ({ code: 'closed' })],
+  [/^Host unreachable/, () => ({ code: 'unreachable' })],
+  [/^The server sent a broken HTTP answer$/, () => ({ code: 'broken-http' })],
+  [/^TLS certificate problem \((.+)\)$/, (m) => ({ code: 'tls', detail: m[1]! })],
+  [
+    /^HTTP (\d+)(?: [A-Za-z ]+?)?( \(an error page from a proxy\))?( \(check the server address and its auth header\))?$/,
+    (m) => ({ code: 'http', status: Number(m[1]), proxyPage: !!m[2] })
+  ],
+  [/^Answered with a web page instead of JSON/, () => ({ code: 'not-json', page: true })],
+  [/^Answered with something that is not JSON$/, () => ({ code: 'not-json', page: false })],
+  [/^Unexpected (.*)$/s, (m) => ({ code: 'bad-shape', what: m[1]! })]
+]
+
+/** The reasons a job note quotes while it waits for a server (no server could be chosen). */
+const WAITING_REASONS: readonly [RegExp, (m: RegExpExecArray) => ChoiceSaid][] = [
+  [/^No servers are configured$/, () => ({ code: 'no-servers' })],
+  [/^All servers are disabled$/, () => ({ code: 'all-disabled' })],
+  [/^No server has been checked yet$/, () => ({ code: 'not-checked' })],
+  [/^No healthy server \(0\/(\d+) up\)$/, (m) => ({ code: 'none-healthy', total: Number(m[1]) })],
+  [/^every server was tried \((\d+)\)$/, (m) => ({ code: 'all-tried', n: Number(m[1]) })]
+]
+
+function recognised<S>(
+  text: string,
+  rules: readonly [RegExp, (m: RegExpExecArray) => S][]
+): S | null {
+  for (const [re, said] of rules) {
+    const m = re.exec(text)
+    if (m) return said(m)
+  }
+  return null
+}
+
+/** A waiting note's reason: known ones in the window's language, others as they are. */
+function waitingReason(text: string): Part[] {
+  const said = recognised(text, WAITING_REASONS)
+  return said ? sayChoice(said) : asIs(text)
+}
+
 const JOB_TEXTS: readonly Rule[] = [
   [/^accepted$/, () => say('attemptAccepted')],
   [/^sending$/, () => say('attemptSending')],
@@ -155,7 +143,7 @@ const JOB_TEXTS: readonly Rule[] = [
   [/^Waiting in Comfy Balancer until a server is about to be free$/, () => say('noteHeldBack')],
   [
     /^Waiting for a healthy server: (.*)$/s,
-    (m) => [...say('noteWaitingHealthy'), ...explainReason(m[1]!)]
+    (m) => [...say('noteWaitingHealthy'), ...waitingReason(m[1]!)]
   ],
   [/^The chosen server was removed$/, () => say('errServerRemoved')],
   [/^The server reported an error$/, () => say('errServerReported')]
@@ -163,14 +151,16 @@ const JOB_TEXTS: readonly Rule[] = [
 
 /** An attempt's result, a job note or a job error, in the window's language when known. */
 export function explainJobText(text: string): Part[] {
-  return firstMatch(text, JOB_TEXTS) ?? firstMatch(text, ERRORS) ?? asIs(text)
+  const job = firstMatch(text, JOB_TEXTS)
+  if (job) return job
+  const failure = recognised(text, ATTEMPT_FAILURES)
+  return failure ? sayServer(failure) : asIs(text)
 }
 
-export type TextKind = 'reason' | 'error' | 'workflow' | 'job'
+/** The kinds of engine text that are still sentences. */
+export type TextKind = 'workflow' | 'job'
 
 const EXPLAIN: Record<TextKind, (text: string) => Part[]> = {
-  reason: explainReason,
-  error: explainError,
   workflow: explainWorkflowProblem,
   job: explainJobText
 }
