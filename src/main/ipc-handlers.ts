@@ -25,6 +25,7 @@ import {
   type JobSubmitRequest,
   type PushChannel,
   type PushPayload,
+  type QueueTarget,
   type ServerTestRequest,
   type ServerTestResult,
   type SettingsPatch,
@@ -46,6 +47,15 @@ export type IpcCore = Pick<
   | 'jobs'
   | 'queueHistory'
   | 'testServer'
+  | 'queueState'
+  | 'pauseSending'
+  | 'resumeSending'
+  | 'moveJobs'
+  | 'setJobPriority'
+  | 'cancelBatch'
+  | 'cancelAllJobs'
+  | 'retryJob'
+  | 'retryBatch'
 > &
   Partial<Pick<BalancerCore, 'loadWorkflow' | 'fleetObjectInfo'>>
 
@@ -151,6 +161,16 @@ const outputPathSchema = z
 
 const resubmitOptionsSchema = z.strictObject({ serverId: serverIdSchema })
 
+/** A batch id: visible characters (the engine's are UUIDs; the journal is checked by it). */
+const batchIdSchema = z.string().regex(/^[\x21-\x7e]{1,200}$/, 'Expected a batch id')
+
+const queueTargetSchema: z.ZodType<QueueTarget> = z.union([
+  z.strictObject({ jobId: jobIdSchema }),
+  z.strictObject({ batchId: batchIdSchema })
+])
+const queueMoveSchema = z.enum(['top', 'up', 'down', 'bottom'])
+const prioritySchema = z.enum(['high', 'normal', 'low'])
+
 /** The argument list each invoke channel accepts (exact length: extra arguments are refused). */
 export const ARG_SCHEMAS: { [C in InvokeChannel]: z.ZodType<InvokeParams<C>> } = {
   'status:get': z.tuple([]),
@@ -171,7 +191,16 @@ export const ARG_SCHEMAS: { [C in InvokeChannel]: z.ZodType<InvokeParams<C>> } =
   'jobs:openOutput': z.tuple([outputPathSchema]),
   'jobs:openFolder': z.tuple([jobIdSchema]),
   'settings:chooseOutputDir': z.tuple([]),
-  'gateway:status': z.tuple([])
+  'gateway:status': z.tuple([]),
+  'queue:state': z.tuple([]),
+  'queue:pause': z.tuple([]),
+  'queue:resume': z.tuple([]),
+  'jobs:move': z.tuple([queueTargetSchema, queueMoveSchema]),
+  'jobs:setPriority': z.tuple([queueTargetSchema, prioritySchema]),
+  'jobs:cancelBatch': z.tuple([batchIdSchema]),
+  'jobs:cancelAll': z.tuple([]),
+  'jobs:retry': z.tuple([jobIdSchema]),
+  'jobs:retryBatch': z.tuple([batchIdSchema])
 }
 
 const INVOKE_CHANNELS = new Set<string>(Object.keys(ARG_SCHEMAS))
@@ -360,6 +389,11 @@ export function createIpcHandlers(core: IpcCore, opts: IpcHandlerOptions = {}): 
     if (!core.jobs) throw new JobsDisabledError()
     return core.jobs
   }
+  // The queue's calls go through the core's front door, which needs its job engine.
+  const queue = () => {
+    jobs()
+    return core
+  }
   const openPath = async (target: string) => {
     if (!opts.openPath) throw new NotAvailableError('Opening files')
     const error = await opts.openPath(target)
@@ -420,7 +454,17 @@ export function createIpcHandlers(core: IpcCore, opts: IpcHandlerOptions = {}): 
         enabled: core.settings.gateway?.enabled ?? false,
         url: null,
         error: null
-      }
+      },
+    // The queue: the core's front door does the work (and refuses what cannot be done).
+    'queue:state': () => core.queueState(),
+    'queue:pause': () => queue().pauseSending(),
+    'queue:resume': () => queue().resumeSending(),
+    'jobs:move': (target, where) => queue().moveJobs(target, where),
+    'jobs:setPriority': (target, priority) => queue().setJobPriority(target, priority),
+    'jobs:cancelBatch': (batchId) => queue().cancelBatch(batchId),
+    'jobs:cancelAll': () => queue().cancelAllJobs(),
+    'jobs:retry': (id) => queue().retryJob(id),
+    'jobs:retryBatch': (batchId) => queue().retryBatch(batchId)
   } satisfies IpcHandlers
 }
 
@@ -446,7 +490,7 @@ export type PushSender = <C extends PushChannel>(channel: C, payload: PushPayloa
 
 /** Forwards the core's events as the contract's pushes; returns the function that stops it. */
 export function forwardPushes(
-  core: Pick<IpcCore, 'events'>,
+  core: Pick<IpcCore, 'events'> & Partial<Pick<BalancerCore, 'onQueueState'>>,
   send: PushSender,
   opts: IpcHandlerOptions = {}
 ): Unsubscribe {
@@ -457,7 +501,9 @@ export function forwardPushes(
       send(IpcChannel.LogPush, redact ? { ...l, message: redact(l.message) } : l)
     ),
     core.events.on('settings', (s) => send(IpcChannel.SettingsPush, s)),
-    core.events.on('job', (j) => send(IpcChannel.JobPush, j))
+    core.events.on('job', (j) => send(IpcChannel.JobPush, j)),
+    // Paused or resumed, by the window, the tray or the CLI (the core reads the CLI's change).
+    core.onQueueState?.((q) => send(IpcChannel.QueuePush, q)) ?? (() => undefined)
   ]
   return () => {
     for (const off of offs.splice(0)) off()

@@ -12,8 +12,11 @@ import {
   type InvokeResult,
   type PushChannel,
   type PushPayload,
+  type QueueMove,
+  type QueueTarget,
   type Unsubscribe
 } from '../shared/ipc'
+import type { JobPriority } from '../shared/types'
 
 export type IpcRendererLike = Pick<IpcRenderer, 'invoke' | 'on' | 'removeListener'>
 
@@ -80,7 +83,21 @@ export function createApi(ipc: IpcRendererLike, pathForFile?: PathForFile): Comf
       thumbnail: (outputPath: string) => invoke(IpcChannel.JobsThumbnail, outputPath),
       openOutput: (outputPath: string) => invoke(IpcChannel.JobsOpenOutput, outputPath),
       openFolder: (jobId: string) => invoke(IpcChannel.JobsOpenFolder, jobId),
-      onJob: (fn: (payload: PushPayload<'job:push'>) => void) => subscribe(IpcChannel.JobPush, fn)
+      onJob: (fn: (payload: PushPayload<'job:push'>) => void) => subscribe(IpcChannel.JobPush, fn),
+      move: (target: QueueTarget, where: QueueMove) => invoke(IpcChannel.JobsMove, target, where),
+      setPriority: (target: QueueTarget, priority: JobPriority) =>
+        invoke(IpcChannel.JobsSetPriority, target, priority),
+      cancelBatch: (batchId: string) => invoke(IpcChannel.JobsCancelBatch, batchId),
+      cancelAll: () => invoke(IpcChannel.JobsCancelAll),
+      retry: (jobId: string) => invoke(IpcChannel.JobsRetry, jobId),
+      retryBatch: (batchId: string) => invoke(IpcChannel.JobsRetryBatch, batchId)
+    }),
+    queue: Object.freeze({
+      state: () => invoke(IpcChannel.QueueState),
+      pause: () => invoke(IpcChannel.QueuePause),
+      resume: () => invoke(IpcChannel.QueueResume),
+      onState: (fn: (payload: PushPayload<'queue:push'>) => void) =>
+        subscribe(IpcChannel.QueuePush, fn)
     }),
     ui: Object.freeze({
       onNavigate: (fn: (payload: PushPayload<'navigate:push'>) => void) =>

@@ -10,9 +10,11 @@ import type {
   AppSettings,
   FailureKind,
   FleetStatus,
+  JobPriority,
   JobRecord,
   LogLine,
   QueueCounts,
+  QueueState,
   ServerConfig,
   SettingsProblem,
   SystemInfo
@@ -39,11 +41,21 @@ export const IpcChannel = {
   JobsOpenFolder: 'jobs:openFolder',
   SettingsChooseOutputDir: 'settings:chooseOutputDir',
   GatewayStatus: 'gateway:status',
+  QueueState: 'queue:state',
+  QueuePause: 'queue:pause',
+  QueueResume: 'queue:resume',
+  JobsMove: 'jobs:move',
+  JobsSetPriority: 'jobs:setPriority',
+  JobsCancelBatch: 'jobs:cancelBatch',
+  JobsCancelAll: 'jobs:cancelAll',
+  JobsRetry: 'jobs:retry',
+  JobsRetryBatch: 'jobs:retryBatch',
   StatusPush: 'status:push',
   LogPush: 'log:push',
   SettingsPush: 'settings:push',
   JobPush: 'job:push',
-  NavigatePush: 'navigate:push'
+  NavigatePush: 'navigate:push',
+  QueuePush: 'queue:push'
 } as const
 
 export type IpcChannelName = (typeof IpcChannel)[keyof typeof IpcChannel]
@@ -170,6 +182,12 @@ export interface JobResubmitOptions {
   serverId?: string | null
 }
 
+/** One waiting job, or every run of a batch. */
+export type QueueTarget = { jobId: string } | { batchId: string }
+
+/** Where to move waiting jobs: first, one place up or down, last. */
+export type QueueMove = 'top' | 'up' | 'down' | 'bottom'
+
 /**
  * Where the window should go, e.g. after a click on a "job done" notification. A window opened
  * for a route also gets it as its URL hash (`#jobs/<id>`), since it may load after the push.
@@ -231,6 +249,30 @@ export interface IpcInvokeMap {
   'settings:chooseOutputDir': { params: []; result: string | null }
   /** Whether the gateway runs, and where. */
   'gateway:status': { params: []; result: GatewayStatus }
+  /** Whether the app sends waiting jobs to servers, and since when. */
+  'queue:state': { params: []; result: QueueState }
+  /** Stops sending: new jobs wait here, jobs already on servers go on. Kept across restarts. */
+  'queue:pause': { params: []; result: QueueState }
+  /** Sends the waiting jobs again, in queue order. */
+  'queue:resume': { params: []; result: QueueState }
+  /** Moves a waiting job (or a batch's waiting runs) in the queue; returns the waiting jobs in order. */
+  'jobs:move': { params: [target: QueueTarget, where: QueueMove]; result: JobRecord[] }
+  /** Sets the priority of a waiting job (or a batch's unfinished runs); returns those changed. */
+  'jobs:setPriority': {
+    params: [target: QueueTarget, priority: JobPriority]
+    result: JobRecord[]
+  }
+  /** Cancels every unfinished run of a batch; returns all its runs. */
+  'jobs:cancelBatch': { params: [batchId: string]; result: JobRecord[] }
+  /** Cancels everything waiting or running; returns the jobs it cancelled. */
+  'jobs:cancelAll': { params: []; result: JobRecord[] }
+  /**
+   * Runs a failed, interrupted, lost or cancelled job again as a new job in its place (same
+   * batch run); the old one gets `retriedAs`. Returns the new job.
+   */
+  'jobs:retry': { params: [jobId: string]; result: JobRecord }
+  /** Retries the failed, interrupted and lost runs of a batch; returns the new jobs. */
+  'jobs:retryBatch': { params: [batchId: string]; result: JobRecord[] }
 }
 
 /** Main -> renderer pushes (`webContents.send`): the payload of each. */
@@ -241,6 +283,8 @@ export interface IpcPushMap {
   /** Every change of a job: state, progress, outputs. */
   'job:push': JobRecord
   'navigate:push': AppRoute
+  /** Sending was paused or resumed (from the window, the tray or the CLI). */
+  'queue:push': QueueState
 }
 
 export type InvokeChannel = keyof IpcInvokeMap
@@ -314,6 +358,21 @@ export interface ComfyBalancerApi {
     openOutput(outputPath: string): Promise<void>
     openFolder(jobId: string): Promise<void>
     onJob(fn: (job: JobRecord) => void): Unsubscribe
+    /** Moves a waiting job or a batch's waiting runs; resolves with the waiting jobs in order. */
+    move(target: QueueTarget, where: QueueMove): Promise<JobRecord[]>
+    setPriority(target: QueueTarget, priority: JobPriority): Promise<JobRecord[]>
+    cancelBatch(batchId: string): Promise<JobRecord[]>
+    cancelAll(): Promise<JobRecord[]>
+    retry(jobId: string): Promise<JobRecord>
+    retryBatch(batchId: string): Promise<JobRecord[]>
+  }
+  /** Sending waiting jobs to the servers: paused or not. */
+  readonly queue: {
+    state(): Promise<QueueState>
+    pause(): Promise<QueueState>
+    resume(): Promise<QueueState>
+    /** Called when sending is paused or resumed (by the window, the tray or the CLI). */
+    onState(fn: (state: QueueState) => void): Unsubscribe
   }
   readonly ui: {
     /** Called when main asks the window to show something (see `AppRoute`). */

@@ -49,6 +49,15 @@ describe('createApi', () => {
     await api.jobs.thumbnail('/out/a.png')
     await api.jobs.openOutput('/out/a.png')
     await api.jobs.openFolder('6f1c4a3e-0000-4000-8000-000000000001')
+    await api.queue.state()
+    await api.queue.pause()
+    await api.queue.resume()
+    await api.jobs.move({ jobId: '6f1c4a3e-0000-4000-8000-000000000001' }, 'top')
+    await api.jobs.setPriority({ batchId: 'b1' }, 'high')
+    await api.jobs.cancelBatch('b1')
+    await api.jobs.cancelAll()
+    await api.jobs.retry('6f1c4a3e-0000-4000-8000-000000000001')
+    await api.jobs.retryBatch('b1')
     expect(ipc.invoke.mock.calls).toEqual([
       ['status:get'],
       ['settings:get'],
@@ -69,7 +78,16 @@ describe('createApi', () => {
       ['jobs:resubmit', '6f1c4a3e-0000-4000-8000-000000000001', { serverId: null }],
       ['jobs:thumbnail', '/out/a.png'],
       ['jobs:openOutput', '/out/a.png'],
-      ['jobs:openFolder', '6f1c4a3e-0000-4000-8000-000000000001']
+      ['jobs:openFolder', '6f1c4a3e-0000-4000-8000-000000000001'],
+      ['queue:state'],
+      ['queue:pause'],
+      ['queue:resume'],
+      ['jobs:move', { jobId: '6f1c4a3e-0000-4000-8000-000000000001' }, 'top'],
+      ['jobs:setPriority', { batchId: 'b1' }, 'high'],
+      ['jobs:cancelBatch', 'b1'],
+      ['jobs:cancelAll'],
+      ['jobs:retry', '6f1c4a3e-0000-4000-8000-000000000001'],
+      ['jobs:retryBatch', 'b1']
     ])
   })
 
@@ -82,23 +100,26 @@ describe('createApi', () => {
     api.settings.onSettings((s) => seen.push(s))
     api.jobs.onJob((j) => seen.push(j))
     api.ui.onNavigate((r) => seen.push(r))
+    api.queue.onState((q) => seen.push(q))
     ipc.push('status:push', { healthy: 1 })
     ipc.push('log:push', { message: 'hi' })
     ipc.push('settings:push', { timeout: 1 })
     ipc.push('job:push', { id: 'j' })
     ipc.push('navigate:push', { view: 'jobs', jobId: 'j' })
+    ipc.push('queue:push', { paused: true, changedAt: 5 })
     expect(seen).toEqual([
       { healthy: 1 },
       { message: 'hi' },
       { timeout: 1 },
       { id: 'j' },
-      { view: 'jobs', jobId: 'j' }
+      { view: 'jobs', jobId: 'j' },
+      { paused: true, changedAt: 5 }
     ])
     off()
     off()
     expect(ipc.count('status:push')).toBe(0)
     ipc.push('status:push', { healthy: 2 })
-    expect(seen).toHaveLength(5)
+    expect(seen).toHaveLength(6)
   })
 })
 
@@ -127,6 +148,7 @@ describe('preload entry', () => {
       'checks',
       'jobs',
       'logs',
+      'queue',
       'servers',
       'settings',
       'status',
