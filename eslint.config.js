@@ -4,6 +4,86 @@ import svelte from 'eslint-plugin-svelte'
 import globals from 'globals'
 import svelteConfig from './svelte.config.js'
 
+/** Core files a face must not reach past app.ts for. */
+const FACE_BANS = [
+  '**/core/jobs/**',
+  '**/core/fleet/**',
+  '**/core/comfy/**',
+  '**/core/settings*',
+  '**/core/paths',
+  '**/core/log',
+  '**/core/clock',
+  '**/core/events'
+]
+
+/** The shell's files that run under plain Node (tested without Electron). */
+const PLAIN_SHELL = [
+  'src/main/client-id.ts',
+  'src/main/index.ts',
+  'src/main/ipc-handlers.ts',
+  'src/main/log-file.ts',
+  'src/main/messages.ts',
+  'src/main/notify-policy.ts',
+  'src/main/outputs.ts',
+  'src/main/png-canvas.ts',
+  'src/main/redact.ts',
+  'src/main/settings-migrations.ts',
+  'src/main/submit.ts',
+  'src/main/tray-icon.ts'
+]
+/** The shell's Electron adapters. */
+const SHELL_WITH_ELECTRON = [
+  'src/main/crash-guard.ts',
+  'src/main/ipc.ts',
+  'src/main/lifecycle.ts',
+  'src/main/login-item.ts',
+  'src/main/notifier.ts',
+  'src/main/secrets.ts',
+  'src/main/store.ts',
+  'src/main/tray.ts',
+  'src/main/window.ts'
+]
+
+const IPC_BAN = [
+  {
+    name: 'electron',
+    importNames: ['ipcMain', 'ipcRenderer'],
+    message: 'Use the typed IPC wrappers (src/main/ipc.ts, src/preload/create-api.ts).'
+  }
+]
+
+const ELECTRON_BAN = [
+  { name: 'electron', message: 'Plain Node code must not import electron.' },
+  { name: 'electron-store', message: 'Plain Node code must not import electron.' }
+]
+
+/**
+ * One group of files: the import patterns they may not use (gitignore style, `!` allows
+ * again) and, unless `plainNode` is false, the Electron ban.
+ */
+function layer(files, banned, ignores = [], plainNode = true, extraPaths = []) {
+  return [
+    {
+      files,
+      ignores,
+      rules: {
+        'no-restricted-imports': [
+          'error',
+          {
+            paths: [...(plainNode ? ELECTRON_BAN : []), ...extraPaths],
+            patterns: [
+              {
+                group: banned,
+                message: 'This layer may not import that (see architecture.md, Layers).'
+              }
+            ]
+          }
+        ]
+      }
+    }
+  ]
+}
+
 export default ts.config(
   {
     ignores: [
@@ -31,36 +111,54 @@ export default ts.config(
       }
     }
   },
-  {
-    // The engine runs under plain Node: never let Electron leak into it.
-    files: [
-      'src/main/core/**/*.ts',
-      'src/cli/**/*.ts',
-      'src/fake-comfy/**/*.ts',
-      'src/shared/**/*.ts'
-    ],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          paths: [
-            { name: 'electron', message: 'The core must not import electron.' },
-            { name: 'electron-store', message: 'The core must not import electron.' }
-          ]
-        }
-      ]
-    }
-  },
+  // Layers (architecture.md): each imports only from the layers below it. ESLint keeps one
+  // `no-restricted-imports` per file, so every group below carries the Electron ban it needs.
+  ...layer(['src/shared/**/*.ts'], ['**/main/**', '**/cli/**', '**/renderer/**', '**/preload/**']),
+  ...layer(
+    ['src/main/core/comfy/**/*.ts'],
+    ['**/fleet/**', '**/jobs/**', '**/gateway/**', '**/app']
+  ),
+  ...layer(['src/main/core/fleet/**/*.ts'], ['**/jobs/**', '**/gateway/**', '**/app']),
+  // Jobs see the fleet only through its port.
+  ...layer(
+    ['src/main/core/jobs/**/*.ts'],
+    ['**/fleet/monitor*', '**/fleet/live-feed*', '**/gateway/**', '**/app']
+  ),
+  ...layer(
+    ['src/main/core/gateway/**/*.ts'],
+    ['**/jobs/**', '**/fleet/**', '**/comfy/**', '!**/comfy/client']
+  ),
+  ...layer(['src/main/core/*.ts'], ['**/gateway/**'], ['src/main/core/app.ts']),
+  ...layer(['src/main/core/app.ts'], ['**/gateway/**']),
+  // The fake ComfyUI shares only the PNG text reader with the core.
+  ...layer(
+    ['src/fake-comfy/**/*.ts'],
+    [
+      '**/cli/**',
+      '**/renderer/**',
+      '**/main/core/app',
+      '**/main/core/fleet/**',
+      '**/main/core/comfy/**',
+      '**/main/core/gateway/**'
+    ]
+  ),
+  // The faces use the core only through its front door (app.ts) and the gateway, a face of its
+  // own; in the shell, raw ipcMain/ipcRenderer only in the typed IPC wrappers.
+  ...layer(['src/cli/**/*.ts'], FACE_BANS),
+  ...layer(PLAIN_SHELL, FACE_BANS, [], true, IPC_BAN),
+  ...layer(
+    SHELL_WITH_ELECTRON,
+    FACE_BANS,
+    ['src/main/ipc.ts', 'src/main/lifecycle.ts'],
+    false,
+    IPC_BAN
+  ),
+  ...layer(['src/main/ipc.ts', 'src/main/lifecycle.ts'], FACE_BANS, [], false),
   {
     // IPC goes through the typed contract: raw ipcMain/ipcRenderer only in the wrappers and
     // where they are handed to them.
-    files: [
-      'src/main/*.ts',
-      'src/preload/**/*.ts',
-      'src/renderer/**/*.ts',
-      'src/renderer/**/*.svelte'
-    ],
-    ignores: ['src/main/ipc.ts', 'src/main/lifecycle.ts', 'src/preload/index.ts'],
+    files: ['src/preload/**/*.ts', 'src/renderer/**/*.ts', 'src/renderer/**/*.svelte'],
+    ignores: ['src/preload/index.ts'],
     rules: {
       'no-restricted-imports': [
         'error',

@@ -40,9 +40,11 @@ export {
 export { Journal } from './jobs/journal'
 export { queueStateFile, readQueueState, writeQueueState } from './jobs/job-store'
 export { ComfyClient } from './comfy/client'
+export type { ServerEvent } from './fleet/monitor'
+export { parseApiPrompt } from './jobs/workflow'
 export { deleteFromQueue, interruptPrompt } from './comfy/prompt-api'
 export { systemClock, type Clock } from './clock'
-export type { JobEngine } from './jobs/engine'
+export type { JobEngine, SubmitOptions } from './jobs/engine'
 
 import type {
   AppSettings,

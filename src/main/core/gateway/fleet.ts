@@ -3,7 +3,7 @@
  * (short-lived cache), and a prompt checked against them with ComfyUI's own refusal shapes.
  */
 import type { ServerStatus } from '../../../shared/types'
-import type { ComfyClient } from '../comfy/client'
+import type { ComfyClient } from '../app'
 
 /** What the gateway needs from the core to read the fleet. */
 export interface FleetSource {

@@ -3,7 +3,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http'
 import https from 'node:https'
 import { Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import type { ComfyClient } from '../comfy/client'
+import type { ComfyClient } from '../app'
 
 export const STATUS_TEXT: Record<number, string> = {
   400: 'Bad Request',

@@ -1,5 +1,5 @@
 /** The gateway's options, its handle and its start errors. */
-import { MAX_WORKFLOW_BYTES } from '../jobs/workflow'
+import { MAX_WORKFLOW_BYTES } from '../app'
 
 /** The gateway's port when none is given (not 8188-8191, which artists use for ComfyUI). */
 export const DEFAULT_GATEWAY_PORT = 8288
