@@ -1,11 +1,25 @@
 /**
  * The job history as the window shows it: the journal's jobs (`jobs.list()`), kept current by
  * `job:push`, newest first, with a state filter, the actions on a job, and the previews of
- * their output images (fetched once each, on demand).
+ * their output images (fetched once each, on demand). Also the queue the user controls:
+ * whether sending is paused (`queue:push` keeps it current), the waiting jobs in the order they
+ * will be sent, moving and prioritising them, cancelling a batch or everything, retrying.
  */
 import { SvelteMap } from 'svelte/reactivity'
-import type { ComfyBalancerApi, Unsubscribe, WorkflowSummary } from '../../../shared/ipc'
-import { FINISHED_JOB_STATES, type JobRecord, type JobState } from '../../../shared/types'
+import type {
+  ComfyBalancerApi,
+  QueueMove,
+  QueueTarget,
+  Unsubscribe,
+  WorkflowSummary
+} from '../../../shared/ipc'
+import {
+  FINISHED_JOB_STATES,
+  type JobPriority,
+  type JobRecord,
+  type JobState,
+  type QueueState
+} from '../../../shared/types'
 import { errorText } from './fleet-state.svelte'
 
 export const JOB_FILTERS = ['all', 'active', 'done', 'failed', 'cancelled'] as const
@@ -47,11 +61,37 @@ export function sortJobs(list: JobRecord[]): JobRecord[] {
   return list.sort((a, b) => b.createdAt - a.createdAt || a.id.localeCompare(b.id))
 }
 
+export const PRIORITIES: readonly JobPriority[] = ['high', 'normal', 'low']
+
+/** States a job can be retried from (the engine's rule): it ended without its pictures. */
+export function canRetry(job: JobRecord): boolean {
+  return !job.retriedAs && ['failed', 'interrupted', 'lost', 'cancelled'].includes(job.state)
+}
+
+/**
+ * Waiting jobs (not on a server yet) in the order they will be sent, as the engine orders
+ * them: every high one first, low ones last, then by their place (`order`, else `createdAt`).
+ */
+export function queueOrder(list: readonly JobRecord[]): JobRecord[] {
+  const rank = (j: JobRecord) => PRIORITIES.indexOf(j.priority ?? 'normal')
+  const key = (j: JobRecord) => j.order ?? j.createdAt
+  return list
+    .filter((j) => j.state === 'pending')
+    .sort((a, b) => rank(a) - rank(b) || key(a) - key(b))
+}
+
+/** The runs of a batch that count: a run replaced by its retry is left out. */
+export function countedRuns(runs: readonly JobRecord[]): JobRecord[] {
+  return runs.filter((j) => !j.retriedAs)
+}
+
 export class JobsState {
   #jobs = $state.raw<JobRecord[]>([])
   #filter = $state<JobFilter>('all')
   #loaded = $state(false)
   #error = $state<{ jobId: string | null; message: string } | null>(null)
+  /** Whether sending is paused; null until main said (or without a queue in the API). */
+  #queue = $state<QueueState | null>(null)
   /** path -> preview URL; null when the file has no preview; absent until asked. */
   readonly #thumbs = new SvelteMap<string, string | null>()
   // Bookkeeping only, never rendered: a reactive set would be written while rendering.
@@ -101,9 +141,34 @@ export class JobsState {
     return this.#jobs.find((j) => j.id === id)
   }
 
-  /** The runs of a batch known so far (newest first, as every list here). */
+  /**
+   * The runs of a batch known so far (newest first, as every list here), without the runs a
+   * retry replaced.
+   */
   batchJobs(batchId: string): JobRecord[] {
-    return this.#jobs.filter((j) => j.batch?.id === batchId)
+    return countedRuns(this.#jobs.filter((j) => j.batch?.id === batchId))
+  }
+
+  /** Whether sending is paused, and since when; null until known. */
+  get queue(): QueueState | null {
+    return this.#queue
+  }
+  get paused(): boolean {
+    return this.#queue?.paused ?? false
+  }
+  /** Waiting jobs in the order they will be sent. */
+  get waiting(): JobRecord[] {
+    return queueOrder(this.#jobs)
+  }
+  /** A waiting job's place in the queue here (1 is sent next), or null. */
+  placeOf(id: string): { n: number; total: number } | null {
+    const list = this.waiting
+    const i = list.findIndex((j) => j.id === id)
+    return i < 0 ? null : { n: i + 1, total: list.length }
+  }
+  /** Jobs waiting or running (what "Cancel all" cancels). */
+  get openCount(): number {
+    return this.#jobs.filter((j) => !isFinished(j.state)).length
   }
 
   /** The batch of the newest job that is part of one, or null. */
@@ -115,9 +180,20 @@ export class JobsState {
   start(): Unsubscribe {
     const api = this.#api
     if (!api) return () => {}
-    const off = api.jobs.onJob((job) => {
+    const offJobs = api.jobs.onJob((job) => {
       this.#jobs = upsert(this.#jobs, job)
     })
+    // An older main (or a test's API) may have no queue.
+    const queue = api.queue as ComfyBalancerApi['queue'] | undefined
+    const offQueue = queue?.onState((q) => (this.#queue = q))
+    void queue?.state().then(
+      (q) => (this.#queue ??= q),
+      () => {}
+    )
+    const off = () => {
+      offJobs()
+      offQueue?.()
+    }
     void api.jobs.list().then(
       (list) => {
         let next = sortJobs(list.slice())
@@ -158,6 +234,66 @@ export class JobsState {
     return this.#act(id, async (api) => this.add(await api.jobs.cancel(id)))
   }
 
+  /** Runs a failed (or cancelled) job again in its place; the old one says it was retried. */
+  retry(id: string): Promise<void> {
+    return this.#act(id, async (api) => this.#addRun(await api.jobs.retry(id), id))
+  }
+
+  /** Moves a waiting job, or a batch's waiting runs, in the queue. */
+  move(target: QueueTarget, where: QueueMove): Promise<void> {
+    return this.#act(keyOf(target), async (api) => this.#merge(await api.jobs.move(target, where)))
+  }
+
+  setPriority(target: QueueTarget, priority: JobPriority): Promise<void> {
+    return this.#act(keyOf(target), async (api) =>
+      this.#merge(await api.jobs.setPriority(target, priority))
+    )
+  }
+
+  cancelBatch(batchId: string): Promise<void> {
+    return this.#act(keyOf({ batchId }), async (api) =>
+      this.#merge(await api.jobs.cancelBatch(batchId))
+    )
+  }
+
+  /** Retries the failed runs of a batch, each in its place. */
+  retryBatch(batchId: string): Promise<void> {
+    return this.#act(keyOf({ batchId }), async (api) => {
+      const old = this.batchJobs(batchId)
+      for (const job of await api.jobs.retryBatch(batchId)) {
+        this.#addRun(job, job.retryOf ?? old[0]?.id ?? job.id)
+      }
+    })
+  }
+
+  /** Cancels everything waiting or running. */
+  cancelAll(): Promise<void> {
+    return this.#act(null, async (api) => this.#merge(await api.jobs.cancelAll()))
+  }
+
+  /** Pauses or resumes sending. */
+  setPaused(paused: boolean): Promise<void> {
+    return this.#act(null, async (api) => {
+      this.#queue = await (paused ? api.queue.pause() : api.queue.resume())
+    })
+  }
+
+  /** A retry: shown at once, with its workflow's nodes; the old run is replaced by it. */
+  #addRun(job: JobRecord, oldId: string): void {
+    const old = this.get(oldId)
+    this.add(job, this.#nodes.get(oldId))
+    if (old && !old.retriedAs && job.retryOf === old.id) {
+      // The push of the old one follows; until then it is already out of its batch's counts.
+      this.#jobs = this.#jobs.map((j) => (j.id === old.id ? { ...j, retriedAs: job.id } : j))
+    }
+  }
+
+  #merge(list: readonly JobRecord[]): void {
+    let next = this.#jobs
+    for (const j of list) next = upsert(next, j)
+    this.#jobs = next
+  }
+
   resubmit(id: string): Promise<void> {
     return this.#act(id, async (api) => this.add(await api.jobs.resubmit(id), this.#nodes.get(id)))
   }
@@ -187,7 +323,10 @@ export class JobsState {
     return undefined
   }
 
-  async #act(jobId: string, action: (api: ComfyBalancerApi) => Promise<void>): Promise<void> {
+  async #act(
+    jobId: string | null,
+    action: (api: ComfyBalancerApi) => Promise<void>
+  ): Promise<void> {
     this.#error = null
     try {
       if (!this.#api) throw new Error('Not connected to Comfy Balancer')
@@ -196,4 +335,9 @@ export class JobsState {
       this.#error = { jobId, message: errorText(err) }
     }
   }
+}
+
+/** Where the error of an action on a job or a batch is shown (`JobsState.error.jobId`). */
+export function keyOf(target: QueueTarget): string {
+  return 'jobId' in target ? target.jobId : `batch:${target.batchId}`
 }

@@ -390,7 +390,34 @@ const en = {
   gatewayPort: 'Port',
   gatewayPortHelp: 'Where the address listens (8288 by default).',
   gatewayPortInvalid: 'Enter a whole number from 1 to 65535.',
-  gatewayTokenSet: 'A token is set: clients must send it.'
+  gatewayTokenSet: 'A token is set: clients must send it.',
+
+  // The queue (jobs waiting here, before a server has them)
+  queuePaused: 'Sending paused: jobs wait in Comfy Balancer',
+  queueSending: 'New jobs go to the servers as they come',
+  pauseSending: 'Pause sending',
+  resumeSending: 'Resume sending',
+  cancelAll: 'Cancel all',
+  cancelAllAsk_one: 'Cancel the {n} job that is waiting or running?',
+  cancelAllAsk_other: 'Cancel all {n} jobs that are waiting or running?',
+  cancelAllYes: 'Yes, cancel all',
+  cancelAllNo: 'Keep them',
+  queuePlace: 'In line here: {n} of {total}',
+  jobPausedText: 'Waiting here: sending is paused',
+  queueTop: 'Move to top',
+  queueUp: 'Up',
+  queueDown: 'Down',
+  queueUpLabel: 'Move up',
+  queueDownLabel: 'Move down',
+  priorityLabel: 'Priority',
+  priorityHigh: 'High',
+  priorityNormal: 'Normal',
+  priorityLow: 'Low',
+  retryJob: 'Retry',
+  jobRetried: 'Tried again as a new job',
+  cancelBatch: 'Cancel batch',
+  retryFailed_one: 'Retry the failed run',
+  retryFailed_other: 'Retry {n} failed runs'
 } as const
 
 export type MessageKey = keyof typeof en
@@ -760,7 +787,33 @@ const zhCN: Record<MessageKey, string> = {
   gatewayPort: '端口',
   gatewayPortHelp: '地址使用的端口（默认 8288）。',
   gatewayPortInvalid: '请输入 1 到 65535 的整数。',
-  gatewayTokenSet: '已设置令牌：客户端需要附带它。'
+  gatewayTokenSet: '已设置令牌：客户端需要附带它。',
+
+  queuePaused: '已暂停发送：任务在 Comfy Balancer 中等待',
+  queueSending: '新任务会随时发往服务器',
+  pauseSending: '暂停发送',
+  resumeSending: '继续发送',
+  cancelAll: '全部取消',
+  cancelAllAsk_one: '取消正在等待或运行的 {n} 个任务？',
+  cancelAllAsk_other: '取消正在等待或运行的全部 {n} 个任务？',
+  cancelAllYes: '是，全部取消',
+  cancelAllNo: '保留',
+  queuePlace: '本地排队：第 {n} 个，共 {total} 个',
+  jobPausedText: '在本地等待：已暂停发送',
+  queueTop: '移到最前',
+  queueUp: '上移',
+  queueDown: '下移',
+  queueUpLabel: '上移一位',
+  queueDownLabel: '下移一位',
+  priorityLabel: '优先级',
+  priorityHigh: '高',
+  priorityNormal: '普通',
+  priorityLow: '低',
+  retryJob: '重试',
+  jobRetried: '已作为新任务重试',
+  cancelBatch: '取消整批',
+  retryFailed_one: '重试失败的运行',
+  retryFailed_other: '重试 {n} 次失败的运行'
 }
 
 export const MESSAGES = { en, 'zh-CN': zhCN } as const satisfies Record<
