@@ -692,3 +692,95 @@ test.describe('简体中文', () => {
     expect(pageErrors).toEqual([])
   })
 })
+
+test.describe('the queue', () => {
+  test('sending paused: jobs wait here, move up, change priority, a batch is cancelled, a run retried, all cancelled', async ({
+    page,
+    bridge,
+    fleet,
+    core,
+    pageErrors
+  }) => {
+    await page.goto(`${bridge.url}#jobs`)
+    await expect(page.getByTestId('fleet-summary')).toContainText('3/3 up')
+    const bar = page.getByTestId('queue-bar')
+    await bar.getByRole('button', { name: 'Pause sending' }).click()
+    await expect(bar.getByTestId('queue-state')).toHaveText(
+      'Sending paused: jobs wait in Comfy Balancer'
+    )
+    expect(core.isSendingPaused()).toBe(true)
+
+    // Two jobs and a batch of two runs, none sent while paused.
+    const wf = await core.readWorkflow(WORKFLOW)
+    const first = core.jobs!.submit(wf)
+    const second = core.jobs!.submit(wf)
+    const batch = core.jobs!.submitBatch(wf, { count: 2, seed: 'increment', sets: [] })
+    const card = (id: string) => page.locator(`[data-testid="job"][data-job-id="${id}"]`)
+    await expect(page.getByTestId('job')).toHaveCount(4)
+    await expect(card(first.id).getByTestId('queue-place')).toHaveText('In line here: 1 of 4')
+    await expect(card(first.id)).toContainText('Waiting here: sending is paused')
+
+    // The last run first, the second job high.
+    const last = batch.jobs[1]!
+    await card(last.id).getByRole('button', { name: 'Move to top' }).click()
+    await expect(card(last.id).getByTestId('queue-place')).toHaveText('In line here: 1 of 4')
+    await expect(card(first.id).getByTestId('queue-place')).toHaveText('In line here: 2 of 4')
+    await card(second.id).getByLabel('Priority').selectOption('high')
+    await expect(card(second.id).getByTestId('queue-place')).toHaveText('In line here: 1 of 4')
+    expect(core.waitingJobs().map((j) => j.id)).toEqual([
+      second.id,
+      last.id,
+      first.id,
+      batch.jobs[0]!.id
+    ])
+    const batchCard = page.getByTestId('batch-card')
+    await expect(batchCard).toContainText('Batch of 2 runs')
+    await shoot(page, 'jobs-queue-en')
+
+    // The batch cancelled, one run retried in its place: the batch counts it once.
+    await batchCard.getByRole('button', { name: 'Cancel batch' }).click()
+    await expect(card(last.id)).toHaveAttribute('data-state', 'cancelled')
+    await expect(card(batch.jobs[0]!.id)).toHaveAttribute('data-state', 'cancelled')
+    await card(last.id).getByRole('button', { name: 'Retry' }).click()
+    await expect(card(last.id).getByTestId('job-retried')).toBeVisible()
+    await expect(page.getByTestId('job')).toHaveCount(5)
+    await expect(batchCard.getByTestId('batch-done')).toHaveText('0/2 done')
+    await expect(batchCard.getByRole('button', { name: 'Cancel batch' })).toBeVisible()
+
+    // Cancel all, after saying yes.
+    await bar.getByRole('button', { name: 'Cancel all' }).click()
+    const ask = page.getByRole('alertdialog')
+    await expect(ask).toHaveText(/Cancel all 3 jobs that are waiting or running\?/)
+    await ask.getByRole('button', { name: 'Yes, cancel all' }).click()
+    await expect(page.locator('[data-testid="job"][data-state="pending"]')).toHaveCount(0)
+    expect(core.waitingJobs()).toEqual([])
+    // Nothing reached a server.
+    for (const url of fleet.urls) {
+      const queue = (await (await fetch(`${url}/queue`)).json()) as {
+        queue_running: unknown[]
+        queue_pending: unknown[]
+      }
+      expect([...queue.queue_running, ...queue.queue_pending]).toEqual([])
+    }
+
+    // In Chinese, with new jobs waiting.
+    core.updateSettings({ language: 'zh-CN' })
+    await expect(page.locator('html')).toHaveAttribute('lang', 'zh-CN')
+    const zhFirst = core.jobs!.submit(wf)
+    core.jobs!.submit(wf)
+    await expect(card(zhFirst.id).getByTestId('queue-place')).toHaveText(
+      '本地排队：第 1 个，共 2 个'
+    )
+    await expect(bar.getByTestId('queue-state')).toHaveText(
+      '已暂停发送：任务在 Comfy Balancer 中等待'
+    )
+    await page.getByRole('radio', { name: /^进行中/ }).check()
+    expect(await englishOnScreen(page), 'English in the queue').toEqual([])
+    await shoot(page, 'jobs-queue-zh-CN')
+    await bar.getByRole('button', { name: '继续发送' }).click()
+    await expect(bar.getByTestId('queue-state')).not.toContainText('已暂停')
+    expect(core.isSendingPaused()).toBe(false)
+    await expect(card(zhFirst.id)).not.toHaveAttribute('data-state', 'pending')
+    expect(pageErrors).toEqual([])
+  })
+})
