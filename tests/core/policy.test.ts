@@ -34,7 +34,11 @@ describe('least-queue policy (the original design)', () => {
   })
 
   it('says clearly when there is no best server', () => {
-    expect(leastQueuePolicy([])).toEqual({ server: null, reason: 'No servers are configured' })
+    expect(leastQueuePolicy([])).toMatchObject({
+      server: null,
+      reason: 'No servers are configured',
+      said: { code: 'no-servers' }
+    })
     expect(leastQueuePolicy([server('a', { enabled: false })]).reason).toBe(
       'All servers are disabled'
     )

@@ -26,6 +26,7 @@ import type {
 import type { Clock } from '../clock'
 import { systemClock } from '../clock'
 import { deleteFromQueue, getQueueIds, interruptPrompt } from '../comfy/prompt-api'
+import type { ComfyClient } from '../comfy/client'
 import { workflowKind } from '../fleet/estimator'
 import type { Emitter } from '../events'
 import type { FleetPort } from '../fleet/port'
@@ -166,6 +167,8 @@ export class JobEngine {
   private readonly recovery: Recovery
   /** Jobs cancelled while their POST was under way: removed from the server once accepted. */
   private readonly cancelWhenAccepted = new Set<string>()
+  /** Jobs whose cancel is talking to their server right now. */
+  private readonly cancelling = new Set<string>()
   /** Cancels started by a late acceptance, by job id. */
   private readonly recancels = new Map<string, Promise<JobRecord>>()
   private readonly settingsFn: () => BalancerSettings
@@ -207,7 +210,8 @@ export class JobEngine {
       pollMs: opts.pollIntervalMs ?? POLL_INTERVAL_MS,
       sendingTo: (id) => dispatcher.sendingTo(id),
       suspect: (sid) => recovery.suspect(sid),
-      resend: (j, why) => recovery.reroute(j, why, null, true)
+      resend: (j, why) => recovery.reroute(j, why, null, true),
+      cancelling: (id) => this.cancelling.has(id)
     }))
     const dispatcher: Dispatcher = (this.dispatcher = new Dispatcher({
       store,
@@ -683,27 +687,34 @@ export class JobEngine {
       }
     }
     const client = j.serverId ? this.monitor.clientFor(j.serverId) : undefined
-    if (client) {
-      try {
-        if (j.state === 'running') await interruptPrompt(client, j.id)
-        else {
-          await deleteFromQueue(client, [j.id])
-          // It may have started before we heard: delete only removes waiting prompts.
-          if ((await getQueueIds(client)).running.includes(j.id))
-            await interruptPrompt(client, j.id)
-        }
-      } catch (err) {
-        this.logFn(
-          'warn',
-          `[Jobs] Could not cancel ${j.id.slice(0, 8)} on its server: ${(err as Error).message}`
-        )
-      }
+    this.cancelling.add(id)
+    try {
+      if (client) await this.cancelOnServer(client, j)
+    } finally {
+      this.cancelling.delete(id)
     }
     return this.store.update(
       id,
       { state: 'cancelled', finishedAt: this.clock.now() },
       'Cancelled by the user'
     )
+  }
+
+  /** Removes a job from its server's queue, or interrupts it there; a failure is logged. */
+  private async cancelOnServer(client: ComfyClient, j: JobRecord): Promise<void> {
+    try {
+      if (j.state === 'running') await interruptPrompt(client, j.id)
+      else {
+        await deleteFromQueue(client, [j.id])
+        // It may have started before we heard: delete only removes waiting prompts.
+        if ((await getQueueIds(client)).running.includes(j.id)) await interruptPrompt(client, j.id)
+      }
+    } catch (err) {
+      this.logFn(
+        'warn',
+        `[Jobs] Could not cancel ${j.id.slice(0, 8)} on its server: ${(err as Error).message}`
+      )
+    }
   }
 
   /** Follows every job in flight by queue and history, server by server, in parallel. */

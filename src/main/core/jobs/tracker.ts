@@ -55,6 +55,8 @@ export interface TrackerOptions {
   suspect: (serverId: string) => void
   /** The server forgot the job (neither queued nor in history there): send it again. */
   resend: (j: JobRecord, why: string) => void
+  /** True while the user's cancel of this job is under way (its interrupt is ours). */
+  cancelling?: (id: string) => boolean
 }
 
 export class Tracker {
@@ -203,6 +205,8 @@ export class Tracker {
         })
         break
       case 'execution_interrupted':
+        // Our own cancel interrupted it: the cancel records it as cancelled.
+        if (this.o.cancelling?.(j.id)) break
         store.update(
           j.id,
           { state: 'interrupted', finishedAt: clock.now() },
@@ -266,6 +270,7 @@ export class Tracker {
     const { store, clock } = this.o
     const now = clock.now()
     if (h.interrupted) {
+      if (this.o.cancelling?.(j.id)) return
       store.update(j.id, { state: 'interrupted', finishedAt: now }, 'Interrupted on the server')
       return
     }
