@@ -227,6 +227,23 @@ describe('a waiting job', () => {
     expect(api.calls).toContainEqual(['jobs.move', { jobId: id(1) }, 'down'])
   })
 
+  it('made in the same millisecond, keeps the order main made them in', async () => {
+    // Listed oldest first by the journal; their ids sort the other way.
+    const api = queueApi([
+      makeJob({ id: id(9), createdAt: 1_000 }),
+      makeJob({ id: id(1), createdAt: 1_000 })
+    ])
+    await openJobs(api)
+    expect(within(card(id(9))).getByTestId('queue-place')).toHaveTextContent('1 of 2')
+    expect(within(card(id(1))).getByTestId('queue-place')).toHaveTextContent('2 of 2')
+    // Pushed in the order they were made.
+    api.pushJob(makeJob({ id: id(8), createdAt: 5_000 }))
+    api.pushJob(makeJob({ id: id(2), createdAt: 5_000 }))
+    await settle()
+    expect(within(card(id(8))).getByTestId('queue-place')).toHaveTextContent('3 of 4')
+    expect(within(card(id(2))).getByTestId('queue-place')).toHaveTextContent('4 of 4')
+  })
+
   it('takes a priority, and is then sent before the others', async () => {
     const api = queueApi(waiting())
     await openJobs(api)

@@ -71,13 +71,18 @@ export function canRetry(job: JobRecord): boolean {
 /**
  * Waiting jobs (not on a server yet) in the order they will be sent, as the engine orders
  * them: every high one first, low ones last, then by their place (`order`, else `createdAt`).
+ * Jobs made in the same millisecond (the runs of a batch) go in the order they were made:
+ * `made` says it (the order main listed or pushed them), else the list's own order.
  */
-export function queueOrder(list: readonly JobRecord[]): JobRecord[] {
+export function queueOrder(
+  list: readonly JobRecord[],
+  made: (job: JobRecord) => number = () => 0
+): JobRecord[] {
   const rank = (j: JobRecord) => PRIORITIES.indexOf(j.priority ?? 'normal')
   const key = (j: JobRecord) => j.order ?? j.createdAt
   return list
     .filter((j) => j.state === 'pending')
-    .sort((a, b) => rank(a) - rank(b) || key(a) - key(b))
+    .sort((a, b) => rank(a) - rank(b) || key(a) - key(b) || made(a) - made(b))
 }
 
 /** The runs of a batch that count: a run replaced by its retry is left out. */
@@ -97,6 +102,9 @@ export class JobsState {
   // Bookkeeping only, never rendered: a reactive set would be written while rendering.
   // eslint-disable-next-line svelte/prefer-svelte-reactivity
   readonly #asked = new Set<string>()
+  /** job id -> the order main made it in (journal order, then pushes); never rendered. */
+  // eslint-disable-next-line svelte/prefer-svelte-reactivity
+  readonly #made = new Map<string, number>()
   /** The nodes of workflows submitted from this window, to name the node a job is at. */
   readonly #nodes = new SvelteMap<string, WorkflowSummary['nodes']>()
   readonly #api: ComfyBalancerApi | undefined
@@ -158,7 +166,11 @@ export class JobsState {
   }
   /** Waiting jobs in the order they will be sent. */
   get waiting(): JobRecord[] {
-    return queueOrder(this.#jobs)
+    return queueOrder(this.#jobs, (j) => this.#made.get(j.id) ?? Number.MAX_SAFE_INTEGER)
+  }
+
+  #noteMade(job: JobRecord): void {
+    if (!this.#made.has(job.id)) this.#made.set(job.id, this.#made.size)
   }
   /** A waiting job's place in the queue here (1 is sent next), or null. */
   placeOf(id: string): { n: number; total: number } | null {
@@ -181,6 +193,7 @@ export class JobsState {
     const api = this.#api
     if (!api) return () => {}
     const offJobs = api.jobs.onJob((job) => {
+      this.#noteMade(job)
       this.#jobs = upsert(this.#jobs, job)
     })
     // An older main (or a test's API) may have no queue.
@@ -196,6 +209,11 @@ export class JobsState {
     }
     void api.jobs.list().then(
       (list) => {
+        // The journal lists the oldest first; jobs pushed meanwhile are newer.
+        const pushed = [...this.#made.keys()]
+        this.#made.clear()
+        for (const j of list) this.#noteMade(j)
+        for (const id of pushed) this.#made.set(id, this.#made.get(id) ?? this.#made.size)
         let next = sortJobs(list.slice())
         // Pushes that came first are at least as new as the list.
         for (const j of this.#jobs) next = upsert(next, j)
@@ -217,6 +235,7 @@ export class JobsState {
       // The other runs of its batch come by push: they have the same nodes.
       if (job.batch) this.#nodes.set(`batch:${job.batch.id}`, nodes)
     }
+    this.#noteMade(job)
     this.#jobs = upsert(this.#jobs, job)
   }
 
@@ -290,7 +309,10 @@ export class JobsState {
 
   #merge(list: readonly JobRecord[]): void {
     let next = this.#jobs
-    for (const j of list) next = upsert(next, j)
+    for (const j of list) {
+      this.#noteMade(j)
+      next = upsert(next, j)
+    }
     this.#jobs = next
   }
 
