@@ -445,6 +445,19 @@ export class BalancerCore {
   retryBatch(batchId: string): JobRecord[] {
     return this.engine().retryBatch(batchId)
   }
+
+  /**
+   * Every binary frame of every server's WebSocket (ComfyUI's previews: a 4-byte big-endian
+   * type, then its data), in the order of that server's messages. Returns the unsubscribe
+   * function.
+   */
+  onServerBinary(fn: (e: { serverId: string; frame: Buffer }) => void): () => void {
+    return this.monitor.events.on('comfy', ({ serverId, event }) => {
+      // Only a binary frame carries a Buffer: parsed JSON never does.
+      const frame = event.data.frame
+      if (Buffer.isBuffer(frame)) fn({ serverId, frame })
+    })
+  }
 }
 
 /** Longest wait for a server's object_info (about 500 KB on a default install, more with custom nodes). */

@@ -1,7 +1,7 @@
 /**
  * One WebSocket per server with our clientId, so ComfyUI routes our prompts' events to us.
- * Reconnects with backoff while open; text frames are parsed and passed on, binary previews
- * are ignored.
+ * Reconnects with backoff while open; text frames are parsed and passed on, binary frames
+ * (previews, progress text) are passed on as they came, within a byte budget.
  *
  * A server (or something posing as one) may send far more than ComfyUI ever does. The work per
  * socket is bounded: `status` updates are coalesced (latest wins), messages past a per-second
@@ -28,6 +28,11 @@ export interface SocketEvents {
    * reconnect). `reason` is a short sentence; `perSecond` the rate seen.
    */
   flood: { reason: string; perSecond: number }
+  /**
+   * A binary frame (ComfyUI's previews: a 4-byte big-endian type, then its data), as received.
+   * Dropped, never queued, past the message budget or the byte budget of the second.
+   */
+  binary: { frame: Buffer }
 }
 
 /** Bounds on the work one socket may cause. */
@@ -40,13 +45,16 @@ export interface SocketLimits {
   floodSeconds: number
   /** Least gap between two `status` events passed on; in between the latest one wins. */
   statusGapMs: number
+  /** Bytes of binary frames per second passed on; past it they are dropped (previews only). */
+  binaryBytesPerSec: number
 }
 
 export const DEFAULT_SOCKET_LIMITS: SocketLimits = {
   budgetPerSec: 1_000,
   hardCapPerSec: 5_000,
   floodSeconds: 5,
-  statusGapMs: 50
+  statusGapMs: 50,
+  binaryBytesPerSec: 64 * 1024 * 1024
 }
 
 /** The events of one prompt, which the job engine follows: never dropped, never reordered. */
@@ -158,6 +166,8 @@ export class ComfySocket {
   /** The current one-second window: its start and how many frames came in it. */
   private winStart = 0
   private winCount = 0
+  /** Bytes of binary frames passed on in the current window. */
+  private winBinaryBytes = 0
   /** Windows in a row over budget. */
   private hotWindows = 0
   /** Paused until the window ends (hard cap reached). */
@@ -220,6 +230,7 @@ export class ComfySocket {
     this.ws = ws
     this.winStart = this.clock.now()
     this.winCount = 0
+    this.winBinaryBytes = 0
     this.hotWindows = 0
     this.lastError = ''
     ws.on('open', () => {
@@ -269,7 +280,20 @@ export class ComfySocket {
         Math.max(1, this.winStart + 1000 - now)
       )
     }
-    if (isBinary) return
+    if (isBinary) {
+      const frame = toBuffer(data)
+      if (
+        count > this.limits.budgetPerSec ||
+        frame.length < 4 ||
+        this.winBinaryBytes + frame.length > this.limits.binaryBytesPerSec
+      ) {
+        this.stats.dropped++
+        return
+      }
+      this.winBinaryBytes += frame.length
+      this.events.emit('binary', { frame })
+      return
+    }
     const buf = toBuffer(data)
     const sniffed = sniffType(buf)
     if (sniffed === 'status') {
@@ -307,6 +331,7 @@ export class ComfySocket {
     const rate = Math.round((this.winCount * 1000) / Math.max(1000, now - this.winStart))
     this.winStart = now
     this.winCount = 0
+    this.winBinaryBytes = 0
     if (this.hotWindows < this.limits.floodSeconds) return false
     this.flood(rate)
     return true

@@ -8,13 +8,29 @@ import type { Clock } from '../clock'
 import { ComfySocket, type ComfyEvent, type SocketEvents, type SocketLimits } from '../comfy/socket'
 import { Emitter } from '../events'
 
+/**
+ * The `type` of the event a binary frame is passed on as (`data.frame` is the frame, a Buffer).
+ * No ComfyUI message has it; the job engine ignores it (it has no prompt_id).
+ */
+export const BINARY_FRAME_EVENT = 'binary_frame'
+
+/** The binary frame an event carries (from a server's socket), or null. */
+export function binaryFrame(ev: ComfyEvent): Buffer | null {
+  if (ev.type !== BINARY_FRAME_EVENT) return null
+  const f = ev.data.frame
+  return Buffer.isBuffer(f) ? f : null
+}
+
 /** How long a flooding server's live feed stays off. */
 export const LIVE_BLOCK_MS = 5 * 60_000
 /** Pause between closing a silent socket and opening a new one. */
 export const REDIAL_DELAY_MS = 1_000
 
 export interface LiveFeedEvents {
-  /** A message on a server's socket. */
+  /**
+   * A message on a server's socket. A binary frame comes as `{type: BINARY_FRAME_EVENT, data:
+   * {frame}}` (read it with `binaryFrame`).
+   */
   comfy: { serverId: string; event: ComfyEvent }
   /** A `status` message with a valid queue length (queue_remaining = running + pending). */
   queue: { serverId: string; remaining: number }
@@ -97,6 +113,9 @@ export class LiveFeed {
       const n = queueRemaining(event)
       if (n !== null) this.events.emit('queue', { serverId, remaining: n })
       this.events.emit('comfy', { serverId, event })
+    })
+    sock.events.on('binary', ({ frame }) => {
+      this.events.emit('comfy', { serverId, event: { type: BINARY_FRAME_EVENT, data: { frame } } })
     })
     let opened = 0
     sock.events.on('open', () => {

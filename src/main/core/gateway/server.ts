@@ -37,6 +37,7 @@ import {
   type GatewayOptions
 } from './options'
 import { checkAccess, type AccessRules } from './security'
+import { PreviewRelay } from './previews'
 import { GatewaySockets } from './sockets'
 import { UploadStore } from './uploads'
 
@@ -59,6 +60,7 @@ export class GatewayServer {
   private readonly uploads: UploadStore
   private readonly server: http.Server
   private readonly sockets: GatewaySockets
+  private readonly previews = new PreviewRelay()
   /** Prompt id -> the prompt and extra_data as posted (memory only, while the job is unfinished). */
   private readonly posted = new Map<string, { prompt: unknown; extra: Record<string, unknown> }>()
   /** Prompts whose end (error, interrupt, executing null) was relayed from a server. */
@@ -118,6 +120,7 @@ export class GatewayServer {
     })
     this.server.on('upgrade', (req, socket, head) => this.sockets.upgrade(req, socket, head))
     this.offs.push(core.onServerEvent((e) => this.onServerEvent(e)))
+    this.offs.push(core.onServerBinary((e) => this.onServerBinary(e.serverId, e.frame)))
     this.offs.push(core.events.on('job', (j) => this.onJob(j)))
   }
 
@@ -212,14 +215,29 @@ export class GatewayServer {
     this.broadcastStatus()
   }
 
+  /** The gateway prompt `id` when it is on `serverId` now (not one it was moved away from). */
+  private promptOn(serverId: string, id: string): GatewayPrompt | null {
+    const p = this.ids.byPromptId(id)
+    if (!p) return null
+    const j = this.core.jobs?.get(id)
+    if (!j || (j.serverId !== serverId && j.attempts.at(-1)?.serverId !== serverId)) return null
+    return p
+  }
+
+  /** A server's preview goes to the client whose prompt runs there. */
+  private onServerBinary(serverId: string, frame: Buffer): void {
+    const f = this.previews.frame(serverId, frame)
+    if (!f) return
+    const p = this.promptOn(serverId, f.promptId)
+    if (p) this.sockets.sendBinaryTo(p.clientId, f.withMetadata, f.plain)
+  }
+
   private onServerEvent({ serverId, event }: ServerEvent): void {
+    this.previews.track(serverId, event)
     const id = event.data?.prompt_id
     if (typeof id !== 'string') return
-    const p = this.ids.byPromptId(id)
+    const p = this.promptOn(serverId, id)
     if (!p) return
-    const j = this.core.jobs?.get(id)
-    // Only the server the job is on now (not one it was moved away from).
-    if (!j || (j.serverId !== serverId && j.attempts.at(-1)?.serverId !== serverId)) return
     const type = event.type
     if (type === 'executed') {
       for (const f of outputFiles(event.data.output)) this.files.remember(f, serverId)
@@ -336,7 +354,7 @@ export class GatewayServer {
   }
 
   private features(): Record<string, unknown> {
-    return { supports_preview_metadata: false, max_upload_size: this.opts.maxUploadBytes }
+    return { supports_preview_metadata: true, max_upload_size: this.opts.maxUploadBytes }
   }
 
   private promptInfo() {

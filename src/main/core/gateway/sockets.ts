@@ -9,6 +9,9 @@ import { WebSocketServer, type WebSocket } from 'ws'
 import { STATUS_TEXT } from './http'
 import { checkAccess, type AccessRules } from './security'
 
+/** Unsent bytes past which a client's socket gets no more previews until it catches up. */
+export const MAX_UNREAD_BYTES = 16 * 1024 * 1024
+
 export interface SocketHooks {
   /** The `status` message, with `sid` for a new socket. */
   status(sid?: string): string
@@ -18,6 +21,8 @@ export interface SocketHooks {
 export class GatewaySockets {
   /** sid -> socket. */
   private readonly sockets = new Map<string, WebSocket>()
+  /** Sockets whose first message asked for previews with metadata (type 4). */
+  private readonly wantsMetadata = new WeakSet<WebSocket>()
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 })
 
   constructor(
@@ -30,6 +35,18 @@ export class GatewaySockets {
     if (clientId === null) return
     const ws = this.sockets.get(clientId)
     if (ws && ws.readyState === ws.OPEN) ws.send(msg)
+  }
+
+  /**
+   * A binary frame for a client: `withMetadata` when its socket asked for
+   * `supports_preview_metadata`, else `plain`. Skipped when the client has not read the
+   * previews before (a preview is worth nothing late; JSON events are never skipped).
+   */
+  sendBinaryTo(clientId: string | null, withMetadata: Buffer, plain: Buffer): void {
+    if (clientId === null) return
+    const ws = this.sockets.get(clientId)
+    if (!ws || ws.readyState !== ws.OPEN || ws.bufferedAmount > MAX_UNREAD_BYTES) return
+    ws.send(this.wantsMetadata.has(ws) ? withMetadata : plain, { binary: true })
   }
 
   broadcast(msg: string): void {
@@ -63,8 +80,10 @@ export class GatewaySockets {
         if (!first || isBinary) return
         first = false
         try {
-          const msg = JSON.parse(String(data)) as { type?: unknown }
+          const msg = JSON.parse(String(data)) as { type?: unknown; data?: unknown }
           if (msg?.type === 'feature_flags') {
+            const flags = msg.data as { supports_preview_metadata?: unknown } | null | undefined
+            if (flags?.supports_preview_metadata === true) this.wantsMetadata.add(ws)
             ws.send(JSON.stringify({ type: 'feature_flags', data: this.hooks.features() }))
           }
         } catch {
