@@ -21,7 +21,7 @@ import { GatewayService, type GatewayState } from './core/gateway/service'
 import { DEFAULT_GATEWAY } from './core/app'
 import { settingsFile, userDataDir } from './core/app'
 import type { AppRoute } from '../shared/ipc'
-import { FINISHED_JOB_STATES, type AppSettings } from '../shared/types'
+import { FINISHED_JOB_STATES, type AppSettings, type JobRecord } from '../shared/types'
 import { loadClientId } from './client-id'
 import { createIpcHandlers, forwardPushes, gatewayStatusOf } from './ipc-handlers'
 import { registerIpc, trustedSender } from './ipc'
@@ -50,6 +50,10 @@ export interface RunAppOptions {
   rendererUrl?: string
   env?: NodeJS.ProcessEnv
   platform?: NodeJS.Platform
+  /** The command line, for workflow files given at launch. @default process.argv */
+  argv?: readonly string[]
+  /** The folder relative paths in `argv` are read from. @default process.cwd() */
+  cwd?: string
 }
 
 /** The running shell, for tests and the e2e hook. */
@@ -62,6 +66,11 @@ export interface RunningApp {
   window: AppWindow
   logFile: RotatingLogFile
   notifier: Notifier
+  /**
+   * Submits workflow files handed to the app (launch arguments, "Open with", a file dropped on
+   * the tray icon), each to the best server, with a notification when queued or refused.
+   */
+  submitFiles(files: readonly string[]): Promise<void>
   /** Stops everything, in order; what `before-quit` runs. Safe to call twice. */
   shutdown(): Promise<void>
 }
@@ -69,6 +78,26 @@ export interface RunningApp {
 export interface AppHandle {
   /** The running shell once the app is ready; null for a second instance that quit. */
   ready: Promise<RunningApp | null>
+}
+
+/** Most files taken from one launch or drop (the rest are ignored). */
+export const MAX_FILES_AT_ONCE = 50
+
+/**
+ * The workflow files in a command line: arguments after the program that are not switches and
+ * end in `.json` or `.png`, resolved against `cwd`, each once, at most {@link MAX_FILES_AT_ONCE}.
+ */
+export function workflowFilesInArgv(argv: readonly string[], cwd: string): string[] {
+  const files: string[] = []
+  for (const arg of argv.slice(1)) {
+    if (typeof arg !== 'string' || !arg || arg.startsWith('-')) continue
+    const ext = path.extname(arg).slice(1).toLowerCase()
+    if (!(WORKFLOW_EXTENSIONS as readonly string[]).includes(ext)) continue
+    const file = path.resolve(cwd, arg)
+    if (!files.includes(file)) files.push(file)
+    if (files.length >= MAX_FILES_AT_ONCE) break
+  }
+  return files
 }
 
 /** Ctrl-C and `kill` quit cleanly too (hooked once per process). */
@@ -93,9 +122,29 @@ export function runApp(opts: RunAppOptions): AppHandle {
 
   let running: RunningApp | null = null
   let quitting = false
+  // Files handed over before the core has started wait here.
+  const waiting: string[] = workflowFilesInArgv(
+    opts.argv ?? process.argv,
+    opts.cwd ?? process.cwd()
+  )
+  const openFiles = (files: readonly string[]) => {
+    if (!files.length) return
+    if (running) void running.submitFiles(files)
+    else waiting.push(...files.slice(0, Math.max(0, MAX_FILES_AT_ONCE - waiting.length)))
+  }
   // A tray app: closing the window must not quit.
   app.on('window-all-closed', () => {})
-  app.on('second-instance', () => running?.window.show())
+  // A second launch: its workflow files are submitted here; without any, the window opens.
+  app.on('second-instance', (_event, argv: string[], cwd: string) => {
+    const files = Array.isArray(argv) ? workflowFilesInArgv(argv, cwd || process.cwd()) : []
+    if (files.length) openFiles(files)
+    else running?.window.show()
+  })
+  // macOS: "Open with" and files dropped on the app icon (may come before `ready`).
+  app.on('open-file', (event, file: string) => {
+    event.preventDefault()
+    if (typeof file === 'string' && file) openFiles([path.resolve(file)])
+  })
   // macOS: clicking the app in Finder or the dock while it runs opens the window.
   app.on('activate', () => running?.window.show())
   app.on('before-quit', (event) => {
@@ -120,6 +169,7 @@ export function runApp(opts: RunAppOptions): AppHandle {
       return null
     }
     running = started
+    if (waiting.length) void started.submitFiles(waiting.splice(0))
     return started
   })
   return { ready }
@@ -213,7 +263,8 @@ async function start(opts: StartOptions): Promise<RunningApp> {
     Notification,
     createImageFromPath: (p) => nativeImage.createFromPath(p),
     platform,
-    appIcon: iconFile
+    appIcon: iconFile,
+    sound: () => notificationSound(core.settings)
   })
   const policy = new NotifyPolicy()
   const serverName = (id: string | null) =>
@@ -269,6 +320,62 @@ async function start(opts: StartOptions): Promise<RunningApp> {
     )
   }
 
+  // Ways in: files handed to the app, and the last one run again.
+  /** The last workflow file submitted this session (not kept across restarts). */
+  let lastWorkflow: string | null = null
+  const remember = (file: string) => {
+    lastWorkflow = file
+    tray?.update(view())
+  }
+  const queued = (file: string, jobs: JobRecord[]) => {
+    const t = translator(locale())
+    const body = jobs.length > 1 ? t('queuedBatchBody', { count: jobs.length }) : t('queuedBody')
+    notifier.show(null, { title: t('queuedTitle', { file: path.basename(file) }), body }, () =>
+      window.show({ view: 'jobs', jobId: jobs[0]?.id })
+    )
+  }
+  const refused = (file: string, err: unknown) => {
+    const t = translator(locale())
+    const message = redactor.redact(err instanceof Error ? err.message : String(err))
+    core.log('warn', `[Jobs] Could not submit ${path.basename(file)}: ${message}`)
+    notifier.show(null, { title: t('submitFailed', { file: path.basename(file) }), body: message })
+  }
+  const submitFile = async (file: string): Promise<void> => {
+    try {
+      if (!core.jobs) throw new Error('Jobs are off')
+      // Bounded read, .json/.png only, UI-format graphs converted: all the core's.
+      const wf = await core.readWorkflow(file)
+      const job = core.jobs.submit(wf, { baseDir: path.dirname(file) })
+      core.log('info', `[Jobs] Submitted ${job.source} (${job.id.slice(0, 8)})`)
+      remember(file)
+      queued(file, [job])
+    } catch (err) {
+      refused(file, err)
+    }
+  }
+  const submitFiles = async (files: readonly string[]): Promise<void> => {
+    for (const file of files.slice(0, MAX_FILES_AT_ONCE)) await submitFile(file)
+  }
+  const runAgain = async (count: number): Promise<void> => {
+    const file = lastWorkflow
+    if (!file || !core.jobs) return
+    try {
+      const wf = await core.readWorkflow(file)
+      const batch = core.jobs.submitBatch(
+        wf,
+        { count, seed: 'random', sets: [] },
+        { baseDir: path.dirname(file) }
+      )
+      core.log(
+        'info',
+        `[Jobs] Submitted ${wf.source} again x${count} (batch ${batch.batchId.slice(0, 8)})`
+      )
+      queued(file, batch.jobs)
+    } catch (err) {
+      refused(file, err)
+    }
+  }
+
   // The tray.
   const view = (): TrayView => ({
     status: core.status(),
@@ -276,7 +383,9 @@ async function start(opts: StartOptions): Promise<RunningApp> {
     startAtLogin: core.settings.startAtLogin,
     locale: locale(),
     canSubmit: core.jobs !== null,
-    gateway: { state: gateway.state, port: gatewaySettings().port }
+    gateway: { state: gateway.state, port: gatewaySettings().port },
+    sendingPaused: core.isSendingPaused(),
+    lastWorkflow: lastWorkflow ? path.basename(lastWorkflow) : null
   })
   const actions: TrayActions = {
     open: () => window.show(),
@@ -284,7 +393,14 @@ async function start(opts: StartOptions): Promise<RunningApp> {
     setPaused: (paused) => core.setPaused(paused),
     setVerbose: (verbose) => core.setVerbose(verbose),
     setStartAtLogin: (enabled) => void core.updateSettings({ startAtLogin: enabled }),
-    submit: (serverId) => void pickAndSubmit(core, serverId, locale()),
+    submit: (serverId) => void pickAndSubmit(core, serverId, locale(), remember),
+    setSendingPaused: (paused) => {
+      if (!core.jobs) return
+      if (paused) core.pauseSending()
+      else core.resumeSending()
+    },
+    runAgain: (count) => void runAgain(count),
+    dropFiles: (files) => void submitFiles(files.filter((f) => typeof f === 'string')),
     openLogFolder: () => void shell.openPath(logDir),
     copyGatewayAddress: (url) => clipboard.writeText(url),
     quit: () => app.quit()
@@ -292,6 +408,7 @@ async function start(opts: StartOptions): Promise<RunningApp> {
   const appTray = new AppTray(view(), actions, { template: platform === 'darwin' })
   tray = appTray
   const offStatus = core.events.on('status', () => appTray.update(view()))
+  const offQueue = core.onQueueState(() => appTray.update(view()))
 
   // Settings changes: saved, secrets learned, login item and tray follow.
   let current: AppSettings = settings
@@ -328,10 +445,12 @@ async function start(opts: StartOptions): Promise<RunningApp> {
     window,
     logFile,
     notifier,
+    submitFiles,
     shutdown: () =>
       (shutdown ??= (async () => {
         closing = true
         offStatus()
+        offQueue()
         offSettings()
         offRound()
         offJob()
@@ -372,6 +491,11 @@ export function routeFor(notice: Notice): AppRoute {
   }
 }
 
+/** Whether notifications make a sound: `notifications.sound` when settings have it, else on. */
+export function notificationSound(settings: Pick<AppSettings, 'notifications'>): boolean {
+  return (settings.notifications as { sound?: unknown }).sound !== false
+}
+
 function applyLoginItem(item: LoginItem, enabled: boolean, core: BalancerCore): void {
   try {
     if (item.get() !== enabled) item.set(enabled)
@@ -384,7 +508,8 @@ function applyLoginItem(item: LoginItem, enabled: boolean, core: BalancerCore): 
 async function pickAndSubmit(
   core: BalancerCore,
   serverId: string | null,
-  locale: Locale
+  locale: Locale,
+  onSubmitted: (file: string) => void
 ): Promise<void> {
   const jobs = core.jobs
   if (!jobs) return
@@ -398,8 +523,11 @@ async function pickAndSubmit(
   if (picked.canceled) return
   for (const file of picked.filePaths) {
     try {
-      const job = await submitWorkflow(jobs, { path: file, serverId })
+      const job = await submitWorkflow(jobs, { path: file, serverId }, (bytes, source) =>
+        core.loadWorkflow(bytes, source)
+      )
       core.log('info', `[Jobs] Submitted ${job.source} (${job.id.slice(0, 8)})`)
+      onSubmitted(file)
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err)
       core.log('warn', `[Jobs] Could not submit ${path.basename(file)}: ${message}`)

@@ -24,6 +24,8 @@ export interface NotifierDeps {
   platform: NodeJS.Platform
   /** The app icon, for notifications without a picture of their own. */
   appIcon?: string
+  /** Whether notifications make a sound (asked at each one). @default on */
+  sound?: () => boolean
 }
 
 /** Output files shown as thumbnails. */
@@ -58,6 +60,8 @@ export class Notifier {
     const n = new this.deps.Notification({
       title: text.title,
       body: text.body,
+      // Only set when off: the desktop's own sound choice stays otherwise.
+      ...(this.deps.sound?.() === false ? { silent: true } : {}),
       ...(icon ? { icon } : {})
     })
     this.live.add(n)

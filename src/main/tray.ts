@@ -27,6 +27,12 @@ export interface TrayActions {
   openLogFolder(): void
   /** Puts the gateway's address on the clipboard. */
   copyGatewayAddress(url: string): void
+  /** Pauses (true) or resumes (false) sending jobs to the servers. */
+  setSendingPaused(paused: boolean): void
+  /** Submits the last workflow again as a batch of `count` runs with random seeds. */
+  runAgain(count: number): void
+  /** Files dropped on the tray icon (macOS), to submit. */
+  dropFiles(files: string[]): void
   quit(): void
 }
 
@@ -40,7 +46,17 @@ export interface TrayView {
   canSubmit?: boolean
   /** The gateway's state and port; no line when absent. */
   gateway?: { state: GatewayState; port: number }
+  /** True while sending jobs is paused (they wait in the app). @default false */
+  sendingPaused?: boolean
+  /** File name of the last submitted workflow this session; null or absent when none. */
+  lastWorkflow?: string | null
 }
+
+/** The counts offered by "Run the last workflow again". */
+export const RUN_AGAIN_COUNTS: readonly number[] = [1, 4, 10]
+
+/** Longest workflow name in the "Run ... again" line. */
+const NAME_MAX = 40
 
 /** Longest down reason in a menu line. */
 const REASON_MAX = 60
@@ -115,6 +131,25 @@ export function gatewayLine(
   }
 }
 
+/** "Run NAME again" with its counts; disabled until a workflow was submitted this session. */
+export function runAgainLine(
+  view: TrayView,
+  t: Translate,
+  actions: TrayActions
+): MenuItemConstructorOptions {
+  const name = view.lastWorkflow ?? null
+  const enabled = name !== null && view.canSubmit !== false
+  return {
+    label: name ? t('runAgain', { name: clip(name, NAME_MAX) }) : t('runAgainNone'),
+    enabled,
+    submenu: RUN_AGAIN_COUNTS.map((count) => ({
+      label: t('runTimes', { count }),
+      enabled,
+      click: () => actions.runAgain(count)
+    }))
+  }
+}
+
 export function trayMenuTemplate(
   view: TrayView,
   actions: TrayActions
@@ -145,6 +180,14 @@ export function trayMenuTemplate(
       label: t('submitTo'),
       enabled: canSubmit && submitTo.length > 0,
       submenu: submitTo.length ? submitTo : [{ label: t('summaryNoServers'), enabled: false }]
+    },
+    runAgainLine(view, t, actions),
+    {
+      label: t('pauseSending'),
+      type: 'checkbox',
+      checked: view.sendingPaused === true,
+      enabled: view.canSubmit !== false,
+      click: (item) => actions.setSendingPaused(item.checked)
     },
     ...(view.gateway
       ? [{ type: 'separator' as const }, gatewayLine(view.gateway, t, actions)]
@@ -210,6 +253,10 @@ export class AppTray {
     this.iconKey = iconKey(view.status)
     // Windows and most Linux trays: a left click opens the window (macOS opens the menu).
     this.tray.on('click', () => this.actions.open())
+    // macOS: files dropped on the icon.
+    this.tray.on('drop-files', (_event, files) => {
+      if (Array.isArray(files) && files.length) this.actions.dropFiles(files)
+    })
     this.update(view)
   }
 

@@ -67,7 +67,7 @@ export class FakeTray {
   tooltip = ''
   menu: { items: unknown[] } | null = null
   destroyed = false
-  readonly listeners = new Map<string, () => void>()
+  readonly listeners = new Map<string, Listener>()
   constructor(image: unknown) {
     this.image = image
     FakeTray.instances.push(this)
@@ -81,9 +81,13 @@ export class FakeTray {
   setContextMenu = vi.fn((menu: { items: unknown[] }) => {
     this.menu = menu
   })
-  on(event: string, fn: () => void): this {
+  on(event: string, fn: Listener): this {
     this.listeners.set(event, fn)
     return this
+  }
+  /** Calls the listener for `event` as Electron would (e.g. `drop-files` with its paths). */
+  emit(event: string, ...args: unknown[]): void {
+    this.listeners.get(event)?.(...args)
   }
   destroy(): void {
     this.destroyed = true

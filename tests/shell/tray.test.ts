@@ -33,6 +33,9 @@ function actions() {
     submit: vi.fn<TrayActions['submit']>(),
     openLogFolder: vi.fn<TrayActions['openLogFolder']>(),
     copyGatewayAddress: vi.fn<TrayActions['copyGatewayAddress']>(),
+    setSendingPaused: vi.fn<TrayActions['setSendingPaused']>(),
+    runAgain: vi.fn<TrayActions['runAgain']>(),
+    dropFiles: vi.fn<TrayActions['dropFiles']>(),
     quit: vi.fn<TrayActions['quit']>()
   }
 }
@@ -107,6 +110,47 @@ describe('serverLine', () => {
 })
 
 describe('trayMenuTemplate', () => {
+  it('pauses and resumes sending, its check mark following the queue state', () => {
+    const a = actions()
+    const running = trayMenuTemplate(view(), a)
+    expect(item(running, 'Pause sending')).toMatchObject({ type: 'checkbox', checked: false })
+    click(running, 'Pause sending', true)
+    expect(a.setSendingPaused).toHaveBeenLastCalledWith(true)
+    const paused = trayMenuTemplate(view(undefined, { sendingPaused: true }), a)
+    expect(item(paused, 'Pause sending').checked).toBe(true)
+    click(paused, 'Pause sending', false)
+    expect(a.setSendingPaused).toHaveBeenLastCalledWith(false)
+    const zh = trayMenuTemplate(view(undefined, { locale: 'zh-CN' }), a)
+    expect(labels(zh)).toContain('暂停发送')
+  })
+
+  it('runs the last workflow again x1, x4 or x10, disabled until one was submitted', () => {
+    const a = actions()
+    const none = item(trayMenuTemplate(view(), a), 'Run the last workflow again')
+    expect(none.enabled).toBe(false)
+    const sub = (i: MenuItemConstructorOptions) => i.submenu as MenuItemConstructorOptions[]
+    expect(sub(none).map((i) => [i.label, i.enabled])).toEqual([
+      ['×1', false],
+      ['×4', false],
+      ['×10', false]
+    ])
+    const some = item(
+      trayMenuTemplate(view(undefined, { lastWorkflow: 'portrait.json' }), a),
+      'Run portrait.json again'
+    )
+    expect(some.enabled).toBe(true)
+    for (const i of sub(some)) (i.click as () => void)()
+    expect(a.runAgain.mock.calls).toEqual([[1], [4], [10]])
+    // No job engine: nothing can be submitted.
+    const noJobs = trayMenuTemplate(
+      view(undefined, { lastWorkflow: 'portrait.json', canSubmit: false }),
+      a
+    )
+    expect(item(noJobs, 'Run portrait.json again').enabled).toBe(false)
+    const zh = trayMenuTemplate(view(undefined, { lastWorkflow: 'a.png', locale: 'zh-CN' }), a)
+    expect(labels(zh)).toContain('再次运行 a.png')
+  })
+
   it('has the summary, one line per server, submit, the switches and Quit', () => {
     const items = trayMenuTemplate(view(fleet([gpu1, gpu2, gpu3, off], 'gpu-1')), actions())
     expect(labels(items)).toEqual([
@@ -119,6 +163,8 @@ describe('trayMenuTemplate', () => {
       'separator',
       'Submit workflow...',
       'Submit to',
+      'Run the last workflow again',
+      'Pause sending',
       'separator',
       'Open Comfy Balancer',
       'Check now',
@@ -242,6 +288,16 @@ describe('the gateway line', () => {
 })
 
 describe('AppTray', () => {
+  it('hands files dropped on the icon to the drop action (macOS)', () => {
+    const a = actions()
+    new AppTray(view(), a)
+    const fake = FakeTray.instances[0]!
+    fake.emit('drop-files', {}, ['/in/a.json', '/in/b.png'])
+    expect(a.dropFiles).toHaveBeenCalledExactlyOnceWith(['/in/a.json', '/in/b.png'])
+    fake.emit('drop-files', {}, [])
+    expect(a.dropFiles).toHaveBeenCalledOnce()
+  })
+
   it('draws 1x and 2x icons, sets the tooltip and follows status changes', () => {
     const a = actions()
     const tray = new AppTray(view(fleet([gpu1, gpu2], 'gpu-1')), a)
