@@ -8,6 +8,7 @@ import { join } from 'node:path'
 import { PNG } from 'pngjs'
 import { describe, expect, it, vi } from 'vitest'
 import { APP_ID } from '../../src/main/lifecycle'
+import { WORKFLOW_EXTENSIONS } from '../../src/main/submit'
 
 vi.mock('electron', () => import('./electron-mock'))
 
@@ -109,6 +110,18 @@ describe('electron-builder.json', () => {
       enableEmbeddedAsarIntegrityValidation: true,
       onlyLoadAppFromAsar: true
     })
+  })
+
+  it('offers "Open with" for .json and .png workflows, as a viewer that never takes over', () => {
+    const assoc = config.fileAssociations as Array<Record<string, unknown>>
+    expect(assoc.map((a) => a.ext)).toEqual(['json', 'png'])
+    for (const a of assoc) {
+      expect(a).toMatchObject({ name: 'ComfyUI workflow', role: 'Viewer', rank: 'Alternate' })
+      // Linux needs the MIME type for the desktop file's "Open with".
+      expect(a.mimeType).toBe(a.ext === 'png' ? 'image/png' : 'application/json')
+    }
+    // The app takes exactly the extensions it can submit.
+    expect(assoc.map((a) => a.ext)).toEqual([...WORKFLOW_EXTENSIONS])
   })
 
   it('keeps the macOS app out of the dock until its window opens', () => {
