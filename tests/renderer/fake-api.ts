@@ -193,7 +193,39 @@ export function fakeApi(init: {
         jobCh.emit(next)
         return next
       },
-      onJob: (fn) => jobCh.on(fn)
+      onJob: (fn) => jobCh.on(fn),
+      move: async (target, where) => {
+        calls.push(['jobs.move', target, where])
+        return []
+      },
+      setPriority: async (target, priority) => {
+        calls.push(['jobs.setPriority', target, priority])
+        return []
+      },
+      cancelBatch: async (batchId) => {
+        calls.push(['jobs.cancelBatch', batchId])
+        return []
+      },
+      cancelAll: async () => {
+        calls.push(['jobs.cancelAll'])
+        return []
+      },
+      retry: async (id) => {
+        calls.push(['jobs.retry', id])
+        const old = jobs.get(id)
+        if (!old) throw new Error(`Unknown job ${id}`)
+        return old
+      },
+      retryBatch: async (batchId) => {
+        calls.push(['jobs.retryBatch', batchId])
+        return []
+      }
+    },
+    queue: {
+      state: async () => ({ paused: false, changedAt: null }),
+      pause: async () => ({ paused: true, changedAt: 1 }),
+      resume: async () => ({ paused: false, changedAt: 2 }),
+      onState: () => () => undefined
     },
     ui: {
       onNavigate: (fn) => navCh.on(fn),

@@ -51,7 +51,7 @@ describe('jobs:submit with variations', () => {
 
   it('hands a batch to the core with the variations, and answers with its first run', async () => {
     const first = makeJob({ id: '00000000-0000-4000-8000-000000000001' })
-    const submitBatch = vi.fn(() => ({
+    const submitBatch = vi.fn((..._args: unknown[]) => ({
       batchId: 'b',
       jobs: [first, makeJob({ id: '00000000-0000-4000-8000-000000000002' })]
     }))

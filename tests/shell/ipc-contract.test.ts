@@ -25,7 +25,13 @@ import type {
   WorkflowInspectRequest,
   WorkflowInspectResult
 } from '../../src/shared/ipc'
-import type { AppSettings, FleetStatus, JobRecord, LogLine } from '../../src/shared/types'
+import type {
+  AppSettings,
+  FleetStatus,
+  JobRecord,
+  LogLine,
+  QueueState
+} from '../../src/shared/types'
 
 describe('the IPC contract', () => {
   it('names each channel once, in the channel object and in exactly one map', () => {
@@ -84,6 +90,7 @@ describe('the IPC contract', () => {
       'settings:push': AppSettings
       'job:push': JobRecord
       'navigate:push': AppRoute
+      'queue:push': QueueState
     }>()
     expectTypeOf<ComfyBalancerApi['jobs']['onJob']>().returns.toEqualTypeOf<() => void>()
     expectTypeOf<ComfyBalancerApi['ui']['onNavigate']>().returns.toEqualTypeOf<() => void>()
