@@ -38,6 +38,7 @@ import {
 } from './options'
 import { checkAccess, type AccessRules } from './security'
 import { PreviewRelay } from './previews'
+import { goesHome, proxyHome } from './proxy'
 import { GatewaySockets } from './sockets'
 import { UploadStore } from './uploads'
 
@@ -348,8 +349,15 @@ export class GatewayServer {
       const s = await this.fleet.systemStats()
       return s ? sendJson(res, 200, s) : sendText(res, 503, 'No server is available')
     }
+    if (goesHome(method, route)) {
+      stream()
+      return proxyHome(this.core, this.fleet, url, req, res, {
+        maxBodyBytes: this.opts.maxUploadBytes,
+        maxAnswerBytes: this.opts.maxViewBytes,
+        timeoutMs: Math.max(30_000, this.core.settings.timeout)
+      })
+    }
     req.resume()
-    if (get) return sendText(res, 404, '404: Not Found')
     return sendText(res, 405, '405: Method Not Allowed')
   }
 
