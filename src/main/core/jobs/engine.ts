@@ -11,8 +11,10 @@
  * - Jobs on a server that went down are re-routed; stale copies are removed when it returns.
  *
  * This file wires the pieces together: the job store (the only writer of job records),
- * dispatch (choosing and sending), input images, the tracker (following jobs to their end)
- * and recovery (servers that fail).
+ * new jobs (records and retries), batches, dispatch (choosing and sending), input images, the
+ * tracker (following jobs to their end), recovery (servers that fail), cancels and the queue
+ * the user controls (pause, order, priority). The pieces know each other only through the
+ * callbacks given here.
  */
 import { randomUUID } from 'node:crypto'
 import type { BalancerSettings, JobPriority, JobRecord, QueueState } from '../../../shared/types'
