@@ -334,7 +334,7 @@ export async function uploadImage(
   subfolder = ''
 ): Promise<{ name: string; subfolder: string; type: string }> {
   const form = new FormData()
-  form.append('image', new Blob([bytes as BlobPart]), filename)
+  form.append('image', new Blob([new Uint8Array(bytes)]), filename)
   form.append('type', 'input')
   if (subfolder) form.append('subfolder', subfolder)
   const res = await client.send('POST', '/upload/image', { form })
