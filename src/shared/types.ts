@@ -146,6 +146,8 @@ export interface NotificationSettings {
   jobDone: boolean
   /** A job failed. @default true */
   jobFailed: boolean
+  /** Notifications make their sound (off: silent). @default true */
+  sound?: boolean
 }
 
 export type Language = 'system' | 'en' | 'zh-CN'

@@ -617,3 +617,13 @@ describe('the gateway settings', () => {
     expect(wide.settings.gateway).toMatchObject({ host: '0.0.0.0', token })
   })
 })
+
+describe('the notification sound', () => {
+  it('is kept when set, and a bad value is reported', () => {
+    expect(parseSettings({ notifications: { sound: false } }).settings.notifications.sound).toBe(
+      false
+    )
+    const bad = parseSettings({ notifications: { sound: 'loud' } })
+    expect(bad.problems.map((p) => p.path)).toEqual(['notifications.sound'])
+  })
+})

@@ -215,7 +215,7 @@ const fields = {
   jobHistoryLimit: intIn('jobHistoryLimit', LIMITS.jobHistoryLimit.min, LIMITS.jobHistoryLimit.max)
 } as const
 
-const NOTIFICATION_KINDS = ['serverDown', 'serverUp', 'jobDone', 'jobFailed'] as const
+const NOTIFICATION_KINDS = ['serverDown', 'serverUp', 'jobDone', 'jobFailed', 'sound'] as const
 
 /**
  * Validates settings from an untrusted source (file, IPC, CLI). Never throws: each bad value is
