@@ -269,6 +269,9 @@ export class Tracker {
   private async finish(j: JobRecord, h: HistoryEntry, client: ComfyClient): Promise<void> {
     const { store, clock } = this.o
     const now = clock.now()
+    // The record may have ended while its history was read (the user cancelled it): keep that.
+    const current = store.get(j.id)
+    if (!current || isFinished(current.state) || current.serverId !== j.serverId) return
     if (h.interrupted) {
       if (this.o.cancelling?.(j.id)) return
       store.update(j.id, { state: 'interrupted', finishedAt: now }, 'Interrupted on the server')
