@@ -132,6 +132,24 @@ describe('journal group commits', () => {
     k.close()
   })
 
+  it('a failed fsync rejects flushed(), and the next flushed() flushes again before it resolves', async () => {
+    const j = new Journal({ file })
+    j.open()
+    const fsyncs = vi.spyOn(fs, 'fsyncSync').mockImplementationOnce(() => {
+      throw Object.assign(new Error('input/output error'), { code: 'EIO' })
+    })
+    j.put(job('a'), PROMPT)
+    await expect(j.flushed()).rejects.toThrow(/input\/output/)
+    expect(fsyncs).toHaveBeenCalledTimes(1)
+    await j.flushed()
+    expect(fsyncs).toHaveBeenCalledTimes(2)
+    // Written once: the retry only flushed.
+    expect(fs.readFileSync(file, 'utf8').match(/"t":"put"/g)).toHaveLength(1)
+    await j.flushed()
+    expect(fsyncs).toHaveBeenCalledTimes(2)
+    j.close()
+  })
+
   it('a compaction carries the waiting changes and releases those awaiting them', async () => {
     const j = new Journal({ file, historyLimit: 10_000, compactAfterLines: 20 })
     j.open()

@@ -122,6 +122,8 @@ export class Journal {
   private waiters: Array<{ resolve: () => void; reject: (err: Error) => void }> = []
   private timer: NodeJS.Immediate | NodeJS.Timeout | null = null
   private commitCount = 0
+  /** Written, but the fsync after it failed: the next flush tries it again. */
+  private unsynced = false
   private changeCount = 0
 
   constructor(opts: JournalOptions) {
@@ -257,8 +259,10 @@ export class Journal {
       // What did not reach the file waits for the next try (a partial line then reads as one
       // damaged line, never as a wrong one).
       if (this.group && off < buf.length) this.requeue(buf.subarray(off))
+      else if (this.group) this.unsynced = true
       throw err
     }
+    this.unsynced = false
     this.commitCount++
   }
 
@@ -305,6 +309,7 @@ export class Journal {
 
   /** Forgets waiting lines that something newer made needless (a compaction, a reopen). */
   private dropWaiting(): void {
+    this.unsynced = false
     this.waiting = []
     this.waitingBytes = 0
     const waiters = this.waiters
@@ -319,7 +324,7 @@ export class Journal {
    */
   flushSync(): void {
     this.cancelTimer()
-    if (!this.waiting.length) return
+    if (!this.waiting.length && !this.unsynced) return
     const buf =
       this.waiting.length === 1 ? this.waiting[0]! : Buffer.concat(this.waiting, this.waitingBytes)
     const waiters = this.waiters
@@ -341,7 +346,7 @@ export class Journal {
    * off); rejects when the disk refused it. Await it before a job is sent anywhere.
    */
   flushed(): Promise<void> {
-    if (!this.waiting.length) return Promise.resolve()
+    if (!this.waiting.length && !this.unsynced) return Promise.resolve()
     return new Promise<void>((resolve, reject) => {
       this.waiters.push({ resolve, reject })
       this.schedule()
@@ -482,6 +487,7 @@ export class Journal {
       this.waiters = []
       this.waiting = []
       this.waitingBytes = 0
+      this.unsynced = false
       this.cancelTimer()
       const err = new Error('The job journal was closed before these changes were written')
       for (const w of waiters) w.reject(err)
