@@ -88,17 +88,21 @@ describe('the job store', () => {
   })
 
   it('keeps live progress in memory only', () => {
-    const { store, file } = setUp()
+    const { store, file, journal } = setUp()
     store.put(pendingJob('a', 1), PROMPT)
     store.update('a', { state: 'running', startedAt: 1 })
+    // Changes may be written in groups: what is waiting goes to disk before each look.
+    journal.flushSync()
     const size = fs.statSync(file).size
     for (let i = 0; i < 20; i++) store.progress(store.get('a')!, { value: i, max: 20 })
+    journal.flushSync()
     expect(fs.statSync(file).size).toBe(size)
     expect(store.get('a')!.progress).toMatchObject({ value: 19, max: 20 })
     // A queued job that reports progress is running from now on (journaled).
     store.put(pendingJob('b', 1, { state: 'queued' }), PROMPT)
     store.progress(store.get('b')!, { value: 1, max: 2 })
     expect(store.get('b')).toMatchObject({ state: 'running', progress: { value: 1 } })
+    journal.flushSync()
     expect(fs.statSync(file).size).toBeGreaterThan(size)
   })
 

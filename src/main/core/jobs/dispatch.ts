@@ -296,6 +296,8 @@ export class Dispatcher {
       // ComfyUI buffers no events: be listening before the prompt can start.
       await this.o.waitSocket(serverId)
       store.addAttempt(id, serverId, config.url, 'sending')
+      // Journaled before it is sent: the job and its "sending" attempt are on disk first.
+      await store.flushed()
       try {
         const extra = this.o.store.entry(id)?.extra
         const r = await queuePrompt(client, {

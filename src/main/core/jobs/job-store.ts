@@ -74,6 +74,11 @@ export class JobStore {
     return this.journal.unfinished()
   }
 
+  /** Resolves once every change recorded so far is on disk (the journal may write in groups). */
+  flushed(): Promise<void> {
+    return this.journal.flushed()
+  }
+
   /** Records a new job with its workflow. */
   put(job: JobRecord, prompt: ApiPrompt, extra?: Record<string, unknown> | null): void {
     this.journal.put(job, prompt, extra)
