@@ -1,6 +1,8 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- JSON messages of a ComfyUI API */
 import { describe, expect, it } from 'vitest'
-import { getJson, postJson, setup, txt2img, until, WsClient } from './helpers'
+import { startGateway } from '../../src/main/core/gateway'
+import { makeCore, servers } from '../jobs/helpers'
+import { getJson, onCleanup, postJson, setup, tmp, txt2img, until, WsClient } from './helpers'
 
 const PNG = Buffer.from([0x89, 0x50, 0x4e, 0x47])
 
@@ -132,5 +134,27 @@ describe('binary previews through the gateway', () => {
     expect(other.executionCount(pid)).toBe(1)
     await until(() => core.jobs!.get(pid)!.state === 'done')
     expect(core.jobs!.get(pid)!.serverId).not.toBe(first)
+  })
+})
+
+describe('a prompt whose end the gateway did not hear', () => {
+  it('ends for its client when the job is done from the server’s history', async () => {
+    // Without live sockets the server's events never come: the job ends from its history.
+    const fakes = await servers(1, { jobMs: 100 })
+    const dir = tmp()
+    const core = makeCore([fakes[0]!.url], dir, {}, { live: false })
+    core.start()
+    await until(() => core.status().healthy === 1)
+    const gw = await startGateway(core, { port: 0, dataDir: dir })
+    onCleanup(() => gw.close())
+    const ws = new WsClient(gw.url, 'unheard')
+    await ws.opened()
+    const r = await postJson(gw.url, '/prompt', { prompt: txt2img(), client_id: 'unheard' })
+    const pid = r.json.prompt_id as string
+    await until(() => core.jobs!.get(pid)?.state === 'done', 15_000)
+    await ws.finished(pid, 5_000)
+    expect(ws.of(pid)).toEqual(['execution_success', 'executing'])
+    expect(fakes[0]!.executionCount(pid)).toBe(1)
+    expect((await getJson(gw.url, `/history/${pid}`))[pid].status.status_str).toBe('success')
   })
 })

@@ -67,6 +67,7 @@ export class GatewayServer {
   /** Prompts whose end (error, interrupt, executing null) was relayed from a server. */
   private readonly ended = new Set<string>()
   private counter = 0
+  private closed = false
   private lastRemaining = -1
   private readonly offs: Array<() => void> = []
   private readonly opts: Required<
@@ -149,6 +150,7 @@ export class GatewayServer {
   }
 
   async close(): Promise<void> {
+    this.closed = true
     for (const off of this.offs.splice(0)) off()
     this.sockets.close()
     this.ids.save()
@@ -211,6 +213,22 @@ export class GatewayServer {
           JSON.stringify({ type: 'executing', data: { node: null, prompt_id: p.promptId } })
         )
         return
+      }
+      // Done while its server's socket was away (the end came from the server's history): the
+      // client still gets the end of its prompt. Checked once the server's own events for this
+      // change are relayed.
+      if (j.state === 'done' && !this.ended.has(j.id)) {
+        setImmediate(() => {
+          if (this.ended.has(j.id) || this.closed) return
+          this.markEnded(j.id)
+          const data = { prompt_id: p.promptId, timestamp: Date.now() }
+          this.sendTo(p.clientId, JSON.stringify({ type: 'execution_success', data }))
+          this.broadcastStatus()
+          this.sendTo(
+            p.clientId,
+            JSON.stringify({ type: 'executing', data: { node: null, prompt_id: p.promptId } })
+          )
+        })
       }
     }
     this.broadcastStatus()
