@@ -6,7 +6,7 @@ import { ComfyClient } from '../main/core/app'
 import { deleteFromQueue, interruptPrompt } from '../main/core/app'
 import { Journal } from '../main/core/app'
 import { appJournalFile, cliDataDir } from '../main/core/app'
-import { stripControls as s, terminalJson } from '../shared/terminal'
+import { stripControls as s } from '../shared/terminal'
 import type { AppSettings, JobRecord } from '../shared/types'
 import type { CliIo } from './io'
 import { CliRun, isDead, isFinishedJob, listRuns, matchesId, readJournal, runJobs } from './runs'
@@ -60,39 +60,6 @@ export function listJobs(env: NodeJS.ProcessEnv): ListedJob[] {
   const app = appJournalFile(env)
   for (const e of readJournal(app)) add(e.job, 'app', app, null, false)
   return out.sort((a, b) => a.createdAt.localeCompare(b.createdAt))
-}
-
-function pad(t: string, n: number): string {
-  return t.length >= n ? t : t + ' '.repeat(n - t.length)
-}
-
-export function jobsCommand(json: boolean, io: CliIo): number {
-  const jobs = listJobs(io.env)
-  if (json) {
-    io.out(terminalJson(jobs))
-    return 0
-  }
-  if (!jobs.length) {
-    io.out('No jobs.')
-    return 0
-  }
-  for (const j of jobs) {
-    const when = (j.finishedAt ?? j.updatedAt).replace('T', ' ').slice(0, 19)
-    const who =
-      j.owner === 'app' ? 'app' : j.runActive ? `cli, running (process ${j.pid})` : 'cli, ended'
-    io.out(
-      `${j.id}  ${pad(j.state, 11)}  ${pad(s(j.server ?? '-'), 26)}  ${when}  ${s(j.source)}  [${who}]`
-    )
-  }
-  const resumable = jobs.filter(
-    (j) => j.owner === 'cli' && !j.runActive && !isFinishedJob(j as never)
-  )
-  if (resumable.length) {
-    io.out(
-      `${resumable.length} unfinished job(s) of ended runs: comfy-balancer submit --resume --wait follows them`
-    )
-  }
-  return 0
 }
 
 /** Cancels a job of an ended CLI run on its server and marks it cancelled. */

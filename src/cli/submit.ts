@@ -19,7 +19,7 @@ import {
 import { cliDataDir } from '../main/core/app'
 import { normalizeServerUrl, parseSettings, serversFromUrls } from '../main/core/app'
 import { readWorkflowFile } from '../main/core/app'
-import { parseObjectInfo, type ObjectInfo } from '../main/core/app'
+import type { ObjectInfo } from '../main/core/app'
 import {
   makeVariations,
   MAX_VARIATIONS,
@@ -374,34 +374,6 @@ async function withCore(
 
 /** How long `--set` waits for a server's node list (object_info is about 500 KB). */
 export const OBJECT_INFO_TIMEOUT_MS = 30_000
-
-/**
- * The node definitions of the first healthy server that gives them (the best first), to read
- * `--set` values as their inputs' types; undefined when none answers in time.
- */
-export async function fleetObjectInfo(
-  core: BalancerCore,
-  status: FleetStatus,
-  timeoutMs = OBJECT_INFO_TIMEOUT_MS
-): Promise<ObjectInfo | undefined> {
-  const healthy = status.servers
-    .filter((x) => x.enabled && x.healthy)
-    .sort((x, y) => Number(y.id === status.bestServerId) - Number(x.id === status.bestServerId))
-  const deadline = Date.now() + timeoutMs
-  for (const server of healthy) {
-    const left = deadline - Date.now()
-    const client = core.serverClient(server.id)
-    if (left <= 0) break
-    if (!client) continue
-    try {
-      const { value } = await client.getJson('/object_info', left)
-      return parseObjectInfo(value)
-    } catch {
-      // The next server, if any.
-    }
-  }
-  return undefined
-}
 
 interface Variations {
   count: number
