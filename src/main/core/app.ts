@@ -158,11 +158,7 @@ export class BalancerCore {
     if (opts.jobs) {
       this.journal = new Journal({
         file: opts.jobs.journalFile,
-        historyLimit: opts.jobs.historyLimit ?? opts.settings.jobHistoryLimit,
-        // Every change on disk before it takes effect. Group commits (one fsync for the
-        // changes of a moment) stay off for the engine until jobs on very fast servers no
-        // longer wait for the poll with them on.
-        groupCommit: false
+        historyLimit: opts.jobs.historyLimit ?? opts.settings.jobHistoryLimit
       })
       this.jobs = new JobEngine({
         journal: this.journal,
