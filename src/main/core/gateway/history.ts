@@ -33,8 +33,9 @@ export function errorMessage(
 ): Record<string, unknown> {
   return {
     prompt_id: promptId,
-    node_id: j.error?.nodeId ?? null,
-    node_type: j.error?.nodeType ?? null,
+    // Strings always, as the ComfyUI window reads them: '' when no node was at fault.
+    node_id: j.error?.nodeId ?? '',
+    node_type: j.error?.nodeType ?? '',
     executed: [],
     exception_message: j.error?.message ?? fallback,
     exception_type: 'ComfyBalancerError',
@@ -111,7 +112,7 @@ export class GatewayHistory {
       j.state === 'interrupted' || j.state === 'cancelled'
         ? [
             'execution_interrupted',
-            { prompt_id: p.promptId, node_id: null, node_type: null, executed: [], timestamp: now }
+            { prompt_id: p.promptId, node_id: '', node_type: '', executed: [], timestamp: now }
           ]
         : failed
           ? ['execution_error', errorMessage(p.promptId, j, now, `The job ended: ${j.state}`)]
