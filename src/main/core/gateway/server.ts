@@ -37,6 +37,7 @@ import {
   type GatewayOptions
 } from './options'
 import { checkAccess, type AccessRules } from './security'
+import { BalancerApi } from './balancer-api'
 import { PreviewRelay } from './previews'
 import { goesHome, proxyHome } from './proxy'
 import { GatewaySockets } from './sockets'
@@ -62,6 +63,7 @@ export class GatewayServer {
   private readonly server: http.Server
   private readonly sockets: GatewaySockets
   private readonly previews = new PreviewRelay()
+  private readonly balancer: BalancerApi
   /** Prompt id -> the prompt and extra_data as posted (memory only, while the job is unfinished). */
   private readonly posted = new Map<string, { prompt: unknown; extra: Record<string, unknown> }>()
   /** Prompts whose end (error, interrupt, executing null) was relayed from a server. */
@@ -104,6 +106,10 @@ export class GatewayServer {
     this.uploads = new UploadStore(path.join(dataDir, 'gateway-uploads'))
     fs.mkdirSync(this.uploads.folder('input'), { recursive: true })
     this.files = new GatewayFiles(core, this.fleet, this.uploads, this.opts)
+    this.balancer = new BalancerApi(core, {
+      inputDir: this.uploads.folder('input'),
+      requestTimeoutMs: this.opts.requestTimeoutMs
+    })
     this.history = new GatewayHistory({
       fleet: this.fleet,
       ids: this.ids,
@@ -326,6 +332,7 @@ export class GatewayServer {
     const get = method === 'GET' || method === 'HEAD'
     const post = method === 'POST'
     let m: RegExpExecArray | null
+    if (this.balancer.owns(route)) return this.balancer.handle(method, route, url, req, res, stream)
     if (route === '/prompt' && get) return sendJson(res, 200, this.promptInfo())
     if (route === '/prompt' && post) return this.postPrompt(req, res)
     if (route === '/queue' && get) return sendJson(res, 200, this.queue())
