@@ -11,8 +11,10 @@
  * they cannot check an answer at run time).
  *
  * Like the frontend's schemas, objects here accept unknown fields; they are strict about the
- * fields the frontend names. The frontend checks node definitions at run time (a class that
- * fails is dropped); socket messages and other answers it only casts to these types.
+ * fields the frontend names. The frontend itself checks little of this at run time (it casts
+ * answers and socket messages to these types, and keeps every node definition that is an
+ * object with a string `name`), so these schemas hold answers to its declared types, which is
+ * stricter than what it enforces.
  *
  * Where ComfyUI itself (0.3.64, /work/shared/docs/comfyui-api.md sections 4 and 9) sends a
  * shape narrower types would refuse, and the frontend's code reads it, the schema accepts
@@ -272,7 +274,7 @@ const inputSpec = z.union([
   z.tuple([z.string().refine((t) => !WIDGET_TYPES.has(t)), baseInputOptions.optional()])
 ])
 
-/** One node class, as nodeDefSchema's validateComfyNodeDef accepts it (else it is dropped). */
+/** One node class, as nodeDefSchema's `zComfyNodeDef` declares it. */
 export const nodeDef = z.object({
   input: z
     .object({

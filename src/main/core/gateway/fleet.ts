@@ -133,10 +133,15 @@ export class FleetInfo {
     for (const a of all) {
       const list = (a.value as { devices?: unknown }).devices
       if (!Array.isArray(list)) continue
-      for (const d of list) {
-        if (!isRecord(d)) continue
-        devices.push({ ...d, name: `${a.server.name}: ${String(d.name ?? 'device')}` })
-      }
+      list.forEach((d, i) => {
+        if (!isRecord(d)) return
+        devices.push({
+          ...d,
+          name: `${a.server.name}: ${String(d.name ?? 'device')}`,
+          // A CPU-only server says `index: null`; the ComfyUI window types it as a number.
+          index: typeof d.index === 'number' ? d.index : i
+        })
+      })
     }
     const system = isRecord(first.system) ? { ...first.system } : {}
     system.argv = ['comfy-balancer']
