@@ -160,6 +160,10 @@ describe('the official frontend’s schemas', () => {
     const { gw } = await setup(2, { jobMs: 200, cache: true })
     const c = new Checks()
     const messages = await drive(c, gw.url)
+    // The gateway's own refusals: a prompt_id used before, one that is not an id.
+    const used = Object.keys(await getJson(gw.url, '/history'))[0]
+    await post(c, gw.url, { prompt: txt2img(), prompt_id: used }, 400)
+    await post(c, gw.url, { prompt: txt2img(), prompt_id: 'not an id' }, 400)
     c.messages('gateway', messages)
     expectAllTypes(messages)
     expect(c.checked.length).toBeGreaterThan(messages.length + 20)
