@@ -3,6 +3,7 @@
  *
  *   status     [--servers URL[,URL...]] [--config FILE] [--json] [--timeout MS]
  *   submit     FILE [--servers ...] [--server URL] [--wait] [--out DIR] [--json] [--queue-timeout MS]
+ *              [--no-app]
  *   submit     --resume [ID] [--wait] [--out DIR]
  *   jobs       [--json]
  *   cancel     ID | --batch ID | --all
@@ -13,6 +14,10 @@
  *   fake-fleet --count N [--port P] [--speeds 1,1,0.5] [--job-ms MS]
  *   demo       [--rounds N]
  *   --version, -V; --help, -h (per command: COMMAND --help)
+ *
+ * `submit`, `jobs` and `cancel` without `--servers` / `--config` go through the running tray
+ * app's gateway when it answers as the app (remote.ts), so a machine has one queue; `--no-app`
+ * keeps them on the CLI's own engine.
  *
  * stdout carries only the result; banners, notes and progress go to stderr (see io.ts).
  *
@@ -34,6 +39,15 @@ import { cancelCommand, listJobs } from './jobs'
 import { appPaused, cancelManyCommand, pauseCommand, retryCommand } from './queue'
 import { human, streamIo, type CliIo } from './io'
 import { runServe } from './serve'
+import {
+  appJobs,
+  findApp,
+  listedFromApp,
+  remoteCancel,
+  remoteSubmit,
+  throughApp,
+  type AppGateway
+} from './remote'
 import { FINISHED_JOB_STATES } from '../shared/types'
 
 export type { CliIo }
@@ -68,6 +82,25 @@ async function cmdSubmit(args: string[], v: Values, io: CliIo): Promise<number> 
   const file = args[0]
   if (!file)
     throw new UsageError('submit needs a workflow file: comfy-balancer submit FILE.json|FILE.png')
+  const app = await viaApp(v, io)
+  if (app) {
+    return remoteSubmit(
+      app,
+      {
+        file,
+        server: v.server,
+        wait: Boolean(v.wait),
+        out: v.out,
+        json: Boolean(v.json),
+        count: intOption(v, 'count', 1, 1000),
+        seed: v.seed,
+        sets: v.set,
+        // The app's queue is the user's: a job waits there unless a deadline is asked for.
+        queueTimeoutMs: intOption(v, 'queue-timeout', 100, 86_400_000)
+      },
+      io
+    )
+  }
   const settings = loadSettings(v, io)
   return submitCommand(
     {
@@ -84,6 +117,23 @@ async function cmdSubmit(args: string[], v: Values, io: CliIo): Promise<number> 
     },
     io
   )
+}
+
+/**
+ * The running app's gateway, when the command may go through it: no `--servers`, `--config`
+ * or `--no-app`, and the settings' address answers as the app within a moment.
+ */
+async function viaApp(v: Values, io: CliIo): Promise<AppGateway | null> {
+  if (v['no-app'] || v.servers !== undefined || v.config !== undefined) return null
+  const probe = await findApp(io.env)
+  if (probe && 'tokenRefused' in probe) {
+    human(
+      io,
+      `The gateway at ${probe.tokenRefused} did not take the token in the app's settings; using the CLI's own engine.`
+    )
+    return null
+  }
+  return probe?.found ?? null
 }
 
 /** Settings as `loadSettings`, or null when none are given and the app has none. */
@@ -105,6 +155,26 @@ async function cmdCancel(args: string[], v: Values, io: CliIo): Promise<number> 
     throw new UsageError(
       'cancel needs one of a job id, --batch ID or --all: comfy-balancer cancel ID|--batch ID|--all'
     )
+  }
+  const app = await viaApp(v, io)
+  if (app) {
+    throughApp(app, io)
+    const sel =
+      id !== undefined
+        ? { id }
+        : v.batch !== undefined
+          ? { batch: v.batch }
+          : { all: true as const }
+    const code = await remoteCancel(app, sel, io)
+    if (code !== 'unknown') {
+      if (!('all' in sel) || code !== 0) return code
+      // Every job: the unfinished ones of ended CLI runs too.
+      const ended = listJobs(io.env).filter(
+        (j) => j.owner === 'cli' && !j.runActive && !FINISHED.has(j.state)
+      )
+      if (!ended.length) return 0
+    }
+    // Not the app's: a job or batch of an ended CLI run, perhaps.
   }
   const settings = loadSettingsIfAny(v, io)
   if (id !== undefined) return cancelCommand(id, settings, io)
@@ -158,7 +228,8 @@ const OPTION_HELP: Record<Exclude<OptionName, 'help' | 'version'>, [string, stri
   seed: ['--seed MODE', 'Seeds of the runs: random, increment or fixed'],
   set: ['--set NODE.INPUT=VALUE', 'Change one input of the workflow (may be repeated)'],
   batch: ['--batch ID', 'Every job of this batch'],
-  all: ['--all', 'Every unfinished job']
+  all: ['--all', 'Every unfinished job'],
+  'no-app': ['--no-app', "Use the CLI's own engine even when the app is running"]
 }
 
 interface Command {
@@ -198,25 +269,30 @@ const COMMANDS: Record<string, Command> = {
       'interval',
       'count',
       'seed',
-      'set'
+      'set',
+      'no-app'
     ],
     help: { count: ['--count N', 'Run the workflow N times, spread over the fleet (1 to 1000)'] },
     args: 1,
-    more: 'Progress goes to stderr; stdout gets only the result.'
+    more: `Progress goes to stderr; stdout gets only the result.
+When the app runs (its gateway on) and neither --servers nor --config is given, the job
+goes into the app's queue and --wait follows it there; Ctrl-C stops following and leaves
+it queued. --queue-timeout then applies only when given. --no-app runs it here instead.`
   },
   jobs: {
-    usage: 'jobs [--json]',
+    usage: 'jobs [--json] [--no-app]',
     summary: "List the jobs of the CLI's runs and of the app",
-    options: ['json'],
-    args: 0
+    options: ['json', 'no-app'],
+    args: 0,
+    more: 'When the app runs, its jobs are read from it (live); else from its journal.'
   },
   cancel: {
-    usage: 'cancel ID | --batch ID | --all',
-    summary: 'Cancel jobs of CLI runs that ended, on their servers too',
-    options: ['servers', 'config', 'timeout', 'batch', 'all'],
+    usage: 'cancel ID | --batch ID | --all [--no-app]',
+    summary: 'Cancel jobs of the app or of CLI runs that ended, on their servers too',
+    options: ['servers', 'config', 'timeout', 'batch', 'all', 'no-app'],
     help: { batch: ['--batch ID', 'Every unfinished job of this batch'] },
     args: 1,
-    more: "Jobs of a run that is still going, and the app's jobs, are left alone (cancel those there)."
+    more: 'When the app runs, its jobs are cancelled through it. Jobs of a CLI run that is still\ngoing are left alone (stop that run with Ctrl-C).'
   },
   retry: {
     usage: 'retry ID | --batch ID [--wait] [--out DIR] [--json]',
@@ -310,6 +386,8 @@ Options:
 
 The CLI keeps a journal of its jobs in the app's data folder (cli/), so a job of a run
 that was killed can be resumed or cancelled; COMFY_BALANCER_DATA=DIR moves that folder.
+When the tray app runs, submit, jobs and cancel without --servers or --config go through
+it (one queue for the machine); --no-app keeps them on the CLI's own engine.
 
 Colours follow the terminal; NO_COLOR=1 turns them off, FORCE_COLOR=1 on.
 
@@ -339,6 +417,7 @@ const OPTIONS = {
   set: { type: 'string', multiple: true },
   batch: { type: 'string' },
   all: { type: 'boolean' },
+  'no-app': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'V' }
 } satisfies ParseArgsConfig['options']
@@ -493,13 +572,31 @@ async function cmdWatch(v: Values, io: CliIo): Promise<number> {
 }
 
 /** `jobs`: the table (or JSON) of every job the CLI and the app know. */
-function cmdJobs(v: Values, io: CliIo): number {
-  const jobs = listJobs(io.env)
+async function cmdJobs(v: Values, io: CliIo): Promise<number> {
+  let jobs = listJobs(io.env)
+  let paused: boolean | null = null
+  const app = await viaApp(v, io)
+  if (app) {
+    try {
+      const got = await appJobs(app, io)
+      throughApp(app, io)
+      if (got.truncated) human(io, `The app's newest ${got.jobs.length} jobs are listed.`)
+      jobs = [...jobs.filter((j) => j.owner === 'cli'), ...listedFromApp(got.jobs, io.env)].sort(
+        (a, b) => a.createdAt.localeCompare(b.createdAt)
+      )
+      paused = got.paused
+    } catch (err) {
+      human(
+        io,
+        `Could not read the jobs of the app at ${app.url} (${stripControls((err as Error).message)}); its journal is listed instead.`
+      )
+    }
+  }
   if (v.json) {
     io.out(terminalJson(jobs))
     return 0
   }
-  if (appPaused(io.env)) human(io, "The app's sending is paused: comfy-balancer resume")
+  if (paused ?? appPaused(io.env)) human(io, "The app's sending is paused: comfy-balancer resume")
   if (!jobs.length) {
     io.out('No jobs.')
     return 0
@@ -672,7 +769,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       case 'submit':
         return await cmdSubmit(positionals.slice(1), values, io)
       case 'jobs':
-        return cmdJobs(values, io)
+        return await cmdJobs(values, io)
       case 'cancel':
         return await cmdCancel(positionals.slice(1), values, io)
       case 'retry':

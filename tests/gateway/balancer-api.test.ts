@@ -8,6 +8,7 @@ import fs from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { FakeComfy } from '../../src/fake-comfy'
 import { MAX_WORKFLOW_BYTES } from '../../src/main/core/app'
+import { dataFolderKey } from '../../src/main/core/gateway/balancer-api'
 import { FIXTURE } from '../jobs/helpers'
 import { onCleanup, raw, setup, until } from './helpers'
 
@@ -16,7 +17,7 @@ const WF = fs.readFileSync(FIXTURE)
 async function call(
   base: string,
   route: string,
-  init: { method?: string; body?: BodyInit; headers?: Record<string, string> } = {}
+  init: { method?: string; body?: string | Buffer; headers?: Record<string, string> } = {}
 ): Promise<{ status: number; json: any; headers: Headers }> {
   const res = await fetch(base + route, init)
   const text = await res.text()
@@ -29,7 +30,7 @@ async function call(
   return { status: res.status, json, headers: res.headers }
 }
 
-const submit = (base: string, query: string, body: BodyInit = WF) =>
+const submit = (base: string, query: string, body: string | Buffer = WF) =>
   call(base, `/balancer/v1/jobs?${query}`, { method: 'POST', body })
 
 const cancel = (base: string, body: unknown) =>
@@ -41,10 +42,12 @@ const cancel = (base: string, body: unknown) =>
 
 describe('who the gateway is', () => {
   it('answers info as the app, with its API header; a plain ComfyUI does not', async () => {
-    const { gw } = await setup(1)
+    const { gw, dir } = await setup(1)
     const info = await call(gw.url, '/balancer/v1/info')
     expect(info.status).toBe(200)
-    expect(info.json).toMatchObject({ app: 'comfy-balancer', api: 1 })
+    expect(info.json).toMatchObject({ app: 'comfy-balancer', api: 1, dataKey: dataFolderKey(dir) })
+    expect(info.json.dataKey).not.toBe(dataFolderKey(`${dir}-other`))
+    expect(JSON.stringify(info.json)).not.toContain(dir)
     expect(typeof info.json.version).toBe('string')
     expect(info.headers.get('x-comfy-balancer-api')).toBe('1')
     const plain = new FakeComfy({})

@@ -2,7 +2,7 @@
  * The gateway's own small API (beside ComfyUI's), for the CLI on the same machine: one queue
  * per machine, whoever submits.
  *
- *   GET  /balancer/v1/info                   {app: 'comfy-balancer', version, api: 1}
+ *   GET  /balancer/v1/info                   {app: 'comfy-balancer', version, api: 1, dataKey}
  *   POST /balancer/v1/jobs?source=NAME&...   body: the workflow file's bytes; journals the job(s)
  *   GET  /balancer/v1/jobs?limit=N&batch=ID&ids=A,B&unfinished=1&since=MS&wait=MS
  *   GET  /balancer/v1/jobs/ID?since=MS&wait=MS
@@ -13,6 +13,7 @@
  * waits are bounded, errors are JSON `{error: {code, message}}`. It uses the core's front door
  * only: the job engine's submit, get, cancel and batches, the fleet's node list.
  */
+import { createHash } from 'node:crypto'
 import fs from 'node:fs'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import path from 'node:path'
@@ -48,6 +49,21 @@ export const BALANCER_APP = 'comfy-balancer'
 /** The header every answer of this API carries: the API version. */
 export const BALANCER_HEADER = 'X-Comfy-Balancer-Api'
 export const BALANCER_PREFIX = '/balancer/v1/'
+
+/**
+ * Which data folder an app keeps its journal in, as a key that does not show the path: a CLI
+ * goes through the app only when it is the app of the CLI's own data folder (the same journal).
+ */
+export function dataFolderKey(dir: string): string {
+  let real = path.resolve(dir)
+  try {
+    real = fs.realpathSync.native(real)
+  } catch {
+    // not there (yet): the path as given
+  }
+  if (process.platform === 'win32' || process.platform === 'darwin') real = real.toLowerCase()
+  return createHash('sha256').update(`comfy-balancer data\n${real}`).digest('hex').slice(0, 32)
+}
 
 /** Jobs listed per request at most (the newest). */
 export const MAX_LISTED_JOBS = 5_000
@@ -105,10 +121,15 @@ function matches(jobId: string, given: string): boolean {
 }
 
 export class BalancerApi {
+  private readonly dataKey: string | null
+
   constructor(
     private readonly core: BalancerCore,
     private readonly o: BalancerApiOptions
-  ) {}
+  ) {
+    const dir = core.dataDir()
+    this.dataKey = dir === null ? null : dataFolderKey(dir)
+  }
 
   /** True when `route` is this API's (answered here, whatever the outcome). */
   owns(route: string): boolean {
@@ -159,7 +180,8 @@ export class BalancerApi {
         app: BALANCER_APP,
         version: pkg.version,
         api: BALANCER_API_VERSION,
-        jobs: this.core.jobs !== null
+        jobs: this.core.jobs !== null,
+        dataKey: this.dataKey
       })
     }
     if (rest === 'jobs' && post) return this.submit(url, req, res)
