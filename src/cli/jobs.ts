@@ -4,7 +4,7 @@
  */
 import { ComfyClient } from '../main/core/app'
 import { deleteFromQueue, interruptPrompt } from '../main/core/app'
-import { Journal } from '../main/core/app'
+import { CANCELLED_NOTE, Journal, withNote } from '../main/core/app'
 import { appJournalFile, cliDataDir } from '../main/core/app'
 import { stripControls as s } from '../shared/terminal'
 import type { AppSettings, JobRecord } from '../shared/types'
@@ -103,7 +103,7 @@ export async function cancelCommand(
       }
       const url =
         j.serverUrl ??
-        (j.attempts.at(-1)?.result === 'sending' ? j.attempts.at(-1)!.serverUrl : null)
+        (j.attempts.at(-1)?.result.code === 'sending' ? j.attempts.at(-1)!.serverUrl : null)
       if (url) {
         const conf = settings?.servers.find((x) => x.url === url)
         const timeoutMs = Math.min(settings?.timeout ?? 10_000, 10_000)
@@ -123,7 +123,7 @@ export async function cancelCommand(
         state: 'cancelled',
         finishedAt: now,
         updatedAt: now,
-        notes: [...j.notes, 'Cancelled by the user'].slice(-50)
+        notes: withNote(j.notes, CANCELLED_NOTE)
       })
       io.out(`Cancelled ${j.id}${url ? ` on ${s(url)}` : ''}`)
       return 0

@@ -13,7 +13,7 @@ import { randomUUID } from 'node:crypto'
 import { ComfyClient } from '../main/core/app'
 import { deleteFromQueue, interruptPrompt } from '../main/core/app'
 import { queueStateFile, readQueueState, writeQueueState } from '../main/core/app'
-import { Journal } from '../main/core/app'
+import { CANCELLED_NOTE, Journal, withNote } from '../main/core/app'
 import { appJournalFile, cliDataDir } from '../main/core/app'
 import { stripControls as s, terminalJson } from '../shared/terminal'
 import type { AppSettings, JobRecord } from '../shared/types'
@@ -85,7 +85,8 @@ function untouched(found: Found, verb: string, io: CliIo): void {
 /** Removes a job from its server (queue and, if running, the run); throws when unreachable. */
 async function cancelOnServer(j: JobRecord, settings: AppSettings | null): Promise<string | null> {
   const url =
-    j.serverUrl ?? (j.attempts.at(-1)?.result === 'sending' ? j.attempts.at(-1)!.serverUrl : null)
+    j.serverUrl ??
+    (j.attempts.at(-1)?.result.code === 'sending' ? j.attempts.at(-1)!.serverUrl : null)
   if (!url) return null
   const conf = settings?.servers.find((x) => x.url === url)
   const timeoutMs = Math.min(settings?.timeout ?? 10_000, 10_000)
@@ -132,7 +133,7 @@ export async function cancelManyCommand(
           state: 'cancelled',
           finishedAt: now,
           updatedAt: now,
-          notes: [...j.notes, 'Cancelled by the user'].slice(-50)
+          notes: withNote(j.notes, CANCELLED_NOTE)
         })
         cancelled++
         io.out(`Cancelled ${j.id}${url ? ` on ${s(url)}` : ''}`)
@@ -227,7 +228,7 @@ export async function retryCommand(a: RetryArgs, io: CliIo): Promise<number> {
           },
           error: null,
           outputs: [],
-          notes: [`Retry of ${old.id}`],
+          notes: [{ code: 'retry-of', id: old.id }],
           ...(old.batch ? { batch: old.batch } : {}),
           ...(old.priority ? { priority: old.priority } : {}),
           retryOf: old.id
@@ -236,7 +237,7 @@ export async function retryCommand(a: RetryArgs, io: CliIo): Promise<number> {
         journal.patch(old.id, {
           retriedAs: job.id,
           updatedAt: now,
-          notes: [...old.notes, `Retried as ${job.id}`].slice(-50)
+          notes: withNote(old.notes, { code: 'retried-as', id: job.id })
         })
         added.push(job.id)
         if (!a.json) io.out(`Retrying ${old.id} as ${job.id}`)

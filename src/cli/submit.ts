@@ -17,6 +17,7 @@ import {
   type LoadedWorkflow
 } from '../main/core/app'
 import { cliDataDir } from '../main/core/app'
+import { jobErrorLines, sayAttempt, sayJobError, sayJobNote, sayLacks } from '../main/core/app'
 import { normalizeServerUrl, parseSettings, serversFromUrls } from '../main/core/app'
 import { readWorkflowFile } from '../main/core/app'
 import type { ObjectInfo } from '../main/core/app'
@@ -30,6 +31,7 @@ import {
   type SeedMode
 } from '../main/core/app'
 import { stripControls, terminalJson } from '../shared/terminal'
+import type { JobNoteSaid } from '../shared/job-said'
 import type { AppSettings, FleetStatus, JobRecord, ServerConfig } from '../shared/types'
 import { human, type CliIo } from './io'
 import {
@@ -102,7 +104,7 @@ function describeEnd(j: JobRecord): string {
       }
       return `Done on ${s(j.serverUrl ?? '')}: ${j.outputs.length} output(s)`
     case 'failed':
-      return `Failed: ${s(j.error?.message ?? 'unknown error')}${j.error?.nodeId ? ` (node ${s(j.error.nodeId)}${j.error.nodeType ? `, ${s(j.error.nodeType)}` : ''})` : ''}`
+      return `Failed: ${s(j.error ? sayJobError(j.error.said) : 'unknown error')}${j.error?.nodeId ? ` (node ${s(j.error.nodeId)}${j.error.nodeType ? `, ${s(j.error.nodeType)}` : ''})` : ''}`
     default:
       return `Job ${j.state}`
   }
@@ -119,31 +121,15 @@ function orInterrupt<T>(p: Promise<T>, io: CliIo): Promise<T | 'interrupted'> {
   return Promise.race([p, io.interrupted.then(() => 'interrupted' as const)])
 }
 
-const NOT_RUN_PREFIX = 'No healthy server can run this workflow ('
-
 /**
- * Per-server reasons from the engine's note "No healthy server can run this workflow
- * (name: why; name: why)", split at the names we know.
+ * Per-server reasons from the engine's last note while the job waited: "no healthy server can
+ * run this workflow", with what each server lacks.
  */
-function reasonsFromNotes(notes: string[], names: string[]): Map<string, string> {
+function reasonsFromNotes(notes: readonly JobNoteSaid[]): Map<string, string> {
   const out = new Map<string, string>()
-  const note = [...notes].reverse().find((n) => n.includes(NOT_RUN_PREFIX))
-  if (!note) return out
-  let inner = note.slice(note.indexOf(NOT_RUN_PREFIX) + NOT_RUN_PREFIX.length)
-  if (inner.endsWith(')')) inner = inner.slice(0, -1)
-  const marks: Array<{ at: number; name: string }> = []
-  for (const name of new Set(names)) {
-    const key = `${name}: `
-    for (let i = inner.indexOf(key); i >= 0; i = inner.indexOf(key, i + 1)) {
-      if (i === 0 || inner.slice(i - 2, i) === '; ') marks.push({ at: i, name })
-    }
-  }
-  marks.sort((a, b) => a.at - b.at || b.name.length - a.name.length)
-  const kept = marks.filter((m, i) => i === 0 || m.at !== marks[i - 1]!.at)
-  kept.forEach((m, i) => {
-    const end = i + 1 < kept.length ? kept[i + 1]!.at - 2 : inner.length
-    if (!out.has(m.name)) out.set(m.name, inner.slice(m.at + m.name.length + 2, end))
-  })
+  const why = [...notes].reverse().find((n) => n.code === 'waiting')
+  if (why?.code !== 'waiting' || why.why.code !== 'none-capable') return out
+  for (const l of why.why.servers) if (!out.has(l.name)) out.set(l.name, sayLacks(l))
   return out
 }
 
@@ -152,17 +138,14 @@ export function whyNotTaken(j: JobRecord, status: FleetStatus, servers: ServerCo
   const enabled = servers.filter(
     (x) => x.enabled && (!j.pinnedServerId || x.id === j.pinnedServerId)
   )
-  const unable = reasonsFromNotes(
-    j.notes,
-    enabled.map((x) => x.name)
-  )
+  const unable = reasonsFromNotes(j.notes)
   return enabled.map((x) => {
     const st = status.servers.find((y) => y.id === x.id)
     const tried = j.attempts.filter((a) => a.serverId === x.id).at(-1)
     let why: string
     if (st && !st.healthy) why = `down (${st.error ?? 'not checked yet'})`
     else if (unable.has(x.name)) why = unable.get(x.name)!
-    else if (tried) why = tried.result
+    else if (tried) why = sayAttempt(tried.result)
     else if (st?.down) why = 'down'
     else why = 'up, but did not take it'
     return `${s(x.name)}: ${s(why)}`
@@ -176,7 +159,7 @@ function jobJson(j: JobRecord) {
     server: j.serverUrl,
     status: j.state,
     outputs: j.outputs.map((o) => o.path),
-    attempts: j.attempts.map((t) => ({ server: t.serverUrl, result: t.result })),
+    attempts: j.attempts.map((t) => ({ server: t.serverUrl, result: sayAttempt(t.result) })),
     ...(j.error ? { error: j.error } : {})
   }
 }
@@ -311,11 +294,12 @@ async function follow(o: FollowOptions, io: CliIo): Promise<number> {
         )
       } else {
         io.out(label + describeEnd(j))
-        for (const d of j.error?.details ?? []) io.out(`  ${s(d)}`)
+        const lines = j.error ? [...(j.error.details ?? []), ...jobErrorLines(j.error.said)] : []
+        for (const d of lines) io.out(`  ${s(d)}`)
         const missing = j.missingOutputs
-          ? [...j.notes].reverse().find((n) => n.startsWith('Some outputs could not be downloaded'))
+          ? [...j.notes].reverse().find((n) => n.code === 'missing-outputs')
           : undefined
-        if (missing) io.out(`  ${s(missing)}`)
+        if (missing) io.out(`  ${s(sayJobNote(missing))}`)
         for (const out of j.outputs) io.out(`  ${s(out.path)}`)
       }
     }

@@ -2,6 +2,7 @@
  * Types shared by the core, the Electron shell, the preload bridge, the renderer and the CLI.
  * No runtime code lives here.
  */
+import type { AttemptSaid, JobErrorSaid, JobNoteSaid } from './job-said'
 import type { ChoiceSaid, ServerSaid } from './said'
 
 /** One ComfyUI server as the user configured it. */
@@ -223,8 +224,8 @@ export interface JobAttempt {
   serverId: string
   serverUrl: string
   at: number
-  /** What happened, in words: "accepted", "Connection refused", "missing node Foo", ... */
-  result: string
+  /** What happened, as data: accepted, refused by the server, failed (why), ... */
+  result: AttemptSaid
 }
 
 export interface JobProgress {
@@ -248,6 +249,12 @@ export interface JobOutput {
 }
 
 export interface JobError {
+  /** Why, as data, for each face to say in its language. */
+  said: JobErrorSaid
+  /**
+   * The same in English (ComfyUI's own text for its errors), for readers with no language of
+   * their own: the gateway's ComfyUI answers, scripts reading the journal.
+   */
   message: string
   nodeId?: string
   nodeType?: string
@@ -281,8 +288,8 @@ export interface JobRecord {
   progress: JobProgress | null
   error: JobError | null
   outputs: JobOutput[]
-  /** Human-readable notes on what happened (re-routes, duplicates removed). */
-  notes: string[]
+  /** What happened, as data (moved off a server, cancelled, waiting and why, ...). */
+  notes: JobNoteSaid[]
   /** Outputs the server reported that could not be saved (the job is "done with missing outputs"). */
   missingOutputs?: number
   /** Set when someone removed the job on its server (not us, not a restart): that server's name. */

@@ -38,7 +38,17 @@ export {
   type SeedMode
 } from './jobs/variations'
 export { Journal } from './jobs/journal'
-export { queueStateFile, readQueueState, writeQueueState } from './jobs/job-store'
+export { queueStateFile, readQueueState, withNote, writeQueueState } from './jobs/job-store'
+export { CANCELLED_NOTE } from './jobs/cancels'
+export {
+  jobErrorLines,
+  outputProblems,
+  sayAttempt,
+  sayJobError,
+  sayJobNote,
+  sayLacks,
+  sayWorkflowProblem
+} from './log'
 export { ComfyClient } from './comfy/client'
 export type { ServerEvent } from './fleet/monitor'
 export { parseApiPrompt } from './jobs/workflow'

@@ -18,7 +18,15 @@ import {
   type SaidTable,
   type ServerSaid
 } from '../../shared/said'
-import type { FleetStatus, LogLevel, LogLine, ServerStatus } from '../../shared/types'
+import type {
+  AttemptSaid,
+  JobErrorSaid,
+  JobNoteSaid,
+  MovedSaid,
+  UiNodeSaid,
+  WorkflowSaid
+} from '../../shared/job-said'
+import type { FleetStatus, JobError, LogLevel, LogLine, ServerStatus } from '../../shared/types'
 import { redactUrlsInText } from '../../shared/urls'
 
 /** Why a server is down, in English (the log, the CLI, `ServerStatus.error`). */
@@ -110,6 +118,186 @@ const CHOICE_EN = {
 /** Why a server was chosen or none was, in English (the log, the CLI, `reason`). */
 export function sayChoice(said: ChoiceSaid): string {
   return render(CHOICE_EN, said)
+}
+
+const MOVED_EN = {
+  'server-down': (m) => `${m.server} is down (${m.why ? sayServer(m.why) : 'no answer'})`,
+  forgotten: (m) => `${m.server} no longer knows the job (restarted?)`,
+  text: (m) => m.text
+} satisfies SaidTable<MovedSaid, string>
+
+/** Why a job was taken off its server, in English. */
+export function sayMoved(said: MovedSaid): string {
+  return render(MOVED_EN, said)
+}
+
+const NOTE_EN = {
+  cancelled: () => 'Cancelled by the user',
+  'cancelled-on': (n) => `Cancelled on ${n.server} (removed from its queue there)`,
+  interrupted: () => 'Interrupted on the server',
+  'held-back': () => sayChoice({ code: 'held-back' }),
+  paused: () => 'Waiting: sending is paused',
+  waiting: (n) => `Waiting for a healthy server: ${sayChoice(n.why)}`,
+  'retried-as': (n) => `Retried as ${n.id}`,
+  'retry-of': (n) => `Retry of ${n.id}`,
+  moved: (n) => sayMoved(n.why),
+  'missing-outputs': (n) => `Some outputs could not be downloaded: ${outputProblems(n).join('; ')}`,
+  text: (n) => n.text
+} satisfies SaidTable<JobNoteSaid, string>
+
+/** Each output that was not saved, in English. */
+export function outputProblems(n: Extract<JobNoteSaid, { code: 'missing-outputs' }>): string[] {
+  return [
+    ...(n.over ? [`${n.over.n} outputs over the limit of ${n.over.limit} per job`] : []),
+    ...n.files.map((f) => `${f.file}: ${sayServer(f.why)}`)
+  ]
+}
+
+/** A job note, in English (the log, the CLI). */
+export function sayJobNote(said: JobNoteSaid): string {
+  return render(NOTE_EN, said)
+}
+
+const ATTEMPT_EN = {
+  sending: () => 'sending',
+  accepted: () => 'accepted',
+  'not-received': () => 'not received',
+  unknown: () => 'unknown (server unreachable)',
+  'cannot-run': (a) => `cannot run it: ${a.text}`,
+  refused: (a) => `refused: ${a.text}`,
+  failed: (a) => sayServer(a.why),
+  'upload-failed': (a) => `upload failed: ${sayServer(a.why)}`,
+  'input-unreadable': (a) => `upload failed: Cannot read the input image ${a.path}: ${a.detail}`,
+  text: (a) => a.text
+} satisfies SaidTable<AttemptSaid, string>
+
+/** What one try on a server came to, in English. */
+export function sayAttempt(said: AttemptSaid): string {
+  return render(ATTEMPT_EN, said)
+}
+
+const JOB_ERROR_EN = {
+  comfy: (e) => e.text,
+  'server-error': () => 'The server reported an error',
+  refused: (e) => e.text,
+  'server-removed': () => 'The chosen server was removed',
+  'no-server-took': (e) => `No server could take the job. ${jobErrorLines(e).join('; ')}`,
+  'none-can-run': () => 'No server can run this workflow',
+  'lost-too-often': (e) =>
+    `Servers lost this job ${e.n} times after accepting it; it is not sent again`,
+  'moved-too-often': (e) => `Moved ${e.n} times; it is not sent again`,
+  'no-result': (e) => `${e.server} does not give the result of this job: ${sayServer(e.why)}`,
+  'input-unreadable': (e) => `Cannot read the input image ${e.path}: ${e.detail}`,
+  internal: (e) => e.text,
+  text: (e) => e.text
+} satisfies SaidTable<JobErrorSaid, string>
+
+/** Why a job failed, in English (one line). */
+export function sayJobError(said: JobErrorSaid): string {
+  return render(JOB_ERROR_EN, said)
+}
+
+/** The lines under a job error that lists servers (each try, each server's lack, the move). */
+export function jobErrorLines(said: JobErrorSaid): string[] {
+  switch (said.code) {
+    case 'no-server-took':
+      return said.tries.map((t) => `${t.server}: ${sayAttempt(t.why)}`)
+    case 'none-can-run':
+      return said.servers.map((l) => `${l.name}: ${sayLacks(l)}`)
+    case 'lost-too-often':
+    case 'moved-too-often':
+      return [sayMoved(said.why)]
+    default:
+      return []
+  }
+}
+
+/** A job error as the core records it: the said, with its English as `message`. */
+export function jobError(
+  said: JobErrorSaid,
+  more: Omit<JobError, 'said' | 'message'> = {}
+): JobError {
+  return { ...more, said, message: sayJobError(said) }
+}
+
+/** `node 5 "My sampler" (KSampler)`, as a workflow problem names a node. */
+export function sayUiNode(node: UiNodeSaid): string {
+  const title = node.title && node.title !== node.classType ? ` "${node.title}"` : ''
+  return `node ${node.id}${title} (${node.classType})`
+}
+
+const MB = 1024 * 1024
+const mb = (n: number): string => (n / MB).toFixed(1)
+
+const WORKFLOW_EN = {
+  'ui-format': () =>
+    'this is a UI-format workflow (nodes and links), which the server cannot run directly. ' +
+    'In ComfyUI use "Save (API)" (Workflow menu > Export (API)), or use a PNG image saved by ComfyUI.',
+  'needs-object-info': () =>
+    'this is a UI-format workflow (nodes and links), which needs a server to convert it',
+  'not-converted': (w) =>
+    `this UI workflow could not be converted: ${w.node ? `${sayUiNode(w.node)}: ` : ''}${w.detail}`,
+  'not-workflow': () => 'expected a workflow object of nodes (API format)',
+  'no-nodes': () => 'the workflow has no nodes',
+  'too-many-nodes': (w) => `the workflow is too large (${w.nodes} nodes; the limit is ${w.limit})`,
+  'too-deep': (w) =>
+    `the workflow is nested too deeply (more than ${w.limit} levels) to be a ComfyUI workflow`,
+  'bad-node': (w) =>
+    w.what === 'not-object'
+      ? `node "${w.id}" is not an object; is this an API-format workflow?`
+      : w.what === 'no-class'
+        ? `node "${w.id}" has no class_type; is this an API-format workflow?`
+        : `node "${w.id}" (${w.classType ?? '?'}) has inputs that are not an object`,
+  'too-large': (w) =>
+    `the file is too large (${w.bytes === null ? 'more than ' : ''}${mb(w.bytes ?? w.limitBytes)} MB; the limit is ${mb(w.limitBytes)} MB)`,
+  'bad-png': (w) => `the PNG could not be read: ${w.detail}`,
+  'png-none': () =>
+    'this PNG holds no ComfyUI workflow (it was not saved by ComfyUI, or its metadata was stripped)',
+  'png-bad-json': () => 'the workflow inside this PNG is not valid JSON',
+  'bad-json': (w) =>
+    `not valid JSON${w.at !== null ? ` (error near character ${w.at})` : ''}; expected an API-format workflow (.json) or a ComfyUI PNG`,
+  'wrong-type': () => 'only .json and .png workflows can be submitted',
+  'not-absolute': () => 'the path must be absolute (the full path from the drive or root)',
+  missing: () => 'the file does not exist',
+  'not-a-file': (w) =>
+    w.folder ? 'this is not a file but a folder' : 'this is not a file (a device or a pipe)',
+  unreadable: (w) => `the file cannot be read (${w.detail})`,
+  text: (w) => w.text
+} satisfies SaidTable<WorkflowSaid, string>
+
+/** Why a file is not a workflow we can send, in English (without the file's name). */
+export function sayWorkflowProblem(said: WorkflowSaid): string {
+  return render(WORKFLOW_EN, said)
+}
+
+const AGAIN = 'Save it again from ComfyUI ("Export (API)") and try that file.'
+const ORIGINAL_PNG = 'Use the original image ComfyUI saved.'
+
+const ADVICE_EN = {
+  'ui-format': () => null,
+  'needs-object-info': () => 'Check that a server is up, or in ComfyUI use "Export (API)".',
+  'not-converted': () => null,
+  'not-workflow': () => AGAIN,
+  'no-nodes': () => AGAIN,
+  'too-many-nodes': () => 'Split it into smaller workflows.',
+  'too-deep': () => AGAIN,
+  'bad-node': () => AGAIN,
+  'too-large': () => 'Choose the workflow file itself (.json or a ComfyUI .png).',
+  'bad-png': () => 'Use an image saved by ComfyUI.',
+  'png-none': () => ORIGINAL_PNG,
+  'png-bad-json': () => ORIGINAL_PNG,
+  'bad-json': () => AGAIN,
+  'wrong-type': () => 'In ComfyUI use "Export (API)", or use an image ComfyUI saved.',
+  'not-absolute': () => 'Choose the file again.',
+  missing: () => 'Check its name and folder.',
+  'not-a-file': () => 'Choose a .json or .png workflow file.',
+  unreadable: () => 'Check that you may open it, or copy it to a folder of yours.',
+  text: () => null
+} satisfies SaidTable<WorkflowSaid, string | null>
+
+/** What to do about a workflow problem, in English, or null. */
+export function workflowAdvice(said: WorkflowSaid): string | null {
+  return render(ADVICE_EN, said)
 }
 
 export const LOG_PREFIX = '[LoadBalancer]'

@@ -2,12 +2,16 @@
  * Cancelling jobs: off their server's queue, or interrupted there if running. A job cancelled
  * while its POST is under way is taken off its server again once the server accepts it.
  */
+import type { JobNoteSaid } from '../../../shared/job-said'
 import type { BalancerSettings, JobRecord } from '../../../shared/types'
 import type { Clock } from '../clock'
 import type { ComfyClient } from '../comfy/client'
 import { deleteFromQueue, getQueueIds, interruptPrompt } from '../comfy/prompt-api'
 import type { FleetPort } from '../fleet/port'
 import { isFinished, type JobStore } from './job-store'
+
+/** The note of a job the user cancelled (in the app or with the CLI). */
+export const CANCELLED_NOTE: JobNoteSaid = Object.freeze({ code: 'cancelled' })
 
 /** Jobs remembered as cancelled while their POST was under way (the oldest go first). */
 const MAX_CANCEL_WHEN_ACCEPTED = 10_000
@@ -68,11 +72,7 @@ export class Cancels {
     } finally {
       this.cancelling.delete(id)
     }
-    return store.update(
-      id,
-      { state: 'cancelled', finishedAt: this.o.clock.now() },
-      'Cancelled by the user'
-    )
+    return store.update(id, { state: 'cancelled', finishedAt: this.o.clock.now() }, CANCELLED_NOTE)
   }
 
   /** Removes a job from its server's queue, or interrupts it there; a failure is logged. */

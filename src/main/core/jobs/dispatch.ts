@@ -3,12 +3,15 @@
  * the POST, failover to the next server, and asking a server whether a prompt arrived after an
  * answer that did not say.
  */
+import type { AttemptSaid, JobNoteSaid, TrySaid } from '../../../shared/job-said'
+import type { Lacks } from '../../../shared/said'
 import type { BalancerSettings, JobPriority, JobRecord } from '../../../shared/types'
 import type { Clock } from '../clock'
 import type { ComfyClient } from '../comfy/client'
 import { ComfyRequestError } from '../comfy/errors'
 import { getHistory, getQueueIds, queuePrompt } from '../comfy/prompt-api'
-import { HELD_BACK_REASON, withHoldBack } from '../fleet/placement'
+import { saidOf, withHoldBack } from '../fleet/placement'
+import { jobError, jobErrorLines } from '../log'
 import type { FleetPort } from '../fleet/port'
 import { LocalFileError } from './inputs'
 import { isFinished, type JobStore } from './job-store'
@@ -26,7 +29,7 @@ export const ARRIVAL_CHECK_GAP_MS = 500
 const CAPS_WAIT_MS = 3_000
 
 /** The note of a job that waits because the user paused sending. */
-export const PAUSED_NOTE = 'Waiting: sending is paused'
+export const PAUSED_NOTE: JobNoteSaid = Object.freeze({ code: 'paused' })
 
 const PRIORITY_RANK: Record<JobPriority, number> = { high: 0, normal: 1, low: 2 }
 
@@ -184,7 +187,8 @@ export class Dispatcher {
     } catch (err) {
       this.o.log('error', `[Jobs] ${id.slice(0, 8)}: ${(err as Error).message}`)
       const j = store.get(id)
-      if (j && !isFinished(j.state)) store.fail(id, (err as Error).message)
+      if (j && !isFinished(j.state))
+        store.fail(id, { code: 'internal', text: (err as Error).message })
     } finally {
       store.busy.delete(id)
       const sid = this.sending.get(id)
@@ -199,10 +203,10 @@ export class Dispatcher {
    * When every enabled server is known to lack something the workflow needs, the reason per
    * server; null while some server might still run it (healthy, or down with unknown nodes).
    */
-  private nobodyCanRun(unable: Map<string, string>): string[] | null {
+  private nobodyCanRun(unable: Map<string, string>): Lacks[] | null {
     const servers = this.o.fleet.status().servers.filter((s) => s.enabled)
     if (!servers.length || !servers.every((s) => unable.has(s.id))) return null
-    return servers.map((s) => `${s.name}: ${unable.get(s.id)}`)
+    return servers.map((s) => ({ name: s.name, nodes: [], models: [], text: unable.get(s.id)! }))
   }
 
   /**
@@ -239,7 +243,7 @@ export class Dispatcher {
     if (!job || job.state !== 'pending') return
     // A crash (or a timeout) may have left the prompt on the last server: ask before resending.
     const last = job.attempts.at(-1)
-    if (last && last.result === 'sending') {
+    if (last && last.result.code === 'sending') {
       const client = fleet.clientFor(last.serverId)
       try {
         const where = client ? await serverHas(client, id) : null
@@ -247,15 +251,15 @@ export class Dispatcher {
           this.accepted(id, last.serverId, last.serverUrl, where)
           return
         }
-        store.setLastAttemptResult(id, 'not received')
+        store.setLastAttemptResult(id, { code: 'not-received' })
       } catch {
-        store.setLastAttemptResult(id, 'unknown (server unreachable)')
+        store.setLastAttemptResult(id, { code: 'unknown' })
       }
     }
     const s = this.o.settings()
     const maxTries = job.pinnedServerId || !s.failoverEnabled ? 1 : Math.max(1, s.retryAttempts + 1)
     const tried = new Set<string>()
-    const failures: string[] = []
+    const failures: TrySaid[] = []
     for (let attempt = 0; attempt < maxTries; attempt++) {
       job = store.get(id)!
       if (job.state !== 'pending') return
@@ -276,7 +280,7 @@ export class Dispatcher {
       const config = fleet.configFor(serverId)
       const client = fleet.clientFor(serverId)
       if (!config || !client) {
-        store.fail(id, 'The chosen server was removed')
+        store.fail(id, { code: 'server-removed' })
         return
       }
       tried.add(serverId)
@@ -284,18 +288,27 @@ export class Dispatcher {
       try {
         prompt = await this.o.prepare(id, client, serverId)
       } catch (err) {
-        const msg = `upload failed: ${(err as Error).message}`
-        store.addAttempt(id, serverId, config.url, msg)
-        failures.push(`${config.name}: ${msg}`)
+        const why: AttemptSaid =
+          err instanceof LocalFileError
+            ? { code: 'input-unreadable', path: err.path, detail: err.detail }
+            : {
+                code: 'upload-failed',
+                why:
+                  err instanceof ComfyRequestError
+                    ? err.said
+                    : { code: 'network', detail: (err as Error).message }
+              }
+        store.addAttempt(id, serverId, config.url, why)
+        failures.push({ server: config.name, why })
         if (err instanceof LocalFileError) {
-          store.fail(id, err.message)
+          store.fail(id, { code: 'input-unreadable', path: err.path, detail: err.detail })
           return
         }
         continue
       }
       // ComfyUI buffers no events: be listening before the prompt can start.
       await this.o.waitSocket(serverId)
-      store.addAttempt(id, serverId, config.url, 'sending')
+      store.addAttempt(id, serverId, config.url, { code: 'sending' })
       // Journaled before it is sent: the job and its "sending" attempt are on disk first.
       await store.flushed()
       try {
@@ -312,19 +325,19 @@ export class Dispatcher {
         }
         const words = [r.message, ...r.details].join('\n')
         if (r.missingCapability && !job.pinnedServerId) {
-          store.setLastAttemptResult(id, `cannot run it: ${words}`)
-          failures.push(`${config.name} cannot run it: ${r.message}`)
+          store.setLastAttemptResult(id, { code: 'cannot-run', text: words })
+          failures.push({ server: config.name, why: { code: 'cannot-run', text: r.message } })
           this.o.log(
             'warn',
             `[Jobs] ${id.slice(0, 8)}: ${config.name} cannot run this workflow (${r.message}); trying the next server`
           )
           continue
         }
-        store.setLastAttemptResult(id, `refused: ${r.message}`)
+        store.setLastAttemptResult(id, { code: 'refused', text: r.message })
         store.update(id, {
           state: 'failed',
           finishedAt: clock.now(),
-          error: { message: r.message, details: r.details }
+          error: jobError({ code: 'refused', text: r.message }, { details: r.details })
         })
         return
       } catch (err) {
@@ -342,15 +355,15 @@ export class Dispatcher {
           // The server's current state says more than a reset of a reused connection.
           if (arrival.error.kind === 'refused' || ce.kind === 'network') ce = arrival.error
         }
-        store.setLastAttemptResult(id, ce.message)
-        failures.push(`${config.name}: ${ce.message}`)
+        store.setLastAttemptResult(id, { code: 'failed', why: ce.said })
+        failures.push({ server: config.name, why: { code: 'failed', why: ce.said } })
         this.o.log('warn', `[Jobs] ${id.slice(0, 8)}: ${config.name} failed (${ce.message})`)
       }
     }
     store.update(id, {
       state: 'failed',
       finishedAt: clock.now(),
-      error: { message: `No server could take the job. ${failures.join('; ')}`, details: failures }
+      error: jobError({ code: 'no-server-took', tries: failures })
     })
   }
 
@@ -382,7 +395,7 @@ export class Dispatcher {
       this.o.holdBack
     )
     if (choice.heldBack) {
-      store.noteOnce(id, HELD_BACK_REASON)
+      store.noteOnce(id, { code: 'held-back' })
       return 'stop'
     }
     if (!choice.server) {
@@ -390,11 +403,12 @@ export class Dispatcher {
       // No server that is known to lack a node or model may come back with it: fail now.
       const none = this.nobodyCanRun(policyJob.unable)
       if (none) {
-        this.o.log('warn', `[Jobs] ${id.slice(0, 8)}: ${none.join('; ')}`)
-        store.fail(id, 'No server can run this workflow', none)
+        const said = { code: 'none-can-run', servers: none } as const
+        this.o.log('warn', `[Jobs] ${id.slice(0, 8)}: ${jobErrorLines(said).join('; ')}`)
+        store.fail(id, said)
         return 'stop'
       }
-      store.noteOnce(id, `Waiting for a healthy server: ${choice.reason}`)
+      store.noteOnce(id, { code: 'waiting', why: saidOf(choice) })
       return 'stop' // retried after the next check round
     }
     const serverId = choice.server.id
@@ -409,7 +423,7 @@ export class Dispatcher {
 
   private accepted(id: string, serverId: string, serverUrl: string, where: Whereabouts): void {
     const { store } = this.o
-    store.setLastAttemptResult(id, 'accepted')
+    store.setLastAttemptResult(id, { code: 'accepted' })
     this.o.unmarkStale(serverId, id)
     this.o.fleet.noteSent(serverId, id, where === 'running' ? 'running' : 'queued')
     store.update(id, {

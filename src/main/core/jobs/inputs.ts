@@ -16,7 +16,17 @@ const IMAGE_LOADERS = ['LoadImage', 'LoadImageMask']
 const IMAGE_EXT = /\.(png|jpe?g|webp|gif|bmp|tiff?)$/i
 
 /** A local input image that cannot be read: the job fails (no other server would help). */
-export class LocalFileError extends Error {}
+export class LocalFileError extends Error {
+  constructor(
+    /** The file as it was looked for. */
+    readonly path: string,
+    /** Node's own words for why it could not be read. */
+    readonly detail: string
+  ) {
+    super(`Cannot read the input image ${path}: ${detail}`)
+    this.name = 'LocalFileError'
+  }
+}
 
 /**
  * The files in the server's input folder, from LoadImage's option list in an object_info
@@ -96,9 +106,7 @@ export class InputImages {
           try {
             bytes = fs.readFileSync(local)
           } catch (err) {
-            throw new LocalFileError(
-              `Cannot read the input image ${local}: ${(err as Error).message}`
-            )
+            throw new LocalFileError(local, (err as Error).message)
           }
           const up = await uploadImage(client, bytes, path.basename(plain))
           node.inputs.image = up.subfolder ? `${up.subfolder}/${up.name}` : up.name

@@ -10,7 +10,9 @@ import {
   type JobState,
   type QueueState
 } from '../../../shared/types'
+import type { AttemptSaid, JobErrorSaid, JobNoteSaid } from '../../../shared/job-said'
 import type { Clock } from '../clock'
+import { jobError } from '../log'
 import { Emitter } from '../events'
 import type { Journal, JournalEntry } from './journal'
 import type { ApiPrompt } from './workflow'
@@ -25,6 +27,11 @@ export interface JobEvents {
 export const MAX_NOTES = 50
 /** Attempts kept per job (the oldest go first). */
 export const MAX_ATTEMPTS = 50
+
+/** The notes with one more (the oldest go past `MAX_NOTES`). */
+export function withNote(notes: readonly JobNoteSaid[], note: JobNoteSaid): JobNoteSaid[] {
+  return [...notes, note].slice(-MAX_NOTES)
+}
 
 export function isFinished(state: JobState): boolean {
   return FINISHED_JOB_STATES.includes(state)
@@ -97,14 +104,14 @@ export class JobStore {
     })
   }
 
-  update(id: string, patch: Partial<JobRecord>, note?: string): JobRecord {
+  update(id: string, patch: Partial<JobRecord>, note?: JobNoteSaid): JobRecord {
     const cur = this.get(id)
     if (!cur) throw new Error(`Unknown job ${id}`)
     // After shutdown, work still in flight changes nothing: the journal keeps the last state
     // and the next start reconciles it with the server.
     if (!this.journal.isOpen) return cur
     const full: Partial<JobRecord> = { ...patch, updatedAt: this.clock.now() }
-    if (note) full.notes = [...(patch.notes ?? cur.notes), note].slice(-MAX_NOTES)
+    if (note) full.notes = withNote(patch.notes ?? cur.notes, note)
     const next = this.journal.patch(id, full)
     this.events.emit('job', next)
     for (const fn of [...this.hooks]) fn(cur, next)
@@ -130,20 +137,21 @@ export class JobStore {
     if (next) this.events.emit('job', next)
   }
 
-  fail(id: string, message: string, details?: string[]): JobRecord {
+  fail(id: string, said: JobErrorSaid, details?: string[]): JobRecord {
     return this.update(id, {
       state: 'failed',
       finishedAt: this.clock.now(),
-      error: details?.length ? { message, details } : { message }
+      error: jobError(said, details?.length ? { details } : {})
     })
   }
 
   /** Adds a note unless it is already the last one (waiting jobs are retried often). */
-  noteOnce(id: string, note: string): void {
-    if (this.get(id)?.notes.at(-1) !== note) this.update(id, {}, note)
+  noteOnce(id: string, note: JobNoteSaid): void {
+    const last = this.get(id)?.notes.at(-1)
+    if (!last || JSON.stringify(last) !== JSON.stringify(note)) this.update(id, {}, note)
   }
 
-  addAttempt(id: string, serverId: string, serverUrl: string, result: string): JobRecord {
+  addAttempt(id: string, serverId: string, serverUrl: string, result: AttemptSaid): JobRecord {
     const cur = this.get(id)!
     return this.update(id, {
       attempts: [...cur.attempts, { serverId, serverUrl, at: this.clock.now(), result }].slice(
@@ -152,7 +160,7 @@ export class JobStore {
     })
   }
 
-  setLastAttemptResult(id: string, result: string): void {
+  setLastAttemptResult(id: string, result: AttemptSaid): void {
     const cur = this.get(id)!
     const attempts = cur.attempts.slice()
     const last = attempts.at(-1)

@@ -8,7 +8,8 @@
  */
 import fs from 'node:fs'
 import zlib from 'node:zlib'
-import { FINISHED_JOB_STATES, type JobRecord } from '../../../shared/types'
+import { attemptSaid, jobErrorSaid, noteSaid } from '../../../shared/job-said'
+import { FINISHED_JOB_STATES, type JobError, type JobRecord } from '../../../shared/types'
 import type { ApiPrompt } from './workflow'
 
 export interface JournalEntry {
@@ -39,6 +40,36 @@ function isRecord(j: unknown): j is JobRecord {
   return typeof r.id === 'string' && !!r.id && JOB_STATES.has(r.state as string)
 }
 
+/**
+ * A record (or a change) as this version keeps it: notes, attempt results and the error of
+ * older lines were sentences and are read as text saids (`{ code: 'text', text }`). Returns
+ * the same object when nothing was old.
+ */
+export function upgradeRecord<T extends Partial<JobRecord>>(r: T): T {
+  let out = r
+  const set = <K extends keyof JobRecord>(k: K, v: JobRecord[K]) => {
+    if (out === r) out = { ...r }
+    out[k] = v as T[K]
+  }
+  if (Array.isArray(r.notes) && r.notes.some((n) => typeof n !== 'object' || n === null)) {
+    set('notes', r.notes.map(noteSaid))
+  }
+  if (Array.isArray(r.attempts) && r.attempts.some((a) => typeof a?.result !== 'object')) {
+    set(
+      'attempts',
+      r.attempts.map((a) =>
+        typeof a?.result === 'object' ? a : { ...a, result: attemptSaid(a?.result) }
+      )
+    )
+  }
+  const e = r.error as (Partial<JobError> & { said?: unknown }) | null | undefined
+  if (e && typeof e === 'object' && (typeof e.said !== 'object' || e.said === null)) {
+    const said = jobErrorSaid(e.said, e.message)
+    set('error', { ...e, said, message: typeof e.message === 'string' ? e.message : '' })
+  }
+  return out
+}
+
 /** One line as written: the JSON, a tab, the CRC-32 of the JSON's UTF-8 bytes, a newline. */
 export function encode(line: Line): string {
   const json = JSON.stringify(line)
@@ -64,12 +95,16 @@ export function decode(bytes: Buffer): Line | null {
   if (!line || typeof line !== 'object') return null
   switch (line.t) {
     case 'put':
-    case 'job':
-      return isRecord(line.job) ? line : null
-    case 'patch':
-      return typeof line.id === 'string' && line.patch && typeof line.patch === 'object'
-        ? line
-        : null
+    case 'job': {
+      if (!isRecord(line.job)) return null
+      const job = upgradeRecord(line.job)
+      return job === line.job ? line : { ...line, job }
+    }
+    case 'patch': {
+      if (typeof line.id !== 'string' || !line.patch || typeof line.patch !== 'object') return null
+      const patch = upgradeRecord(line.patch)
+      return patch === line.patch ? line : { ...line, patch }
+    }
     case 'del':
       return typeof line.id === 'string' ? line : null
     default:

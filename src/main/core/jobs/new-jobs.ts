@@ -171,7 +171,7 @@ export class NewJobs {
       { retryOf: old.id, ...(old.priority ? { priority: old.priority } : {}) },
       e.extra ?? null
     )
-    store.update(old.id, { retriedAs: job.id }, `Retried as ${job.id}`)
+    store.update(old.id, { retriedAs: job.id }, { code: 'retried-as', id: job.id })
     this.o.dispatch(job.id)
     return store.get(job.id) ?? job
   }

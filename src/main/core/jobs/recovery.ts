@@ -3,10 +3,12 @@
  * once, the jobs of a server found down (or that forgot them) are sent again within limits, and
  * the copies they left behind are removed when that server is back.
  */
+import type { MovedSaid } from '../../../shared/job-said'
 import type { FleetStatus, JobRecord } from '../../../shared/types'
 import type { Clock } from '../clock'
 import { deleteFromQueue, getQueueIds, interruptPrompt } from '../comfy/prompt-api'
 import type { FleetPort } from '../fleet/port'
+import { jobError, sayMoved } from '../log'
 import { isFinished, type JobStore } from './job-store'
 
 /** Failed checks in a row before a server's jobs are moved elsewhere. */
@@ -76,7 +78,7 @@ export class Recovery {
   }
 
   /** Puts a job back to pending and sends it again; `leftOn` keeps the stale copy to remove. */
-  reroute(j: JobRecord, why: string, leftOn: string | null, forgotten = false): void {
+  reroute(j: JobRecord, why: MovedSaid, leftOn: string | null, forgotten = false): void {
     const { store, clock } = this.o
     const cur = store.get(j.id)
     if (!cur || isFinished(cur.state) || store.busy.has(j.id)) return
@@ -89,26 +91,24 @@ export class Recovery {
     if (lost >= MAX_FORGOTTEN || cur.reroutes >= MAX_REROUTES) {
       // A server that takes the job and then never has it (a redirect elsewhere, a broken
       // proxy): sending it again and again would run it nowhere or many times.
-      this.o.log('warn', `[Jobs] ${j.id.slice(0, 8)}: ${why}; not sent again`)
+      this.o.log('warn', `[Jobs] ${j.id.slice(0, 8)}: ${sayMoved(why)}; not sent again`)
       store.update(
         j.id,
         {
           state: 'failed',
           finishedAt: clock.now(),
           forgotten: lost,
-          error: {
-            message:
-              lost >= MAX_FORGOTTEN
-                ? `Servers lost this job ${lost} times after accepting it; it is not sent again`
-                : `Moved ${cur.reroutes} times; it is not sent again`,
-            details: [why]
-          }
+          error: jobError(
+            lost >= MAX_FORGOTTEN
+              ? { code: 'lost-too-often', n: lost, why }
+              : { code: 'moved-too-often', n: cur.reroutes, why }
+          )
         },
-        why
+        { code: 'moved', why }
       )
       return
     }
-    this.o.log('warn', `[Jobs] ${j.id.slice(0, 8)}: ${why}; sending it again`)
+    this.o.log('warn', `[Jobs] ${j.id.slice(0, 8)}: ${sayMoved(why)}; sending it again`)
     store.update(
       j.id,
       {
@@ -124,7 +124,7 @@ export class Recovery {
           ? { ...cur.progress, node: null, value: 0, max: 0, nodesDone: 0 }
           : null
       },
-      why
+      { code: 'moved', why }
     )
     this.o.dispatch(j.id)
   }
@@ -150,7 +150,15 @@ export class Recovery {
         for (const e of this.o.store.unfinished()) {
           const j = e.job
           if (j.serverId === s.id && (j.state === 'queued' || j.state === 'running')) {
-            this.reroute(j, `${s.name} is down (${s.error ?? 'no answer'})`, s.id)
+            this.reroute(
+              j,
+              {
+                code: 'server-down',
+                server: s.name,
+                why: s.said ?? (s.error ? { code: 'text', text: s.error } : null)
+              },
+              s.id
+            )
           }
         }
       }

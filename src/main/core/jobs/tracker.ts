@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
+import type { MovedSaid, OutputProblem } from '../../../shared/job-said'
 import type { BalancerSettings, JobRecord } from '../../../shared/types'
 import type { Clock } from '../clock'
 import type { ComfyClient } from '../comfy/client'
@@ -17,8 +18,10 @@ import {
   parseHistoryEntry,
   type HistoryEntry
 } from '../comfy/prompt-api'
+import { ComfyRequestError } from '../comfy/errors'
 import type { ComfyEvent } from '../comfy/socket'
 import type { FleetPort } from '../fleet/port'
+import { jobError } from '../log'
 import { jobFolderName, moveIntoUnique } from './files'
 import { isFinished, type JobStore } from './job-store'
 
@@ -54,7 +57,7 @@ export interface TrackerOptions {
   /** The server stopped answering while holding our jobs: check it soon. */
   suspect: (serverId: string) => void
   /** The server forgot the job (neither queued nor in history there): send it again. */
-  resend: (j: JobRecord, why: string) => void
+  resend: (j: JobRecord, why: MovedSaid) => void
   /** True while the user's cancel of this job is under way (its interrupt is ours). */
   cancelling?: (id: string) => boolean
 }
@@ -197,11 +200,16 @@ export class Tracker {
         store.update(j.id, {
           state: 'failed',
           finishedAt: clock.now(),
-          error: {
-            message: `${typeof d.exception_type === 'string' ? `${d.exception_type}: ` : ''}${String(d.exception_message ?? 'error')}`,
-            ...(typeof d.node_id === 'string' ? { nodeId: d.node_id } : {}),
-            ...(typeof d.node_type === 'string' ? { nodeType: d.node_type } : {})
-          }
+          error: jobError(
+            {
+              code: 'comfy',
+              text: `${typeof d.exception_type === 'string' ? `${d.exception_type}: ` : ''}${String(d.exception_message ?? 'error')}`
+            },
+            {
+              ...(typeof d.node_id === 'string' ? { nodeId: d.node_id } : {}),
+              ...(typeof d.node_type === 'string' ? { nodeType: d.node_type } : {})
+            }
+          )
         })
         break
       case 'execution_interrupted':
@@ -210,7 +218,7 @@ export class Tracker {
         store.update(
           j.id,
           { state: 'interrupted', finishedAt: clock.now() },
-          'Interrupted on the server'
+          { code: 'interrupted' }
         )
         break
     }
@@ -274,14 +282,22 @@ export class Tracker {
     if (!current || isFinished(current.state) || current.serverId !== j.serverId) return
     if (h.interrupted) {
       if (this.o.cancelling?.(j.id)) return
-      store.update(j.id, { state: 'interrupted', finishedAt: now }, 'Interrupted on the server')
+      store.update(j.id, { state: 'interrupted', finishedAt: now }, { code: 'interrupted' })
       return
     }
     if (h.status === 'error' || h.error) {
       store.update(j.id, {
         state: 'failed',
         finishedAt: now,
-        error: h.error ?? { message: 'The server reported an error' }
+        error: h.error
+          ? jobError(
+              { code: 'comfy', text: h.error.message },
+              {
+                ...(h.error.nodeId !== undefined ? { nodeId: h.error.nodeId } : {}),
+                ...(h.error.nodeType !== undefined ? { nodeType: h.error.nodeType } : {})
+              }
+            )
+          : jobError({ code: 'server-error' })
       })
       return
     }
@@ -290,13 +306,12 @@ export class Tracker {
     if (runMs !== null && j.serverId) this.o.fleet.noteRun(j.serverId, runMs, j.kind)
     const folder = path.join(this.o.outputDir(), jobFolderName(j.source, j.id, j.createdAt))
     const outputs: JobRecord['outputs'] = []
-    const problems: string[] = []
+    const problems: OutputProblem[] = []
     const results = h.outputs.filter((f) => f.type !== 'temp') // previews are not results
-    if (results.length > MAX_OUTPUTS_PER_JOB) {
-      problems.push(
-        `${results.length - MAX_OUTPUTS_PER_JOB} outputs over the limit of ${MAX_OUTPUTS_PER_JOB} per job`
-      )
-    }
+    const over =
+      results.length > MAX_OUTPUTS_PER_JOB
+        ? { n: results.length - MAX_OUTPUTS_PER_JOB, limit: MAX_OUTPUTS_PER_JOB }
+        : null
     let saved = 0
     const idleTimeoutMs = Math.max(DOWNLOAD_IDLE_MS, this.o.settings().timeout)
     for (const f of results.slice(0, MAX_OUTPUTS_PER_JOB)) {
@@ -318,10 +333,17 @@ export class Tracker {
         })
       } catch (err) {
         fs.rmSync(incoming, { force: true })
-        problems.push(`${f.filename}: ${(err as Error).message}`)
+        problems.push({
+          file: f.filename,
+          why:
+            err instanceof ComfyRequestError
+              ? err.said
+              : { code: 'network', detail: (err as Error).message }
+        })
       }
     }
-    if (results.length && !this.o.running() && outputs.length + problems.length < results.length) {
+    const missing = problems.length + (over ? 1 : 0)
+    if (results.length && !this.o.running() && outputs.length + missing < results.length) {
       // Shutting down: the next start finds the job still running and saves its outputs then.
       return
     }
@@ -338,12 +360,12 @@ export class Tracker {
           ? { ...cur.progress, nodesDone: cur.progress.nodesTotal, node: null }
           : null
       },
-      problems.length ? `Some outputs could not be downloaded: ${problems.join('; ')}` : undefined
+      missing ? { code: 'missing-outputs', over, files: problems } : undefined
     )
     this.o.log(
       'info',
       `[Jobs] ${j.id.slice(0, 8)} done on ${cur.serverUrl ?? '?'}: ${outputs.length} output(s)` +
-        (problems.length ? `, ${problems.length} missing` : '')
+        (missing ? `, ${missing} missing` : '')
     )
   }
 
@@ -416,10 +438,14 @@ export class Tracker {
           await this.finishOnce(j, this.historyFromEvents(j.id), client)
         } else {
           const name = fleet.configFor(serverId)?.name ?? serverId
-          store.fail(
-            j.id,
-            `${name} does not give the result of this job: ${(err as Error).message}`
-          )
+          store.fail(j.id, {
+            code: 'no-result',
+            server: name,
+            why:
+              err instanceof ComfyRequestError
+                ? err.said
+                : { code: 'network', detail: (err as Error).message }
+          })
         }
         continue
       }
@@ -439,12 +465,12 @@ export class Tracker {
         store.update(
           j.id,
           { state: 'cancelled', finishedAt: clock.now(), cancelledOn: name },
-          `Cancelled on ${name} (removed from its queue there)`
+          { code: 'cancelled-on', server: name }
         )
         continue
       }
       // Not in queue, not in history: the server forgot it (a restart). Send it again.
-      this.o.resend(j, `${name} no longer knows the job (restarted?)`)
+      this.o.resend(j, { code: 'forgotten', server: name })
     }
   }
 

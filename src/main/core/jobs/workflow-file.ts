@@ -20,30 +20,16 @@ export interface ReadWorkflowFileOptions {
 /** Bytes asked of the file per read. */
 const READ_SIZE = 1024 * 1024
 
-const mb = (n: number) => (n / 1024 / 1024).toFixed(1)
-
 function tooLarge(name: string, size: number | null, max: number): WorkflowError {
-  return new WorkflowError(
-    name,
-    `the file is too large (${size === null ? 'more than ' : ''}${mb(size ?? max)} MB; the limit is ${mb(max)} MB)`,
-    'Choose the workflow file itself (.json or a ComfyUI .png).'
-  )
+  return new WorkflowError(name, { code: 'too-large', bytes: size, limitBytes: max })
 }
 
 function notAFile(name: string, folder: boolean): WorkflowError {
-  return new WorkflowError(
-    name,
-    folder ? 'this is not a file but a folder' : 'this is not a file (a device or a pipe)',
-    'Choose a .json or .png workflow file.'
-  )
+  return new WorkflowError(name, { code: 'not-a-file', folder })
 }
 
 function cannotRead(name: string, why: string): WorkflowError {
-  return new WorkflowError(
-    name,
-    `the file cannot be read (${why})`,
-    'Check that you may open it, or copy it to a folder of yours.'
-  )
+  return new WorkflowError(name, { code: 'unreadable', detail: why })
 }
 
 /**
@@ -58,11 +44,7 @@ export async function readWorkflowFile(
   const name = path.basename(file)
   const ext = path.extname(file).slice(1).toLowerCase()
   if (!(WORKFLOW_EXTENSIONS as readonly string[]).includes(ext)) {
-    throw new WorkflowError(
-      name,
-      'only .json and .png workflows can be submitted',
-      'In ComfyUI use "Export (API)", or use an image ComfyUI saved.'
-    )
+    throw new WorkflowError(name, { code: 'wrong-type' })
   }
   let handle: FileHandle
   try {
@@ -70,8 +52,7 @@ export async function readWorkflowFile(
     handle = await open(file, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0))
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
-    if (code === 'ENOENT')
-      throw new WorkflowError(name, 'the file does not exist', 'Check its name and folder.')
+    if (code === 'ENOENT') throw new WorkflowError(name, { code: 'missing' })
     if (code === 'EISDIR') throw notAFile(name, true)
     throw cannotRead(name, code ?? (err as Error).message)
   }

@@ -8,6 +8,8 @@
  * Node ids and input names are data, never object keys with a meaning: `__proto__`,
  * `constructor` and the like are carried as plain own properties.
  */
+import type { WorkflowSaid } from '../../../shared/job-said'
+import { sayWorkflowProblem, workflowAdvice } from '../log'
 import type { ApiPrompt } from './api-prompt'
 import { isPng, PngError, readPngText } from './png-text'
 import { jsonShape, parsePythonJson } from './pyjson'
@@ -73,31 +75,36 @@ export interface LoadedWorkflow {
 }
 
 /**
- * Why a file is not a workflow we can send. `problem` is what is wrong (the faces match and
- * translate it), `advice` what to do about it; `message` is both, after the file's name.
+ * Why a file is not a workflow we can send. `said` is what is wrong as data (each face says it
+ * in its language), `problem` the same in English, `advice` what to do about it; `message` is
+ * both, after the file's name. A plain string problem (from an older caller) is a text said.
  */
 export class WorkflowError extends Error {
+  readonly said: WorkflowSaid
+  readonly problem: string
   readonly advice: string | null
   constructor(
     readonly source: string,
-    readonly problem: string,
+    problem: WorkflowSaid | string,
     advice?: string
   ) {
-    const sep = /[.?!]$/.test(problem) ? ' ' : '. '
-    super(`${source}: ${problem}${advice ? `${sep}${advice}` : ''}`)
+    const said: WorkflowSaid =
+      typeof problem === 'string' ? { code: 'text', text: problem } : problem
+    const words = sayWorkflowProblem(said)
+    const todo = advice ?? workflowAdvice(said)
+    const sep = /[.?!]$/.test(words) ? ' ' : '. '
+    super(`${source}: ${words}${todo ? `${sep}${todo}` : ''}`)
     this.name = 'WorkflowError'
-    this.advice = advice ?? null
+    this.said = said
+    this.problem = words
+    this.advice = todo
   }
 }
 
 /** A UI-format workflow that needs the servers' object_info before it can be loaded. */
 export class NeedsObjectInfoError extends WorkflowError {
   constructor(source: string) {
-    super(
-      source,
-      'this is a UI-format workflow (nodes and links), which needs a server to convert it',
-      'Check that a server is up, or in ComfyUI use "Export (API)".'
-    )
+    super(source, { code: 'needs-object-info' })
     this.name = 'NeedsObjectInfoError'
   }
 }
@@ -119,7 +126,13 @@ function fromGraph(
     out = convertUiWorkflow(graph, objectInfo)
   } catch (err) {
     if (!(err instanceof UiWorkflowError)) throw err
-    throw new WorkflowError(source, `this UI workflow could not be converted: ${err.message}`)
+    throw new WorkflowError(source, {
+      code: 'not-converted',
+      node: err.node
+        ? { id: err.node.id, title: err.node.title, classType: err.node.classType }
+        : null,
+      detail: err.reason
+    })
   }
   const prompt = parseApiPrompt(out.prompt, source)
   return {
@@ -180,19 +193,13 @@ function setOwn(obj: object, key: string, value: unknown): void {
   Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true })
 }
 
-const AGAIN = 'Save it again from ComfyUI ("Export (API)") and try that file.'
-
 /**
  * Refuses a value nested deeper than `maxDepth` (checked without recursion, so any depth gives
  * this error and not a stack overflow).
  */
 export function assertWorkflowDepth(value: unknown, source: string, maxDepth: number): void {
   if (jsonShape(value, maxDepth).over) {
-    throw new WorkflowError(
-      source,
-      `the workflow is nested too deeply (more than ${maxDepth} levels) to be a ComfyUI workflow`,
-      AGAIN
-    )
+    throw new WorkflowError(source, { code: 'too-deep', limit: maxDepth })
   }
 }
 
@@ -206,48 +213,37 @@ export function parseApiPrompt(raw: unknown, source: string): ApiPrompt {
     Array.isArray(value.nodes) &&
     ('links' in value || 'last_node_id' in value)
   ) {
-    throw new WorkflowError(
-      source,
-      'this is a UI-format workflow (nodes and links), which the server cannot run directly. ' +
-        'In ComfyUI use "Save (API)" (Workflow menu > Export (API)), or use a PNG image saved by ComfyUI.'
-    )
+    throw new WorkflowError(source, { code: 'ui-format' })
   }
   if (!isRecord(value)) {
-    throw new WorkflowError(source, 'expected a workflow object of nodes (API format)', AGAIN)
+    throw new WorkflowError(source, { code: 'not-workflow' })
   }
   const ids = Object.keys(value)
-  if (ids.length === 0) throw new WorkflowError(source, 'the workflow has no nodes', AGAIN)
+  if (ids.length === 0) throw new WorkflowError(source, { code: 'no-nodes' })
   if (ids.length > MAX_PROMPT_NODES) {
-    throw new WorkflowError(
-      source,
-      `the workflow is too large (${ids.length} nodes; the limit is ${MAX_PROMPT_NODES})`,
-      'Split it into smaller workflows.'
-    )
+    throw new WorkflowError(source, {
+      code: 'too-many-nodes',
+      nodes: ids.length,
+      limit: MAX_PROMPT_NODES
+    })
   }
   assertWorkflowDepth(value, source, MAX_PROMPT_DEPTH)
   const prompt: ApiPrompt = {}
   for (const id of ids) {
     const node = value[id]
     if (!isRecord(node)) {
-      throw new WorkflowError(
-        source,
-        `node "${id}" is not an object; is this an API-format workflow?`,
-        AGAIN
-      )
+      throw new WorkflowError(source, { code: 'bad-node', id, what: 'not-object' })
     }
     if (typeof node.class_type !== 'string' || !node.class_type) {
-      throw new WorkflowError(
-        source,
-        `node "${id}" has no class_type; is this an API-format workflow?`,
-        AGAIN
-      )
+      throw new WorkflowError(source, { code: 'bad-node', id, what: 'no-class' })
     }
     if (node.inputs !== undefined && !isRecord(node.inputs)) {
-      throw new WorkflowError(
-        source,
-        `node "${id}" (${node.class_type}) has inputs that are not an object`,
-        AGAIN
-      )
+      throw new WorkflowError(source, {
+        code: 'bad-node',
+        id,
+        what: 'bad-inputs',
+        classType: node.class_type
+      })
     }
     // Spreading copies own keys as own properties (even `__proto__`); assignment would not.
     const copy: Record<string, unknown> = { ...node }
@@ -288,11 +284,11 @@ export function loadWorkflowBytes(
   objectInfo?: ObjectInfo | null
 ): LoadedWorkflow {
   if (bytes.byteLength > MAX_WORKFLOW_BYTES) {
-    throw new WorkflowError(
-      source,
-      `the file is too large (${(bytes.byteLength / 1024 / 1024).toFixed(1)} MB; the limit is ${MAX_WORKFLOW_BYTES / 1024 / 1024} MB)`,
-      'Choose the workflow file itself (.json or a ComfyUI .png).'
-    )
+    throw new WorkflowError(source, {
+      code: 'too-large',
+      bytes: bytes.byteLength,
+      limitBytes: MAX_WORKFLOW_BYTES
+    })
   }
   if (isPng(bytes)) {
     let text: Map<string, string>
@@ -300,11 +296,7 @@ export function loadWorkflowBytes(
       text = readPngText(bytes)
     } catch (err) {
       if (!(err instanceof PngError)) throw err
-      throw new WorkflowError(
-        source,
-        `the PNG could not be read: ${err.message}`,
-        'Use an image saved by ComfyUI.'
-      )
+      throw new WorkflowError(source, { code: 'bad-png', detail: err.message })
     }
     const promptText = text.get('prompt')
     const graphText = text.get('workflow')
@@ -318,31 +310,19 @@ export function loadWorkflowBytes(
         // A broken graph matters only when there is no prompt to run instead.
         if (promptText === undefined) {
           if (err instanceof WorkflowError) throw err
-          throw new WorkflowError(
-            source,
-            'the workflow inside this PNG is not valid JSON',
-            'Use the original image ComfyUI saved.'
-          )
+          throw new WorkflowError(source, { code: 'png-bad-json' })
         }
       }
     }
     if (promptText === undefined) {
       if (graph) return fromGraph(graph, source, 'png', objectInfo)
-      throw new WorkflowError(
-        source,
-        'this PNG holds no ComfyUI workflow (it was not saved by ComfyUI, or its metadata was stripped)',
-        'Use the original image ComfyUI saved.'
-      )
+      throw new WorkflowError(source, { code: 'png-none' })
     }
     let raw: unknown
     try {
       raw = parsePythonJson(promptText)
     } catch {
-      throw new WorkflowError(
-        source,
-        'the workflow inside this PNG is not valid JSON',
-        'Use the original image ComfyUI saved.'
-      )
+      throw new WorkflowError(source, { code: 'png-bad-json' })
     }
     assertWorkflowDepth(raw, source, MAX_DOCUMENT_DEPTH)
     const prompt = parseApiPrompt(raw, source)
@@ -365,11 +345,7 @@ export function loadWorkflowBytes(
       raw = parsePythonJson(text)
     } catch {
       const where = /position (\d+)/.exec((err as Error).message)?.[1]
-      throw new WorkflowError(
-        source,
-        `not valid JSON${where ? ` (error near character ${where})` : ''}; expected an API-format workflow (.json) or a ComfyUI PNG`,
-        AGAIN
-      )
+      throw new WorkflowError(source, { code: 'bad-json', at: where ? Number(where) : null })
     }
   }
   assertWorkflowDepth(raw, source, MAX_DOCUMENT_DEPTH)
