@@ -372,7 +372,11 @@ async function inspectWorkflow(
       }
     }
   } catch (err) {
-    if (err instanceof WorkflowError) return { ok: false, source, problem: err.problem }
+    if (err instanceof WorkflowError) {
+      // The problem as data too, for the window to say in its language.
+      const refusal = { ok: false as const, source, problem: err.problem, said: err.said }
+      return refusal
+    }
     throw err
   }
 }

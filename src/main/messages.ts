@@ -13,7 +13,8 @@ import {
   type ServerCode,
   type ServerSaid
 } from '../shared/said'
-import type { Language } from '../shared/types'
+import type { JobErrorCode, JobErrorSaid } from '../shared/job-said'
+import type { JobError, Language } from '../shared/types'
 
 const en = {
   // Tray summary (also the tooltip): `2/3 servers up - best: gpu-1 (queue 0)`.
@@ -133,7 +134,18 @@ const en = {
   saidTooLargeAnswer: 'The answer was larger than {limit}',
   saidTooLargeFile: 'The file was larger than {limit}',
   saidTooLargeRequest: 'The request was larger than {limit}',
-  saidDisabled: 'Disabled'
+  saidDisabled: 'Disabled',
+  // Why a job failed (JobErrorSaid); ComfyUI's own words are shown as they are.
+  jobErrServerError: 'The server reported an error',
+  jobErrRefused: 'The server refused the workflow: {text}',
+  jobErrServerRemoved: 'The chosen server was removed from the list',
+  jobErrNoServerTook: 'No server could take the job ({count} tried)',
+  jobErrNoneCanRun: 'No server can run this workflow (missing nodes or models)',
+  jobErrLost: 'Servers lost this job {count} times; it is not sent again',
+  jobErrMoved: 'Moved {count} times; it is not sent again',
+  jobErrNoResult: '{server} does not give the result of this job: {why}',
+  jobErrInput: 'Cannot read the input image {path}: {detail}',
+  jobErrInternal: 'Something went wrong in the app: {text}'
 } as const
 
 export type MessageKey = keyof typeof en
@@ -246,7 +258,17 @@ const zhCN: Record<MessageKey, string> = {
   saidTooLargeAnswer: '应答超过了 {limit}',
   saidTooLargeFile: '文件超过了 {limit}',
   saidTooLargeRequest: '请求超过了 {limit}',
-  saidDisabled: '已停用'
+  saidDisabled: '已停用',
+  jobErrServerError: '服务器报告了错误',
+  jobErrRefused: '服务器拒绝了此工作流：{text}',
+  jobErrServerRemoved: '所选服务器已从列表中删除',
+  jobErrNoServerTook: '没有服务器接收此任务（试过 {count} 台）',
+  jobErrNoneCanRun: '没有服务器可以运行此工作流（缺少节点或模型）',
+  jobErrLost: '服务器已 {count} 次丢失此任务，不再发送',
+  jobErrMoved: '已转移 {count} 次，不再发送',
+  jobErrNoResult: '服务器 {server} 无法给出此任务的结果：{why}',
+  jobErrInput: '无法读取输入图片 {path}：{detail}',
+  jobErrInternal: '应用内部出错：{text}'
 }
 
 export const MESSAGES = { en, 'zh-CN': zhCN } as const satisfies Record<
@@ -344,4 +366,37 @@ export function serverSaidText(
 ): string | null {
   if (!s.said) return s.error
   return (SERVER_SAID[s.said.code] as (x: ServerSaid, t: Translate) => string)(s.said, t)
+}
+
+/** How each code of why a job failed is said with `t`. */
+type JobErrorTexts = {
+  [C in JobErrorCode]: (e: SaidOf<JobErrorSaid, C>, t: Translate) => string
+}
+
+const say = (said: ServerSaid, t: Translate): string =>
+  (SERVER_SAID[said.code] as (x: ServerSaid, t: Translate) => string)(said, t)
+
+/** Why a job failed, in the words of `t`'s language; a missing code fails the typecheck. */
+const JOB_ERROR = {
+  comfy: (e) => e.text,
+  'server-error': (_e, t) => t('jobErrServerError'),
+  refused: (e, t) => t('jobErrRefused', { text: e.text }),
+  'server-removed': (_e, t) => t('jobErrServerRemoved'),
+  'no-server-took': (e, t) => t('jobErrNoServerTook', { count: e.tries.length }),
+  'none-can-run': (_e, t) => t('jobErrNoneCanRun'),
+  'lost-too-often': (e, t) => t('jobErrLost', { count: e.n }),
+  'moved-too-often': (e, t) => t('jobErrMoved', { count: e.n }),
+  'no-result': (e, t) => t('jobErrNoResult', { server: e.server, why: say(e.why, t) }),
+  'input-unreadable': (e, t) => t('jobErrInput', { path: e.path, detail: e.detail }),
+  internal: (e, t) => t('jobErrInternal', { text: e.text }),
+  text: (e) => e.text
+} satisfies JobErrorTexts
+
+/** Why a job failed, in `t`'s language: from its said, else its words as they are. */
+export function jobErrorText(
+  e: Pick<JobError, 'message'> & { said?: JobErrorSaid },
+  t: Translate
+): string {
+  if (!e.said) return e.message
+  return (JOB_ERROR[e.said.code] as (x: JobErrorSaid, t: Translate) => string)(e.said, t)
 }

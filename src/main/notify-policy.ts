@@ -23,7 +23,7 @@ import type {
   NotificationSettings,
   ServerStatus
 } from '../shared/types'
-import { clip, serverSaidText, type Translate } from './messages'
+import { clip, jobErrorText, serverSaidText, type Translate } from './messages'
 import type { ServerSaid } from '../shared/said'
 
 /** Failed checks in a row before a server is announced down. */
@@ -333,10 +333,11 @@ export function noticeText(
     case 'jobFailed': {
       const { job } = notice
       let message: string
-      if (job.error?.message) {
+      const words = job.error ? jobErrorText(job.error, t) : ''
+      if (job.error && words) {
         message = job.error.nodeType
-          ? t('jobFailedNode', { node: job.error.nodeType, message: job.error.message })
-          : job.error.message
+          ? t('jobFailedNode', { node: job.error.nodeType, message: words })
+          : words
       } else if (job.state === 'lost') message = t('jobLost')
       else message = t('jobInterrupted')
       return text(t('jobFailedTitle', { source: job.source }), t('jobFailedBody', { message }))

@@ -1,8 +1,9 @@
 /**
  * What a job's badge says, beyond its bare state: done but with outputs missing (a warning,
  * not a success), cancelled on its server by someone else, or waiting for a server to take it.
- * The notes themselves are the engine's English; only their start is recognised here.
+ * The notes are codes; the last one's code says whether the job waits for a server.
  */
+import type { JobNoteCode } from '../../../shared/job-said'
 import type { JobRecord } from '../../../shared/types'
 import type { MessageKey } from './i18n.svelte'
 
@@ -14,12 +15,12 @@ export type JobBadge =
   | { kind: 'cancelledOn'; server: string; tone: 'cancelled' }
 
 /** The engine's notes for a job that no server can take now. */
-const WAITING_NOTES = ['Waiting for a healthy server', 'Waiting in Comfy Balancer']
+const WAITING_NOTES = new Set<JobNoteCode>(['waiting', 'held-back'])
 
 /** A pending job the engine holds until a server can take it. */
 export function waitingForServer(job: Pick<JobRecord, 'state' | 'notes'>): boolean {
   const last = job.notes.at(-1)
-  return job.state === 'pending' && !!last && WAITING_NOTES.some((n) => last.startsWith(n))
+  return job.state === 'pending' && !!last && WAITING_NOTES.has(last.code)
 }
 
 const STATE_KEY: Record<JobRecord['state'], MessageKey> = {

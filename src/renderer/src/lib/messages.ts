@@ -108,8 +108,6 @@ const en = {
   errWebPage: 'Answered with a web page instead of ComfyUI (a proxy or login page?)',
   errNotJson: 'Answered with something that is not ComfyUI',
   errBadShape: 'Answered in a way ComfyUI does not',
-  errServerRemoved: 'The chosen server was removed from the list',
-  errServerReported: 'The server reported an error',
 
   // Servers view
   serversTitle: 'Servers',
@@ -246,22 +244,6 @@ const en = {
   jobCancelledOn: 'Cancelled on {server}',
   jobWaitingServer: 'Waiting for a server',
 
-  // Workflow problems
-  wfUiFormat:
-    'this is a UI-format workflow, which a server cannot run. In ComfyUI use "Export (API)" in the Workflow menu, or use a PNG saved by ComfyUI.',
-  wfNotWorkflow: 'this is not a ComfyUI workflow in API format.',
-  wfNoNodes: 'the workflow has no nodes.',
-  wfBadNode: 'node {id} is not a ComfyUI node; is this an API-format workflow?',
-  wfTooLarge: 'the file is too large (the limit is 50 MB).',
-  wfBadPng: 'the PNG could not be read.',
-  wfPngUiOnly: 'this PNG holds only a UI workflow, not the API-format one a server runs.',
-  wfPngNone: 'this PNG holds no ComfyUI workflow (not saved by ComfyUI, or its data was removed).',
-  wfPngBadJson: 'the workflow inside this PNG is damaged.',
-  wfBadJson: 'this is not a workflow file (expected an API-format .json or a ComfyUI PNG).',
-  wfWrongType: 'only .json and .png workflows can be submitted.',
-  wfMissing: 'the file does not exist.',
-  wfUnreadable: 'the file cannot be read.',
-
   // Jobs
   jobsTitle: 'Jobs',
   filterLabel: 'Show',
@@ -306,16 +288,6 @@ const en = {
   hideDetails: 'Hide details',
   attemptsTitle: 'Attempts',
   notesTitle: 'What happened',
-  attemptAccepted: 'accepted',
-  attemptSending: 'sending',
-  attemptNotReceived: 'not received',
-  attemptUnknown: 'unknown (server unreachable)',
-  attemptCannotRun: 'cannot run it: {what}',
-  attemptRefused: 'refused: {why}',
-  noteCancelled: 'Cancelled by you',
-  noteInterrupted: 'Interrupted on the server',
-  noteHeldBack: 'Waiting here until a server is about to be free',
-  noteWaitingHealthy: 'Waiting for a healthy server: ',
 
   // Log
   logTitle: 'Log',
@@ -520,8 +492,6 @@ const zhCN: Record<MessageKey, string> = {
   errWebPage: '返回的是网页而不是 ComfyUI（代理或登录页面？）',
   errNotJson: '返回的内容不是 ComfyUI 的应答',
   errBadShape: '应答格式与 ComfyUI 不符',
-  errServerRemoved: '所选服务器已从列表中删除',
-  errServerReported: '服务器报告了错误',
 
   serversTitle: '服务器',
   serversLead: '每个任务都会发给能最快完成它的在线服务器。两台不相上下时，列表中靠前的优先。',
@@ -651,21 +621,6 @@ const zhCN: Record<MessageKey, string> = {
   jobCancelledOn: '已在 {server} 上取消',
   jobWaitingServer: '等待服务器',
 
-  wfUiFormat:
-    '这是界面格式的工作流，服务器无法直接运行。请在 ComfyUI 的“工作流”菜单中使用“导出（API）”，或使用 ComfyUI 保存的 PNG 图片。',
-  wfNotWorkflow: '这不是 API 格式的 ComfyUI 工作流。',
-  wfNoNodes: '工作流中没有节点。',
-  wfBadNode: '节点 {id} 不是 ComfyUI 节点；这是 API 格式的工作流吗？',
-  wfTooLarge: '文件太大（上限 50 MB）。',
-  wfBadPng: '无法读取此 PNG。',
-  wfPngUiOnly: '此 PNG 只包含界面工作流，没有服务器可运行的 API 格式工作流。',
-  wfPngNone: '此 PNG 不包含 ComfyUI 工作流（不是 ComfyUI 保存的，或数据已被删除）。',
-  wfPngBadJson: '此 PNG 中的工作流已损坏。',
-  wfBadJson: '这不是工作流文件（需要 API 格式的 .json 或 ComfyUI 保存的 PNG）。',
-  wfWrongType: '只能提交 .json 和 .png 工作流。',
-  wfMissing: '文件不存在。',
-  wfUnreadable: '无法读取文件。',
-
   jobsTitle: '任务',
   filterLabel: '显示',
   filterAll: '全部',
@@ -709,16 +664,6 @@ const zhCN: Record<MessageKey, string> = {
   hideDetails: '收起详情',
   attemptsTitle: '尝试记录',
   notesTitle: '经过',
-  attemptAccepted: '已接受',
-  attemptSending: '发送中',
-  attemptNotReceived: '未收到',
-  attemptUnknown: '未知（服务器无法访问）',
-  attemptCannotRun: '无法运行：{what}',
-  attemptRefused: '被拒绝：{why}',
-  noteCancelled: '已由您取消',
-  noteInterrupted: '在服务器上被中断',
-  noteHeldBack: '在本机等待，直到某台服务器即将空闲',
-  noteWaitingHealthy: '等待在线的服务器：',
 
   logTitle: '日志',
   logEmpty: '暂无日志。',

@@ -14,6 +14,16 @@ import {
   type SaidTable,
   type ServerSaid
 } from '../../../shared/said'
+import type {
+  AttemptSaid,
+  JobErrorSaid,
+  JobNoteSaid,
+  MovedSaid,
+  OutputProblem,
+  TrySaid,
+  UiNodeSaid,
+  WorkflowSaid
+} from '../../../shared/job-said'
 import { getLocale, type Locale, type Part } from './i18n.svelte'
 
 const w = (text: string): Part => ({ text, literal: false })
@@ -223,6 +233,292 @@ const CHOICE_ZH: ChoiceTable = {
   text: (c) => [lit(c.text)]
 } satisfies ChoiceTable
 
+type MovedTable = SaidTable<MovedSaid, Part[]>
+type NoteTable = SaidTable<JobNoteSaid, Part[]>
+type AttemptTable = SaidTable<AttemptSaid, Part[]>
+type JobErrorTable = SaidTable<JobErrorSaid, Part[]>
+type WorkflowTable = SaidTable<WorkflowSaid, Part[]>
+
+const MOVED_EN = {
+  'server-down': (m) => [
+    lit(m.server),
+    w(' is down'),
+    ...(m.why ? [w(' ('), ...sayServer(m.why, 'en'), w(')')] : [])
+  ],
+  forgotten: (m) => [lit(m.server), w(' no longer knows the job (restarted?)')],
+  text: (m) => [lit(m.text)]
+} satisfies MovedTable
+
+const MOVED_ZH = {
+  'server-down': (m) => [
+    w('服务器 '),
+    lit(m.server),
+    w(' 已离线'),
+    ...(m.why ? [w('（'), ...sayServer(m.why, 'zh-CN'), w('）')] : [])
+  ],
+  forgotten: (m) => [w('服务器 '), lit(m.server), w(' 已不记得此任务（重启过？）')],
+  text: (m) => [lit(m.text)]
+} satisfies MovedTable
+
+/** Each output not saved: its file name literal, why in the language. */
+function outputParts(
+  over: { n: number; limit: number } | null,
+  files: OutputProblem[],
+  zh: boolean
+): Part[] {
+  const said: Part[][] = []
+  if (over)
+    said.push([
+      w(
+        zh
+          ? `超出每个任务 ${over.limit} 个的上限 ${over.n} 个`
+          : `${over.n} over the limit of ${over.limit} per job`
+      )
+    ])
+  for (const f of files)
+    said.push([lit(f.file), w(zh ? '：' : ': '), ...sayServer(f.why, zh ? 'zh-CN' : 'en')])
+  return joined(said, zh ? '；' : '; ')
+}
+
+const NOTE_EN = {
+  cancelled: () => [w('Cancelled by you')],
+  'cancelled-on': (n) => [w('Cancelled on '), lit(n.server), w(' (removed from its queue there)')],
+  interrupted: () => [w('Interrupted on the server')],
+  'held-back': () => [w('Waiting here until a server is about to be free')],
+  paused: () => [w('Waiting: sending is paused')],
+  waiting: (n) => [w('Waiting for a healthy server: '), ...sayChoice(n.why, 'en')],
+  'retried-as': (n) => [w('Retried as '), lit(n.id)],
+  'retry-of': (n) => [w('Retry of '), lit(n.id)],
+  moved: (n) => [w('Moved: '), ...render<MovedSaid, Part[]>(MOVED_EN, n.why)],
+  'missing-outputs': (n) => [
+    w('Some outputs could not be saved: '),
+    ...outputParts(n.over, n.files, false)
+  ],
+  text: (n) => [lit(n.text)]
+} satisfies NoteTable
+
+const NOTE_ZH = {
+  cancelled: () => [w('已由您取消')],
+  'cancelled-on': (n) => [w('已在服务器 '), lit(n.server), w(' 上取消（从其队列中移除）')],
+  interrupted: () => [w('在服务器上被中断')],
+  'held-back': () => [w('在本机等待，直到某台服务器即将空闲')],
+  paused: () => [w('等待中：发送已暂停')],
+  waiting: (n) => [w('等待在线的服务器：'), ...sayChoice(n.why, 'zh-CN')],
+  'retried-as': (n) => [w('已重试为 '), lit(n.id)],
+  'retry-of': (n) => [w('重试自 '), lit(n.id)],
+  moved: (n) => [w('已转移：'), ...render<MovedSaid, Part[]>(MOVED_ZH, n.why)],
+  'missing-outputs': (n) => [w('部分输出无法保存：'), ...outputParts(n.over, n.files, true)],
+  text: (n) => [lit(n.text)]
+} satisfies NoteTable
+
+const ATTEMPT_EN = {
+  sending: () => [w('sending')],
+  accepted: () => [w('accepted')],
+  'not-received': () => [w('not received')],
+  unknown: () => [w('unknown (server unreachable)')],
+  'cannot-run': (a) => [w('cannot run it: '), lit(a.text)],
+  refused: (a) => [w('refused: '), lit(a.text)],
+  failed: (a) => sayServer(a.why, 'en'),
+  'upload-failed': (a) => [w('upload failed: '), ...sayServer(a.why, 'en')],
+  'input-unreadable': (a) => [
+    w('cannot read the input image '),
+    lit(a.path),
+    w(': '),
+    lit(a.detail)
+  ],
+  text: (a) => [lit(a.text)]
+} satisfies AttemptTable
+
+const ATTEMPT_ZH = {
+  sending: () => [w('发送中')],
+  accepted: () => [w('已接受')],
+  'not-received': () => [w('未收到')],
+  unknown: () => [w('未知（服务器无法访问）')],
+  'cannot-run': (a) => [w('无法运行：'), lit(a.text)],
+  refused: (a) => [w('被拒绝：'), lit(a.text)],
+  failed: (a) => sayServer(a.why, 'zh-CN'),
+  'upload-failed': (a) => [w('上传失败：'), ...sayServer(a.why, 'zh-CN')],
+  'input-unreadable': (a) => [w('无法读取输入图片 '), lit(a.path), w('：'), lit(a.detail)],
+  text: (a) => [lit(a.text)]
+} satisfies AttemptTable
+
+/** Each try: the server's name literal, what it came to in the language. */
+function triesParts(tries: TrySaid[], locale: Locale): Part[] {
+  const zh = locale === 'zh-CN'
+  return joined(
+    tries.map((t) => [
+      lit(t.server),
+      w(zh ? '：' : ': '),
+      ...render<AttemptSaid, Part[]>(ATTEMPT_SAID[locale], t.why)
+    ]),
+    zh ? '；' : '; '
+  )
+}
+
+const JOB_ERROR_EN = {
+  comfy: (e) => [lit(e.text)],
+  'server-error': () => [w('The server reported an error')],
+  refused: (e) => [w('The server refused the workflow: '), lit(e.text)],
+  'server-removed': () => [w('The chosen server was removed from the list')],
+  'no-server-took': (e) => [
+    w('No server could take the job ('),
+    ...triesParts(e.tries, 'en'),
+    w(')')
+  ],
+  'none-can-run': (e) => [
+    w('No server can run this workflow ('),
+    ...lacksParts(e.servers, false),
+    w(')')
+  ],
+  'lost-too-often': (e) => [
+    w(`Servers lost this job ${e.n} times after taking it; it is not sent again (`),
+    ...render<MovedSaid, Part[]>(MOVED_EN, e.why),
+    w(')')
+  ],
+  'moved-too-often': (e) => [
+    w(`Moved ${e.n} times; it is not sent again (`),
+    ...render<MovedSaid, Part[]>(MOVED_EN, e.why),
+    w(')')
+  ],
+  'no-result': (e) => [
+    lit(e.server),
+    w(' does not give the result of this job: '),
+    ...sayServer(e.why, 'en')
+  ],
+  'input-unreadable': (e) => [
+    w('Cannot read the input image '),
+    lit(e.path),
+    w(': '),
+    lit(e.detail)
+  ],
+  internal: (e) => [w('Something went wrong in the app: '), lit(e.text)],
+  text: (e) => [lit(e.text)]
+} satisfies JobErrorTable
+
+const JOB_ERROR_ZH = {
+  comfy: (e) => [lit(e.text)],
+  'server-error': () => [w('服务器报告了错误')],
+  refused: (e) => [w('服务器拒绝了此工作流：'), lit(e.text)],
+  'server-removed': () => [w('所选服务器已从列表中删除')],
+  'no-server-took': (e) => [w('没有服务器接收此任务（'), ...triesParts(e.tries, 'zh-CN'), w('）')],
+  'none-can-run': (e) => [
+    w('没有服务器可以运行此工作流（'),
+    ...lacksParts(e.servers, true),
+    w('）')
+  ],
+  'lost-too-often': (e) => [
+    w(`服务器接收此任务后已 ${e.n} 次丢失它，不再发送（`),
+    ...render<MovedSaid, Part[]>(MOVED_ZH, e.why),
+    w('）')
+  ],
+  'moved-too-often': (e) => [
+    w(`已转移 ${e.n} 次，不再发送（`),
+    ...render<MovedSaid, Part[]>(MOVED_ZH, e.why),
+    w('）')
+  ],
+  'no-result': (e) => [
+    w('服务器 '),
+    lit(e.server),
+    w(' 无法给出此任务的结果：'),
+    ...sayServer(e.why, 'zh-CN')
+  ],
+  'input-unreadable': (e) => [w('无法读取输入图片 '), lit(e.path), w('：'), lit(e.detail)],
+  internal: (e) => [w('应用内部出错：'), lit(e.text)],
+  text: (e) => [lit(e.text)]
+} satisfies JobErrorTable
+
+/** `node 5 "My sampler" (KSampler)`: the id, title and class literal. */
+function nodeParts(node: UiNodeSaid, zh: boolean): Part[] {
+  const title =
+    node.title && node.title !== node.classType ? [w(' “'), lit(node.title), w('”')] : []
+  return [
+    w(zh ? '节点 ' : 'node '),
+    lit(node.id),
+    ...title,
+    w(zh ? '（' : ' ('),
+    lit(node.classType),
+    w(zh ? '）' : ')')
+  ]
+}
+
+const mbText = (bytes: number): string => (bytes / 1024 / 1024).toFixed(1)
+
+const WORKFLOW_EN = {
+  'ui-format': () => [
+    w(
+      'this is a UI-format workflow, which a server cannot run. In ComfyUI use "Export (API)" in the Workflow menu, or use a PNG saved by ComfyUI.'
+    )
+  ],
+  'needs-object-info': () => [
+    w(
+      'this is a UI-format workflow; a server must be up to convert it (or in ComfyUI use "Export (API)").'
+    )
+  ],
+  'not-converted': (p) => [
+    w('this UI workflow could not be converted: '),
+    ...(p.node ? [...nodeParts(p.node, false), w(': ')] : []),
+    lit(p.detail)
+  ],
+  'not-workflow': () => [w('this is not a ComfyUI workflow in API format.')],
+  'no-nodes': () => [w('the workflow has no nodes.')],
+  'too-many-nodes': (p) => [
+    w(`the workflow is too large (${p.nodes} nodes; the limit is ${p.limit}).`)
+  ],
+  'too-deep': (p) => [w(`the workflow is nested too deeply (more than ${p.limit} levels).`)],
+  'bad-node': (p) => [
+    w('node '),
+    lit(p.id),
+    w(' is not a ComfyUI node; is this an API-format workflow?')
+  ],
+  'too-large': (p) => [w(`the file is too large (the limit is ${mbText(p.limitBytes)} MB).`)],
+  'bad-png': (p) => [w('the PNG could not be read ('), lit(p.detail), w(').')],
+  'png-none': () => [
+    w('this PNG holds no ComfyUI workflow (not saved by ComfyUI, or its data was removed).')
+  ],
+  'png-bad-json': () => [w('the workflow inside this PNG is damaged.')],
+  'bad-json': () => [
+    w('this is not a workflow file (expected an API-format .json or a ComfyUI PNG).')
+  ],
+  'wrong-type': () => [w('only .json and .png workflows can be submitted.')],
+  'not-absolute': () => [w('the path must be absolute.')],
+  missing: () => [w('the file does not exist.')],
+  'not-a-file': (p) => [w(p.folder ? 'this is a folder, not a file.' : 'this is not a file.')],
+  unreadable: (p) => [w('the file cannot be read ('), lit(p.detail), w(').')],
+  text: (p) => [lit(p.text)]
+} satisfies WorkflowTable
+
+const WORKFLOW_ZH = {
+  'ui-format': () => [
+    w(
+      '这是界面格式的工作流，服务器无法直接运行。请在 ComfyUI 的“工作流”菜单中使用“导出 (API)”，或使用 ComfyUI 保存的 PNG。'
+    )
+  ],
+  'needs-object-info': () => [
+    w('这是界面格式的工作流，需要有在线的服务器才能转换（或在 ComfyUI 中使用“导出 (API)”）。')
+  ],
+  'not-converted': (p) => [
+    w('无法转换此界面工作流：'),
+    ...(p.node ? [...nodeParts(p.node, true), w('：')] : []),
+    lit(p.detail)
+  ],
+  'not-workflow': () => [w('这不是 API 格式的 ComfyUI 工作流。')],
+  'no-nodes': () => [w('工作流中没有节点。')],
+  'too-many-nodes': (p) => [w(`工作流太大（${p.nodes} 个节点，上限 ${p.limit} 个）。`)],
+  'too-deep': (p) => [w(`工作流嵌套太深（超过 ${p.limit} 层）。`)],
+  'bad-node': (p) => [w('节点 '), lit(p.id), w(' 不是 ComfyUI 节点；这是 API 格式的工作流吗？')],
+  'too-large': (p) => [w(`文件太大（上限 ${mbText(p.limitBytes)} MB）。`)],
+  'bad-png': (p) => [w('无法读取此 PNG（'), lit(p.detail), w('）。')],
+  'png-none': () => [w('此 PNG 不包含 ComfyUI 工作流（不是 ComfyUI 保存的，或数据已被删除）。')],
+  'png-bad-json': () => [w('此 PNG 中的工作流已损坏。')],
+  'bad-json': () => [w('这不是工作流文件（需要 API 格式的 .json 或 ComfyUI 保存的 PNG）。')],
+  'wrong-type': () => [w('只能提交 .json 和 .png 工作流。')],
+  'not-absolute': () => [w('路径必须是绝对路径。')],
+  missing: () => [w('文件不存在。')],
+  'not-a-file': (p) => [w(p.folder ? '这是文件夹，不是文件。' : '这不是文件。')],
+  unreadable: (p) => [w('无法读取文件（'), lit(p.detail), w('）。')],
+  text: (p) => [lit(p.text)]
+} satisfies WorkflowTable
+
 /** Every locale has a table for every code. */
 export const SERVER_SAID = { en: SERVER_EN, 'zh-CN': SERVER_ZH } satisfies Record<
   Locale,
@@ -232,6 +528,20 @@ export const CHOICE_SAID = { en: CHOICE_EN, 'zh-CN': CHOICE_ZH } satisfies Recor
   Locale,
   ChoiceTable
 >
+export const NOTE_SAID = { en: NOTE_EN, 'zh-CN': NOTE_ZH } satisfies Record<Locale, NoteTable>
+export const ATTEMPT_SAID = { en: ATTEMPT_EN, 'zh-CN': ATTEMPT_ZH } satisfies Record<
+  Locale,
+  AttemptTable
+>
+export const JOB_ERROR_SAID = { en: JOB_ERROR_EN, 'zh-CN': JOB_ERROR_ZH } satisfies Record<
+  Locale,
+  JobErrorTable
+>
+export const WORKFLOW_SAID = { en: WORKFLOW_EN, 'zh-CN': WORKFLOW_ZH } satisfies Record<
+  Locale,
+  WorkflowTable
+>
+export const MOVED_SAID = { en: MOVED_EN, 'zh-CN': MOVED_ZH } satisfies Record<Locale, MovedTable>
 
 /** Why a server is down, in the window's language. */
 export function sayServer(said: ServerSaid, locale: Locale = getLocale()): Part[] {
@@ -241,4 +551,24 @@ export function sayServer(said: ServerSaid, locale: Locale = getLocale()): Part[
 /** Why a server was chosen or none was, in the window's language. */
 export function sayChoice(said: ChoiceSaid, locale: Locale = getLocale()): Part[] {
   return render(CHOICE_SAID[locale], said)
+}
+
+/** A job note, in the window's language. */
+export function sayJobNote(said: JobNoteSaid, locale: Locale = getLocale()): Part[] {
+  return render(NOTE_SAID[locale], said)
+}
+
+/** What one try on a server came to, in the window's language. */
+export function sayAttempt(said: AttemptSaid, locale: Locale = getLocale()): Part[] {
+  return render<AttemptSaid, Part[]>(ATTEMPT_SAID[locale], said)
+}
+
+/** Why a job failed, in the window's language. */
+export function sayJobError(said: JobErrorSaid, locale: Locale = getLocale()): Part[] {
+  return render(JOB_ERROR_SAID[locale], said)
+}
+
+/** Why a file is not a workflow we can send, in the window's language. */
+export function sayWorkflowProblem(said: WorkflowSaid, locale: Locale = getLocale()): Part[] {
+  return render(WORKFLOW_SAID[locale], said)
 }
