@@ -562,7 +562,11 @@ export async function remoteSubmit(
     if (io.liveProgress && io.progress) {
       io.progress(line)
       live = true
-    } else human(io, line)
+      return
+    }
+    // Plain lines: the states and the end of each node, not every step.
+    const j = finals()[0]!
+    if (batchId || j.state !== 'running' || j.progress?.max === j.progress?.value) human(io, line)
   }
   const started = Date.now()
   const watchAcceptance = a.queueTimeoutMs !== undefined

@@ -157,6 +157,17 @@ describe('with the app running', () => {
       expect(fs.readFileSync(p)).toEqual(fs.readFileSync(job.outputs[i]!.path))
     })
     expect(cliRunFiles(app.data)).toEqual([])
+
+    // A batch, followed to its end; a pin on a server the app does not have is bad input.
+    const b = cli$(['submit', wf, '--count', '2', '--wait', '--out', out, '--json'], app.data)
+    expect(await b.exitWithin(20_000)).toBe(0)
+    const batch = JSON.parse(b.stdout())
+    expect(batch.jobs.map((j: { status: string }) => j.status)).toEqual(['done', 'done'])
+    expect(app.core.jobs!.batchJobs(batch.batchId)).toHaveLength(2)
+    for (const j of batch.jobs) for (const p of j.outputs) expect(fs.existsSync(p)).toBe(true)
+    const pin = cli$(['submit', wf, '--server', 'http://127.0.0.1:1'], app.data)
+    expect(await pin.exitWithin(10_000)).toBe(2)
+    expect(pin.stderr()).toContain("not one of the app's servers")
   })
 
   it('a batch through the app, cancelled with cancel --batch', async () => {
