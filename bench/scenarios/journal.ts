@@ -77,7 +77,9 @@ async function runMode(
       await j.flushed()
       durable.push(now() - t)
       j.patch(id, {
-        attempts: [{ serverId: 's1', serverUrl: 'http://s1', at: Date.now(), result: 'sending' }]
+        attempts: [
+          { serverId: 's1', serverUrl: 'http://s1', at: Date.now(), result: { code: 'sending' } }
+        ]
       })
       await j.flushed()
       await sleep(0)
