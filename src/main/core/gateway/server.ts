@@ -20,7 +20,6 @@ import {
   isRecord,
   outputFiles,
   parseJson,
-  publicExtra,
   readBody,
   SERVER_TROUBLE,
   sendEmpty,
@@ -31,7 +30,6 @@ import { PromptMap, type GatewayPrompt } from './ids'
 import {
   GatewayStartError,
   MAX_JSON_BODY,
-  MAX_SMALL_BODY,
   MAX_UPLOAD_BYTES,
   MAX_VIEW_BYTES,
   type GatewayOptions
@@ -41,6 +39,7 @@ import { BalancerApi } from './balancer-api'
 import { PreviewRelay } from './previews'
 import { goesHome, proxyHome } from './proxy'
 import { GatewaySockets } from './sockets'
+import { GatewayQueue, smallJson } from './queue-routes'
 import { UploadStore } from './uploads'
 
 /** A prompt id a client may choose (as the job engine takes it). */
@@ -64,8 +63,8 @@ export class GatewayServer {
   private readonly sockets: GatewaySockets
   private readonly previews = new PreviewRelay()
   private readonly balancer: BalancerApi
+  private readonly queueRoutes: GatewayQueue
   /** Prompt id -> the prompt and extra_data as posted (memory only, while the job is unfinished). */
-  private readonly posted = new Map<string, { prompt: unknown; extra: Record<string, unknown> }>()
   /** Prompts whose end (error, interrupt, executing null) was relayed from a server. */
   private readonly ended = new Set<string>()
   private counter = 0
@@ -110,6 +109,7 @@ export class GatewayServer {
       inputDir: this.uploads.folder('input'),
       requestTimeoutMs: this.opts.requestTimeoutMs
     })
+    this.queueRoutes = new GatewayQueue(core, this.ids)
     this.history = new GatewayHistory({
       fleet: this.fleet,
       ids: this.ids,
@@ -175,12 +175,7 @@ export class GatewayServer {
   }
 
   private unfinished(): Array<{ p: GatewayPrompt; j: JobRecord }> {
-    const out: Array<{ p: GatewayPrompt; j: JobRecord }> = []
-    for (const p of this.ids.all()) {
-      const j = this.core.jobs?.get(p.promptId)
-      if (j && !FINISHED_JOB_STATES.includes(j.state)) out.push({ p, j })
-    }
-    return out
+    return this.queueRoutes.unfinished()
   }
 
   private statusMessage(sid?: string): string {
@@ -206,7 +201,7 @@ export class GatewayServer {
     const p = this.ids.byPromptId(j.id)
     if (!p) return
     if (FINISHED_JOB_STATES.includes(j.state)) {
-      this.posted.delete(j.id)
+      this.queueRoutes.posted.delete(j.id)
       // A job that ended without its server telling (refused everywhere, lost): say so, the
       // way ComfyUI ends a prompt, so a waiting client does not wait for ever.
       if ((j.state === 'failed' || j.state === 'lost') && !this.ended.has(j.id)) {
@@ -335,11 +330,11 @@ export class GatewayServer {
     if (this.balancer.owns(route)) return this.balancer.handle(method, route, url, req, res, stream)
     if (route === '/prompt' && get) return sendJson(res, 200, this.promptInfo())
     if (route === '/prompt' && post) return this.postPrompt(req, res)
-    if (route === '/queue' && get) return sendJson(res, 200, this.queue())
-    if (route === '/queue' && post) return this.postQueue(req, res)
-    if (route === '/interrupt' && post) return this.postInterrupt(req, res)
+    if (route === '/queue' && get) return sendJson(res, 200, this.queueRoutes.queue())
+    if (route === '/queue' && post) return this.queueRoutes.postQueue(req, res)
+    if (route === '/interrupt' && post) return this.queueRoutes.postInterrupt(req, res)
     if (route === '/history' && get) return sendJson(res, 200, await this.history.list(url))
-    if (route === '/history' && post) return this.history.post(await this.smallJson(req), res)
+    if (route === '/history' && post) return this.history.post(await smallJson(req), res)
     if ((m = /^\/history\/([^/]+)$/.exec(route)) && get) {
       return sendJson(res, 200, await this.history.one(dec(m[1]!)))
     }
@@ -472,7 +467,7 @@ export class GatewayServer {
     this.history.forget(promptId)
     if (!FINISHED_JOB_STATES.includes(engine.get(job.id)?.state ?? 'pending')) {
       const extra = { ...extraData, ...(clientId !== null ? { client_id: clientId } : {}) }
-      this.posted.set(job.id, { prompt: body.prompt, extra })
+      this.queueRoutes.posted.set(job.id, { prompt: body.prompt, extra })
     }
     sendJson(res, 200, { prompt_id: promptId, number, node_errors: {} })
     this.onJob(engine.get(job.id) ?? job)
@@ -484,65 +479,5 @@ export class GatewayServer {
       'prompt_id already used',
       `A prompt with the id ${promptId} was already queued; each prompt runs once. Post it with a new prompt_id.`
     )
-  }
-
-  private queueItem(p: GatewayPrompt): unknown[] {
-    const posted = this.posted.get(p.promptId)
-    const extra = posted ? publicExtra(posted.extra) : p.clientId ? { client_id: p.clientId } : {}
-    return [p.number, p.promptId, posted?.prompt ?? {}, extra, p.outputs]
-  }
-
-  private queue() {
-    const running: unknown[] = []
-    const pending: unknown[] = []
-    for (const { p, j } of this.unfinished()) {
-      ;(j.state === 'running' ? running : pending).push(this.queueItem(p))
-    }
-    return { queue_running: running, queue_pending: pending }
-  }
-
-  private async smallJson(req: IncomingMessage, emptyOk = false): Promise<unknown> {
-    const buf = await readBody(req, MAX_SMALL_BODY)
-    if (emptyOk && buf.length === 0) return null
-    return parseJson(buf)
-  }
-
-  private async cancel(p: GatewayPrompt | undefined, only: (j: JobRecord) => boolean) {
-    if (!p) return
-    const j = this.core.jobs?.get(p.promptId)
-    if (!j || FINISHED_JOB_STATES.includes(j.state) || !only(j)) return
-    await this.engine().cancel(j.id)
-  }
-
-  private async postQueue(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const body = await this.smallJson(req)
-    if (!isRecord(body)) throw new BadJson()
-    const waiting = (j: JobRecord) => j.state !== 'running'
-    if (body.clear === true) {
-      await Promise.all(this.unfinished().map(({ p }) => this.cancel(p, waiting)))
-    }
-    if (Array.isArray(body.delete)) {
-      for (const id of body.delete.slice(0, 10_000)) {
-        await this.cancel(this.ids.byPromptId(String(id)), waiting)
-      }
-    }
-    sendEmpty(res, 200)
-  }
-
-  private async postInterrupt(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    let body: unknown = null
-    try {
-      body = await this.smallJson(req, true)
-    } catch (err) {
-      if (!(err instanceof BadJson)) throw err
-    }
-    const running = (j: JobRecord) => j.state === 'running'
-    if (isRecord(body) && body.prompt_id !== undefined && body.prompt_id !== null) {
-      await this.cancel(this.ids.byPromptId(String(body.prompt_id)), running)
-    } else {
-      // A global interrupt: what runs for the gateway's clients now.
-      await Promise.all(this.unfinished().map(({ p }) => this.cancel(p, running)))
-    }
-    sendEmpty(res, 200)
   }
 }
