@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest'
-import { leastQueuePolicy, roundRobinPolicy } from '../../src/main/core/fleet/policy'
+import {
+  expectedCompletionPolicy,
+  leastQueuePolicy,
+  roundRobinPolicy
+} from '../../src/main/core/fleet/policy'
 import { q, server } from './helpers'
 
 describe('least-queue policy (the original design)', () => {
@@ -66,5 +70,27 @@ describe('round-robin policy', () => {
     }
     expect(seen).toEqual(['a', 'c', 'a', 'c'])
     expect(roundRobinPolicy([server('x', { healthy: false })]).server).toBeNull()
+  })
+})
+
+describe('expected-completion policy', () => {
+  it("gives every usable server's expected finish and run time with its choice", () => {
+    const run: Record<string, number> = { a: 100, b: 200, c: 400 }
+    const list = [
+      server('a', { etaMs: 150 }),
+      server('b', { etaMs: 100 }),
+      server('c', { etaMs: 0, healthy: false }),
+      server('d', { etaMs: 0 })
+    ]
+    const c = expectedCompletionPolicy(list, {
+      estimateJobMs: (id) => run[id] ?? 1000,
+      job: { unable: new Map([['d', 'lacks a node']]) },
+      rng: () => 0
+    })
+    expect(c.server?.id).toBe('a')
+    expect(c.finishes).toEqual([
+      { serverId: 'a', finishMs: 250, runMs: 100 },
+      { serverId: 'b', finishMs: 300, runMs: 200 }
+    ])
   })
 })

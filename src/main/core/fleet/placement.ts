@@ -9,7 +9,7 @@
 import type { FleetStatus, ServerStatus } from '../../../shared/types'
 import type { ChoiceSaid } from '../../../shared/said'
 import { HELD_BACK_NOTE, sayChoice } from '../log'
-import { choice, type Choice, type Policy, type PolicyJob } from './policy'
+import { choice, type Choice, type Finish, type Policy, type PolicyJob } from './policy'
 
 const HELD_BACK: ChoiceSaid = Object.freeze({ code: 'held-back' })
 
@@ -46,32 +46,80 @@ export interface PlaceOptions {
   estimateJobMs?: (serverId: string) => number
   /** Uniform in [0, 1), for the two-choices tie-break. */
   rng?: () => number
+  /** Our jobs waiting here for a server, the one being placed included (see withHoldBack). */
+  waitingHere?: number
 }
 
 /** The policy's choice among the servers not excluded, with what was excluded in the reason. */
 export type Chooser = (exclude: ReadonlySet<string>) => Choice
 
 /**
+ * Jobs that would be done before a job started on `on` now: every other server's turns (its
+ * expected finish, then one run time more per job) ending sooner than `on` finishes it.
+ */
+export function turnsBefore(finishes: readonly Finish[], on: Finish): number {
+  let n = 0
+  for (const f of finishes) {
+    if (f.serverId === on.serverId || f.finishMs >= on.finishMs) continue
+    const run = f.runMs > 0 ? f.runMs : 1
+    n += Math.floor((on.finishMs - f.finishMs) / run - 1e-9) + 1
+  }
+  return n
+}
+
+/**
+ * Of the servers below the limit, the one that finishes a job soonest among those the
+ * `waitingHere` jobs waiting here would use, were each to go where it ends first (for jobs of
+ * one kind the shortest overall finish): such a server gets one of them anyway, so it gets
+ * this one now and never idles while the job waits here. Null when none is used.
+ */
+export function neededServer(
+  finishes: readonly Finish[],
+  full: (serverId: string) => boolean,
+  waitingHere: number
+): string | null {
+  let best: Finish | null = null
+  for (const f of finishes) {
+    if (full(f.serverId) || (best && best.finishMs <= f.finishMs)) continue
+    if (turnsBefore(finishes, f) < waitingHere) best = f
+  }
+  return best?.serverId ?? null
+}
+
+/**
  * Hold-back over any chooser: the first choice, unless that server already has `holdBack` of
  * our jobs waiting; then the choice among the servers below the limit, if it finishes the job
  * no later, else none (held back).
+ *
+ * With `waitingHere` (our jobs waiting here for a server, this one included) above one and a
+ * policy that gives every server's expected finish, a server below the limit also gets the
+ * job when those jobs would use it (`neededServer`): in a burst a slower server gets its next
+ * job while it still runs one, instead of idling until the job is released; the last jobs go
+ * where they finish first (on a slower server too, when that is sooner).
  */
 export function withHoldBack(
   choose: Chooser,
   ourWaiting: OurWaiting,
   serverIds: readonly string[],
   exclude: ReadonlySet<string>,
-  holdBack: number | null | undefined
+  holdBack: number | null | undefined,
+  waitingHere = 1
 ): Placement {
   const first = choose(exclude)
   if (!first.server || holdBack === null || holdBack === undefined) return first
   if (ourWaiting(first.server.id) < holdBack) return first
-  const full = new Set([...exclude, ...serverIds.filter((id) => ourWaiting(id) >= holdBack)])
+  const isFull = (id: string) => ourWaiting(id) >= holdBack
+  const full = new Set([...exclude, ...serverIds.filter(isFull)])
   const alt = choose(full)
-  if (!alt.server || (alt.finishMs ?? Infinity) > (first.finishMs ?? Infinity)) {
-    return { ...choice(null, HELD_BACK), heldBack: first }
-  }
-  return alt
+  const held = (): Placement => ({ ...choice(null, HELD_BACK), heldBack: first })
+  if (!alt.server) return held()
+  if ((alt.finishMs ?? Infinity) <= (first.finishMs ?? Infinity)) return alt
+  if (waitingHere <= 1 || !first.finishes?.length) return held()
+  const needed = neededServer(first.finishes, (id) => full.has(id), waitingHere)
+  if (needed === null) return held()
+  if (needed === alt.server.id) return alt
+  const only = choose(new Set([...full, ...serverIds.filter((id) => id !== needed)]))
+  return only.server ? only : held()
 }
 
 /** The policy over the servers not excluded, saying what was excluded when none is left. */
@@ -106,7 +154,8 @@ export function place(
     ourWaiting,
     views.map((s) => s.id),
     exclude,
-    o.holdBack
+    o.holdBack,
+    o.waitingHere
   )
 }
 

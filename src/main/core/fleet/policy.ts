@@ -15,6 +15,19 @@ export interface Choice {
   said?: ChoiceSaid
   /** Expected time until this job would be done there (ms), when the policy knows it. */
   finishMs?: number
+  /**
+   * Every server the policy could have chosen, with the expected finish of this job there and
+   * its run time there (ms), when the policy knows them: late binding (placement.ts) weighs
+   * the jobs still waiting here with them.
+   */
+  finishes?: readonly Finish[]
+}
+
+/** One server's expected finish of a job (ms from now) and its run time there (ms). */
+export interface Finish {
+  serverId: string
+  finishMs: number
+  runMs: number
 }
 
 /** What the policy may know about the job being placed. */
@@ -126,7 +139,7 @@ export const expectedCompletionPolicy: Policy = (servers, ctx) => {
   const scored = pool.map((s) => {
     const run = est(s.id)
     const wait = s.etaMs ?? 0
-    return { s, wait, finish: wait + run }
+    return { s, wait, run, finish: wait + run }
   })
   const bestFinish = Math.min(...scored.map((x) => x.finish))
   const near = scored.filter((x) => x.finish <= bestFinish * (1 + NEAR_EQUAL_SHARE) + NEAR_EQUAL_MS)
@@ -157,5 +170,7 @@ export const expectedCompletionPolicy: Policy = (servers, ctx) => {
   if (near.length > 1) said.about = near.length
   if (!settled.length) said.justBack = true
   if (unable?.size) said.lacking = unable.size
-  return choice(pick.s, said, pick.finish)
+  const c = choice(pick.s, said, pick.finish)
+  c.finishes = scored.map((x) => ({ serverId: x.s.id, finishMs: x.finish, runMs: x.run }))
+  return c
 }
