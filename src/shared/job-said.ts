@@ -157,8 +157,22 @@ export function noteSaid(v: unknown): JobNoteSaid {
   return asSaid<JobNoteSaid>(v)
 }
 
+/**
+ * The words older versions wrote as an attempt's state: read as their codes, so a job an
+ * older version left "sending" (it crashed during the POST) is still asked about first.
+ */
+const OLD_ATTEMPT_STATES: Readonly<Record<string, AttemptSaid>> = {
+  sending: { code: 'sending' },
+  accepted: { code: 'accepted' },
+  'not received': { code: 'not-received' },
+  'unknown (server unreachable)': { code: 'unknown' }
+}
+
 /** An attempt's result as read from a journal line (older lines have strings). */
 export function attemptSaid(v: unknown): AttemptSaid {
+  if (typeof v === 'string' && Object.hasOwn(OLD_ATTEMPT_STATES, v)) {
+    return { ...OLD_ATTEMPT_STATES[v]! }
+  }
   return asSaid<AttemptSaid>(v)
 }
 

@@ -173,6 +173,8 @@ describe('comfy-balancer cancel --batch / --all', () => {
     const after = cliJobs(data)
     for (const j of [queued, waiting, done]) {
       expect(['cancelled', 'done', undefined]).toContain(after.get(j.id)?.state)
+      const rec = after.get(j.id)
+      if (rec?.state === 'cancelled') expect(rec.notes.at(-1)).toEqual({ code: 'cancelled' })
     }
     expect(after.get(other.id)!.state).toBe('pending')
 
@@ -205,7 +207,10 @@ describe('comfy-balancer retry', () => {
     const failed = job({
       state: 'failed',
       finishedAt: Date.now(),
-      error: { message: 'No server could take the job' },
+      error: {
+        message: 'No server could take the job',
+        said: { code: 'no-server-took', tries: [] }
+      },
       batch,
       priority: 'high'
     })
@@ -222,6 +227,9 @@ describe('comfy-balancer retry', () => {
     expect(retry.priority).toBe('high')
     expect(['queued', 'running', 'done']).toContain(retry.state)
     expect(jobs.get(failed.id)!.retriedAs).toBe(retry.id)
+    // The records say it as codes, not sentences.
+    expect(jobs.get(failed.id)!.notes.at(-1)).toEqual({ code: 'retried-as', id: retry.id })
+    expect(retry.notes[0]).toEqual({ code: 'retry-of', id: failed.id })
     expect(t.out.join('\n')).toMatch(new RegExp(`Retrying ${failed.id} as ${retry.id}`))
     await f.servers[0]!.waitForIdle()
     expect(f.servers[0]!.executionCount(retry.id)).toBe(1)

@@ -69,7 +69,7 @@ describe('dispatch', () => {
     put(store, 'job-1')
     await d.dispatch('job-1')
     expect(store.get('job-1')).toMatchObject({ state: 'queued', serverId: 'a', serverUrl: s.url })
-    expect(store.get('job-1')!.attempts.map((x) => x.result)).toEqual(['accepted'])
+    expect(store.get('job-1')!.attempts.map((x) => x.result)).toEqual([{ code: 'accepted' }])
     expect(accepted).toEqual([['job-1', 'a', 'queued']])
     expect(port.sent.filter(([sid]) => sid === 'a').length).toBeGreaterThan(0)
     expect(dropped).toEqual(['job-1'])
@@ -102,7 +102,7 @@ describe('dispatch', () => {
     await d.dispatch('job-1')
     const j = store.get('job-1')!
     expect(j).toMatchObject({ state: 'queued', serverId: 'b' })
-    expect(j.attempts.map((x) => [x.serverId, x.result === 'accepted'])).toEqual([
+    expect(j.attempts.map((x) => [x.serverId, x.result.code === 'accepted'])).toEqual([
       ['a', false],
       ['b', true]
     ])
@@ -142,7 +142,13 @@ describe('dispatch', () => {
       attempts: [],
       error: {
         message: 'No server can run this workflow',
-        details: ['a: missing node Foo', 'b: missing model x.safetensors']
+        said: {
+          code: 'none-can-run',
+          servers: [
+            { name: 'a', nodes: [], models: [], text: 'missing node Foo' },
+            { name: 'b', nodes: [], models: [], text: 'missing model x.safetensors' }
+          ]
+        }
       }
     })
   })
@@ -156,7 +162,7 @@ describe('dispatch', () => {
     await d.dispatch('job-1')
     expect(store.get('job-1')).toMatchObject({
       state: 'pending',
-      notes: ['Waiting for a healthy server: No healthy server (test)']
+      notes: [{ code: 'waiting', why: { code: 'text', text: 'No healthy server (test)' } }]
     })
     port.setHealthy('a', true)
     d.pump()
@@ -175,7 +181,7 @@ describe('dispatch', () => {
     expect(store.get('job-1')).toMatchObject({
       state: 'pending',
       attempts: [],
-      notes: ['Waiting in Comfy Balancer until a server is about to be free']
+      notes: [{ code: 'held-back' }]
     })
     expect(port.chooseCalls.at(-1)).toEqual(new Set(['a']))
     expect(d.sendingTo('job-1')).toBeUndefined()
@@ -202,7 +208,7 @@ describe('dispatch', () => {
     })
     expect(res.status).toBe(200)
     put(store, 'job-1', {
-      attempts: [{ serverId: 'a', serverUrl: client.url, at: 1, result: 'sending' }]
+      attempts: [{ serverId: 'a', serverUrl: client.url, at: 1, result: { code: 'sending' } }]
     })
     await d.dispatch('job-1')
     expect(accepted).toEqual([['job-1', 'a', 'running']])

@@ -176,7 +176,7 @@ describe('cancel while the POST is under way', () => {
     await core.checkNow()
     const engine = core.jobs!
     const job = engine.submit(workflow())
-    await until(() => engine.get(job.id)!.attempts.some((a) => a.result === 'sending'))
+    await until(() => engine.get(job.id)!.attempts.some((a) => a.result.code === 'sending'))
     expect((await engine.cancel(job.id)).state).toBe('cancelled')
     // The server took it (and started it) meanwhile: it is interrupted, and stays cancelled.
     await until(() => fleet[0]!.executionCount(job.id) === 1)

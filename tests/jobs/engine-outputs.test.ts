@@ -26,7 +26,11 @@ describe('saving outputs', () => {
     expect(end.state).toBe('done')
     expect(end.outputs).toHaveLength(0)
     expect(end.missingOutputs).toBe(1)
-    expect(end.notes.join('\n')).toMatch(/could not be downloaded/)
+    expect(end.notes.at(-1)).toMatchObject({
+      code: 'missing-outputs',
+      over: null,
+      files: [{ file: 'only.png', why: { code: 'http', status: 500 } }]
+    })
   })
 
   it('a 6 MB output at 2 MB/s arrives although it takes longer than the request timeout', async () => {

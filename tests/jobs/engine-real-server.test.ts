@@ -24,7 +24,7 @@ describe('a prompt removed on its server by someone else', () => {
     const end = await core.jobs!.waitFor(job.id)
     expect(end.state).toBe('cancelled')
     expect(end.cancelledOn).toBeTruthy()
-    expect(end.notes.join('\n')).toMatch(/Cancelled on/)
+    expect(end.notes.at(-1)).toEqual({ code: 'cancelled-on', server: end.cancelledOn })
     await sleep(600)
     const q = fake!.queueSnapshot()
     expect(q.pending).not.toContain(job.id)
@@ -48,8 +48,11 @@ describe('a workflow that no server can run', () => {
     const end = await core.jobs!.waitFor(job.id)
     expect(end.state).toBe('failed')
     expect(end.attempts).toHaveLength(0)
-    expect(end.error?.details).toHaveLength(2)
-    expect(end.error?.details?.join('\n')).toMatch(/v1-5-pruned-emaonly\.safetensors/)
+    const said = end.error?.said
+    expect(said?.code).toBe('none-can-run')
+    const lacks = said?.code === 'none-can-run' ? said.servers : []
+    expect(lacks).toHaveLength(2)
+    expect(lacks.map((l) => l.text).join('\n')).toMatch(/v1-5-pruned-emaonly\.safetensors/)
     for (const s of fleet) expect(s.executionCount(job.id)).toBe(0)
   })
 
@@ -65,7 +68,7 @@ describe('a workflow that no server can run', () => {
     await sleep(500)
     const j = core.jobs!.get(job.id)!
     expect(j.state).toBe('pending')
-    expect(j.notes.join('\n')).toMatch(/Waiting for a healthy server/)
+    expect(j.notes.map((n) => n.code)).toContain('waiting')
     await down!.setFault(null)
     await core.checkNow()
     const end = await core.jobs!.waitFor(job.id)
@@ -143,7 +146,7 @@ describe('a server that accepts prompts and never has them', () => {
     const job = core.jobs!.submit(workflow())
     const end = await core.jobs!.waitFor(job.id)
     expect(end.state).toBe('failed')
-    expect(end.error?.message).toMatch(/lost this job 3 times/)
+    expect(end.error?.said).toMatchObject({ code: 'lost-too-often', n: 3 })
     await sleep(600)
     expect(posts).toBe(3)
   })

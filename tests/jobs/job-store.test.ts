@@ -25,25 +25,27 @@ describe('the job store', () => {
   it('keeps the last 50 notes of a job', () => {
     const { store } = setUp()
     store.put(pendingJob('a', 1), PROMPT)
-    for (let i = 0; i < 80; i++) store.update('a', {}, `note ${i}`)
+    for (let i = 0; i < 80; i++) store.update('a', {}, { code: 'retried-as', id: `j${i}` })
     const notes = store.get('a')!.notes
     expect(notes).toHaveLength(MAX_NOTES)
-    expect(notes[0]).toBe('note 30')
-    expect(notes.at(-1)).toBe('note 79')
+    expect(notes[0]).toEqual({ code: 'retried-as', id: 'j30' })
+    expect(notes.at(-1)).toEqual({ code: 'retried-as', id: 'j79' })
   })
 
   it('adds a repeated note once, and keeps the last 50 attempts', () => {
     const { store } = setUp()
     store.put(pendingJob('a', 1), PROMPT)
-    store.noteOnce('a', 'Waiting')
-    store.noteOnce('a', 'Waiting')
-    expect(store.get('a')!.notes).toEqual(['Waiting'])
-    for (let i = 0; i < 60; i++) store.addAttempt('a', `s${i}`, `http://s${i}`, 'sending')
-    store.setLastAttemptResult('a', 'accepted')
+    store.noteOnce('a', { code: 'waiting', why: { code: 'none-healthy', total: 2 } })
+    store.noteOnce('a', { code: 'waiting', why: { code: 'none-healthy', total: 2 } })
+    expect(store.get('a')!.notes).toEqual([
+      { code: 'waiting', why: { code: 'none-healthy', total: 2 } }
+    ])
+    for (let i = 0; i < 60; i++) store.addAttempt('a', `s${i}`, `http://s${i}`, { code: 'sending' })
+    store.setLastAttemptResult('a', { code: 'accepted' })
     const attempts = store.get('a')!.attempts
     expect(attempts).toHaveLength(MAX_ATTEMPTS)
     expect(attempts[0]!.serverId).toBe('s10')
-    expect(attempts.at(-1)).toMatchObject({ serverId: 's59', result: 'accepted' })
+    expect(attempts.at(-1)).toMatchObject({ serverId: 's59', result: { code: 'accepted' } })
   })
 
   it('resolves waiters when the job finishes, not before', async () => {
@@ -56,12 +58,12 @@ describe('the job store', () => {
     await Promise.resolve()
     expect(got).toBeNull()
     clock.advance(5)
-    store.fail('a', 'broke', ['why'])
+    store.fail('a', { code: 'internal', text: 'broke' }, ['why'])
     await waiting
     expect(got).toMatchObject({
       state: 'failed',
       finishedAt: clock.now(),
-      error: { message: 'broke', details: ['why'] }
+      error: { message: 'broke', said: { code: 'internal', text: 'broke' }, details: ['why'] }
     })
     // Already finished: at once. Unknown: refused.
     await expect(store.waitFor('a')).resolves.toMatchObject({ state: 'failed' })

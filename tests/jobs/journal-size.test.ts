@@ -57,7 +57,12 @@ describe('job journal size', () => {
       const text = `雪の中の赤い狐 🦊 ${i} `.repeat(10 + i)
       texts.push(text)
       j.put(job(`j${i}`, i), prompt(text))
-      if (i % 2) j.patch(`j${i}`, { state: 'done', finishedAt: i, notes: [`完成 ✓ ${i}`] })
+      if (i % 2)
+        j.patch(`j${i}`, {
+          state: 'done',
+          finishedAt: i,
+          notes: [{ code: 'text', text: `完成 ✓ ${i}` }]
+        })
     }
     j.close()
     const size = fs.statSync(file).size
@@ -80,7 +85,7 @@ describe('job journal size', () => {
       const e = k.get(`j${i}`)!
       expect(e.prompt).toEqual(prompt(texts[i]!))
       expect(e.job.source).toBe(`工作流 j${i}.json`)
-      if (i % 2) expect(e.job.notes).toEqual([`完成 ✓ ${i}`])
+      if (i % 2) expect(e.job.notes).toEqual([{ code: 'text', text: `完成 ✓ ${i}` }])
     }
     k.close()
   })

@@ -39,7 +39,7 @@ describe('pause and resume sending', () => {
       expect(engine.get(j.id)!.state).toBe('pending')
       expect(fake!.executionCount(j.id)).toBe(0)
     }
-    expect(engine.get(waiting[0]!.id)!.notes.at(-1)).toBe('Waiting: sending is paused')
+    expect(engine.get(waiting[0]!.id)!.notes.at(-1)).toEqual({ code: 'paused' })
     core.resumeSending()
     const done = await Promise.all(waiting.map((j) => engine.waitFor(j.id)))
     expect(done.map((j) => j.state)).toEqual(['done', 'done'])

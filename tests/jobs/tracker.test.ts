@@ -2,6 +2,7 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import type { MovedSaid } from '../../src/shared/job-said'
 import { afterEach, describe, expect, it } from 'vitest'
 import { systemClock, type Clock } from '../../src/main/core/clock'
 import { ComfyClient } from '../../src/main/core/comfy/client'
@@ -28,7 +29,7 @@ function setUp(clock: Clock = new ManualClock()) {
   const outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cb-tracker-'))
   cleanups.push(() => fs.rmSync(outDir, { recursive: true, force: true }))
   const sending = new Map<string, string>()
-  const resent: Array<[string, string]> = []
+  const resent: Array<[string, MovedSaid]> = []
   const suspected: string[] = []
   const t = new Tracker({
     store,
@@ -98,7 +99,12 @@ describe('the tracker', () => {
     )
     expect(store.get('j1')).toMatchObject({
       state: 'failed',
-      error: { message: 'RuntimeError: out of memory', nodeId: '3', nodeType: 'KSampler' }
+      error: {
+        said: { code: 'comfy', text: 'RuntimeError: out of memory' },
+        message: 'RuntimeError: out of memory',
+        nodeId: '3',
+        nodeType: 'KSampler'
+      }
     })
   })
 
@@ -179,7 +185,7 @@ describe('the tracker', () => {
     expect(t.watchedThroughout('j3', 'a')).toBe(false)
     await t.poll()
     expect(store.get('j3')!.state).toBe('queued')
-    expect(resent).toEqual([['j3', 'a no longer knows the job (restarted?)']])
+    expect(resent).toEqual([['j3', { code: 'forgotten', server: 'a' }]])
   })
 
   it('polls: follows queue positions and suspects a server that does not answer', async () => {

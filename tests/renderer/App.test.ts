@@ -134,9 +134,16 @@ describe('App', () => {
       bestServer: null,
       bestServerId: null,
       reason: 'No healthy server (0/2 up)',
+      reasonSaid: { code: 'none-healthy', total: 2 },
       servers: next.servers.map((s) =>
         s.id === 'gpu-1'
-          ? { ...s, healthy: false, error: 'Timed out after 1000 ms', errorKind: 'timeout' }
+          ? {
+              ...s,
+              healthy: false,
+              error: 'Timed out after 1000 ms',
+              errorKind: 'timeout',
+              said: { code: 'timeout', ms: 1000 }
+            }
           : s
       )
     })

@@ -1,15 +1,15 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import {
-  explain,
   explainChoice,
   explainServer,
-  explainText
+  explainWorkflowProblem
 } from '../../src/renderer/src/lib/explain'
-import { partsText, setLocale } from '../../src/renderer/src/lib/i18n.svelte'
+import { partsText, setLocale, type Part } from '../../src/renderer/src/lib/i18n.svelte'
+import { sayAttempt, sayJobError, sayJobNote } from '../../src/renderer/src/lib/said'
 
 afterEach(() => setLocale('en'))
 
-const text = (parts: ReturnType<typeof explain>) => partsText(parts)
+const text = (parts: Part[]) => partsText(parts)
 
 describe("the engine's reasons, in the window's language", () => {
   it('says why a server is down from its code, in both languages', () => {
@@ -40,37 +40,43 @@ describe("the engine's reasons, in the window's language", () => {
     expect(explainChoice(null)).toEqual([])
   })
 
-  it('a result without a code yet (a connection test) is read as an attempt result is', () => {
+  it('words without a code (a connection test of an older main) are shown as they are', () => {
     setLocale('zh-CN')
-    expect(text(explainServer(null, 'Connection refused (is ComfyUI running on that port?)'))).toBe(
-      '连接被拒绝（ComfyUI 是否在该端口运行？）'
-    )
     expect(explainServer(null, 'Something new went wrong')).toEqual([
       { text: 'Something new went wrong', literal: true }
     ])
     expect(explainServer(null, null)).toEqual([])
   })
 
-  it('explains workflow problems and job texts (still sentences)', () => {
+  it('says workflow problems, attempt results, job notes and errors from their codes', () => {
     setLocale('zh-CN')
     expect(
-      explainText('workflow', 'this is a UI-format workflow (nodes and links), which...')
+      text(explainWorkflowProblem({ problem: 'ignored', said: { code: 'ui-format' } }))
     ).toMatch(/^这是界面格式的工作流/)
-    expect(explainText('workflow', 'not valid JSON (error near character 3); expected...')).toMatch(
-      /^这不是工作流文件/
-    )
-    expect(explainText('job', 'accepted')).toBe('已接受')
-    expect(explainText('job', 'Cancelled by the user')).toBe('已由您取消')
-    expect(explainText('job', 'Waiting for a healthy server: No healthy server (0/2 up)')).toBe(
+    expect(
+      text(explainWorkflowProblem({ problem: 'ignored', said: { code: 'bad-json', at: 3 } }))
+    ).toMatch(/^这不是工作流文件/)
+    expect(explainWorkflowProblem({ problem: 'from an older main' })).toEqual([
+      { text: 'from an older main', literal: true }
+    ])
+    expect(text(sayAttempt({ code: 'accepted' }))).toBe('已接受')
+    expect(text(sayJobNote({ code: 'cancelled' }))).toBe('已由您取消')
+    expect(text(sayJobNote({ code: 'waiting', why: { code: 'none-healthy', total: 2 } }))).toBe(
       '等待在线的服务器：没有可用的服务器（2 台中 0 台在线）'
     )
-    expect(explainText('job', 'Timed out after 900 ms')).toBe('超时（900 毫秒内无响应）')
-    expect(explainText('job', 'HTTP 502 Bad Gateway (an error page from a proxy)')).toBe(
-      '服务器返回错误 502（来自代理的错误页面）'
+    expect(text(sayAttempt({ code: 'failed', why: { code: 'timeout', ms: 900 } }))).toBe(
+      '超时（900 毫秒内无响应）'
     )
-    expect(explain('job', 'refused: missing node Foo')).toEqual([
+    expect(
+      text(sayAttempt({ code: 'failed', why: { code: 'http', status: 502, proxyPage: true } }))
+    ).toBe('服务器返回错误 502（来自代理的错误页面）')
+    expect(sayAttempt({ code: 'refused', text: 'missing node Foo' })).toEqual([
       { text: '被拒绝：', literal: false },
       { text: 'missing node Foo', literal: true }
     ])
+    expect(text(sayJobError({ code: 'server-error' }))).toBe('服务器报告了错误')
+    expect(text(sayJobNote({ code: 'text', text: 'Cancelled by the user' }))).toBe(
+      'Cancelled by the user'
+    )
   })
 })

@@ -140,7 +140,15 @@ export function fakeApi(init: {
       },
       test: async (server) => {
         calls.push(['servers.test', server])
-        return { ok: false, url: server.url, error: 'Connection refused', errorKind: 'refused' }
+        // With the failure as data too, as main sends it.
+        const failed = {
+          ok: false as const,
+          url: server.url,
+          error: 'Connection refused (is ComfyUI running on that port?)',
+          errorKind: 'refused' as const,
+          said: { code: 'refused' as const }
+        }
+        return failed
       }
     },
     jobs: {

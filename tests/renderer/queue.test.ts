@@ -272,7 +272,11 @@ describe('a waiting job', () => {
 describe('a failed job', () => {
   it('is retried as a new job, and says so', async () => {
     const api = queueApi([
-      makeJob({ id: id(1), state: 'failed', error: { message: 'Out of memory' } }),
+      makeJob({
+        id: id(1),
+        state: 'failed',
+        error: { message: 'Out of memory', said: { code: 'comfy', text: 'Out of memory' } }
+      }),
       makeJob({ id: id(2), state: 'done', createdAt: 900 })
     ])
     await openJobs(api)
@@ -297,7 +301,11 @@ describe('a batch', () => {
     // Run 2 failed and was retried: its retry stands in its place.
     batch(1, { id: id(2), state: 'failed', retriedAs: id(5) }),
     batch(1, { id: id(5), state: 'pending', retryOf: id(2), createdAt: 4_000 }),
-    batch(2, { id: id(3), state: 'failed', error: { message: 'Out of memory' } })
+    batch(2, {
+      id: id(3),
+      state: 'failed',
+      error: { message: 'Out of memory', said: { code: 'comfy', text: 'Out of memory' } }
+    })
   ]
 
   it('counts the retry, not the run it replaced, and cancels or retries the batch', async () => {

@@ -331,24 +331,33 @@ describe('Job states', () => {
     state: 'done',
     missingOutputs: 2,
     finishedAt: 2_000,
-    notes: ['2 outputs could not be saved: the server no longer had them']
+    notes: [
+      {
+        code: 'missing-outputs',
+        over: null,
+        files: [
+          { file: 'a.png', why: { code: 'http', status: 404, proxyPage: false } },
+          { file: 'b.png', why: { code: 'http', status: 404, proxyPage: false } }
+        ]
+      }
+    ]
   })
   const cancelledOn = makeJob({
     id: '00000000-0000-4000-8000-0000000000a2',
     state: 'cancelled',
     cancelledOn: 'gpu-2',
     finishedAt: 2_000,
-    notes: ['Removed on gpu-2 by someone else']
+    notes: [{ code: 'cancelled-on', server: 'gpu-2' }]
   })
   const waiting = makeJob({
     id: '00000000-0000-4000-8000-0000000000a3',
     state: 'pending',
-    notes: ['Waiting for a healthy server: none is up']
+    notes: [{ code: 'waiting', why: { code: 'none-healthy', total: 2 } }]
   })
   const held = makeJob({
     id: '00000000-0000-4000-8000-0000000000a4',
     state: 'pending',
-    notes: ['Waiting in Comfy Balancer until a server is about to be free']
+    notes: [{ code: 'held-back' }]
   })
 
   it('tells done-with-missing, cancelled-on and waiting apart from the plain states', () => {
@@ -362,7 +371,9 @@ describe('Job states', () => {
     expect(jobBadge(waiting)).toMatchObject({ key: 'jobWaitingServer', tone: 'active' })
     expect(waitingForServer(held)).toBe(true)
     // Only the last note counts, and only while not yet sent.
-    expect(waitingForServer({ ...waiting, notes: [...waiting.notes, 'Sent to gpu-1'] })).toBe(false)
+    expect(
+      waitingForServer({ ...waiting, notes: [...waiting.notes, { code: 'retried-as', id: 'x' }] })
+    ).toBe(false)
     expect(waitingForServer({ ...waiting, state: 'queued' })).toBe(false)
   })
 
@@ -373,7 +384,9 @@ describe('Job states', () => {
     const m = card(missing.id)
     expect(within(m).getByTestId('job-state')).toHaveTextContent('Done, 2 outputs missing')
     expect(within(m).getByTestId('job-state')).toHaveClass('warn')
-    expect(within(m).getByTestId('job-note')).toHaveTextContent('2 outputs could not be saved')
+    expect(within(m).getByTestId('job-note')).toHaveTextContent(
+      'Some outputs could not be saved: a.png: The server answered with error 404'
+    )
     expect(within(card(cancelledOn.id)).getByTestId('job-state')).toHaveTextContent(
       'Cancelled on gpu-2'
     )
@@ -386,6 +399,9 @@ describe('Job states', () => {
     api.pushSettings({ ...settings, language: 'zh-CN' })
     await settle()
     expect(within(m).getByTestId('job-state')).toHaveTextContent('已完成，缺少 2 个输出')
+    expect(within(m).getByTestId('job-note')).toHaveTextContent(
+      '部分输出无法保存：a.png：服务器返回错误 404'
+    )
     expect(within(card(cancelledOn.id)).getByTestId('job-state')).toHaveTextContent(
       '已在 gpu-2 上取消'
     )

@@ -4,6 +4,7 @@ import { tick } from 'svelte'
 import { afterEach, describe, expect, it } from 'vitest'
 import App from '../../src/renderer/src/App.svelte'
 import { setLocale } from '../../src/renderer/src/lib/i18n.svelte'
+import type { WorkflowInspectResult } from '../../src/shared/ipc'
 import type { AppSettings, FleetStatus, ServerConfig } from '../../src/shared/types'
 import { fleet, q, server } from '../core/helpers'
 import { fakeApi, makeJob, type FakeApi } from './fake-api'
@@ -166,11 +167,13 @@ describe('Submit view', () => {
 
   it('says why a file cannot be submitted', async () => {
     const api = fakeApi({ status: status(), settings })
-    api.jobs.inspect = async () => ({
-      ok: false,
-      source: 'notes.json',
-      problem: 'the workflow has no nodes'
-    })
+    api.jobs.inspect = async () =>
+      ({
+        ok: false,
+        source: 'notes.json',
+        problem: 'the workflow has no nodes',
+        said: { code: 'no-nodes' }
+      }) as WorkflowInspectResult
     await open('#submit', api)
     const input = screen.getByTestId('file-input') as HTMLInputElement
     await fireEvent.change(input, { target: { files: [new File(['{}'], 'notes.json')] } })
@@ -191,8 +194,18 @@ describe('Jobs view', () => {
     startedAt: Date.now() - 9_000,
     finishedAt: Date.now() - 2_000,
     attempts: [
-      { serverId: 'gpu-2', serverUrl: 'http://10.0.0.2:8188', at: 1, result: 'Connection refused' },
-      { serverId: 'gpu-1', serverUrl: 'http://10.0.0.1:8188', at: 2, result: 'accepted' }
+      {
+        serverId: 'gpu-2',
+        serverUrl: 'http://10.0.0.2:8188',
+        at: 1,
+        result: { code: 'failed', why: { code: 'refused' } }
+      },
+      {
+        serverId: 'gpu-1',
+        serverUrl: 'http://10.0.0.1:8188',
+        at: 2,
+        result: { code: 'accepted' }
+      }
     ],
     reroutes: 1,
     outputs: [{ nodeId: '9', path: '/out/j1/a.png', filename: 'a.png', type: 'output' }]

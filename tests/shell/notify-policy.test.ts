@@ -285,7 +285,11 @@ describe('noticeText', () => {
     const failed = job({
       state: 'failed',
       serverId: 'x',
-      error: { message: 'CUDA out of memory', nodeType: 'KSampler' }
+      error: {
+        said: { code: 'comfy', text: 'CUDA out of memory' },
+        message: 'CUDA out of memory',
+        nodeType: 'KSampler'
+      }
     })
     expect(noticeText({ kind: 'jobFailed', job: failed }, t, names)).toEqual({
       title: 'Job failed: portrait.json',
@@ -319,7 +323,7 @@ describe('noticeText', () => {
     const long = job({
       state: 'failed',
       source: 'x'.repeat(300),
-      error: { message: 'y'.repeat(1000) }
+      error: { said: { code: 'comfy', text: 'y'.repeat(1000) }, message: 'y'.repeat(1000) }
     })
     const text = noticeText({ kind: 'jobFailed', job: long }, t, names)
     expect(text.title.length).toBeLessThanOrEqual(80)
@@ -346,7 +350,14 @@ describe('batch notices', () => {
       const end = 1_000 + 180_000 * ((i + 1) / 12)
       const finished =
         i === 4
-          ? run(i, { state: 'failed', finishedAt: end, error: { message: 'CUDA out of memory' } })
+          ? run(i, {
+              state: 'failed',
+              finishedAt: end,
+              error: {
+                said: { code: 'comfy', text: 'CUDA out of memory' },
+                message: 'CUDA out of memory'
+              }
+            })
           : run(i, {
               state: 'done',
               finishedAt: end,

@@ -26,6 +26,17 @@ export function explainServer(said: ServerSaid | null | undefined, text?: string
 }
 
 /**
+ * The said an answer carries beside its words (a connection test's failure), when it does;
+ * the answer's declared type may not name it yet.
+ */
+export function carriedSaid(answer: object): ServerSaid | null {
+  const said = (answer as { said?: unknown }).said
+  return said && typeof said === 'object' && typeof (said as { code?: unknown }).code === 'string'
+    ? (said as ServerSaid)
+    : null
+}
+
+/**
  * Why a server was chosen (or none was), in the window's language: from its code when the data
  * carries one, else its words (a plain string) as they are.
  */

@@ -1,0 +1,82 @@
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { Journal } from '../../src/main/core/jobs/journal'
+import { decode, encode, type Line } from '../../src/main/core/jobs/journal-file'
+import { pendingJob } from './fake-port'
+
+let dir: string
+let file: string
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cb-journal-legacy-'))
+  file = path.join(dir, 'jobs.jsonl')
+})
+afterEach(() => fs.rmSync(dir, { recursive: true, force: true }))
+
+const PROMPT = { '1': { class_type: 'SaveImage', inputs: {} } }
+
+/** A line as an older version wrote it: notes, results and the error as sentences. */
+function oldLine(line: unknown): string {
+  return encode(line as Line)
+}
+
+describe('journal lines of an older version', () => {
+  it('reads sentences in notes, attempt results and errors as text codes', () => {
+    const old = {
+      ...pendingJob('old-1', 1),
+      state: 'failed',
+      notes: ['gpu-1 is down (Connection refused)', 'Cancelled by the user'],
+      attempts: [{ serverId: 'a', serverUrl: 'http://a', at: 1, result: 'Connection refused' }],
+      error: { message: 'No server could take the job. a: Connection refused', details: ['x'] }
+    }
+    const patched = { ...pendingJob('old-2', 2) }
+    fs.writeFileSync(
+      file,
+      oldLine({ t: 'put', job: old, prompt: PROMPT }) +
+        oldLine({ t: 'put', job: patched, prompt: PROMPT }) +
+        oldLine({
+          t: 'patch',
+          id: 'old-2',
+          patch: {
+            notes: ['Retried as old-3'],
+            attempts: [{ serverId: 'a', serverUrl: 'http://a', at: 2, result: 'sending' }]
+          }
+        })
+    )
+    const j = new Journal({ file, fsync: false })
+    j.open()
+    try {
+      const a = j.get('old-1')!.job
+      expect(a.notes).toEqual([
+        { code: 'text', text: 'gpu-1 is down (Connection refused)' },
+        { code: 'text', text: 'Cancelled by the user' }
+      ])
+      expect(a.attempts[0]!.result).toEqual({ code: 'text', text: 'Connection refused' })
+      expect(a.error).toEqual({
+        message: 'No server could take the job. a: Connection refused',
+        details: ['x'],
+        said: { code: 'text', text: 'No server could take the job. a: Connection refused' }
+      })
+      const b = j.get('old-2')!.job
+      expect(b.notes).toEqual([{ code: 'text', text: 'Retried as old-3' }])
+      // An old "sending" is still the state it was: after a crash, the server is asked first.
+      expect(b.attempts[0]!.result).toEqual({ code: 'sending' })
+    } finally {
+      j.close()
+    }
+  })
+
+  it('keeps lines of this version as they are', () => {
+    const now = {
+      ...pendingJob('new-1', 1),
+      notes: [{ code: 'cancelled' as const }],
+      attempts: [
+        { serverId: 'a', serverUrl: 'http://a', at: 1, result: { code: 'accepted' as const } }
+      ]
+    }
+    const bytes = Buffer.from(encode({ t: 'job', job: now }).trimEnd())
+    const line = decode(bytes)
+    expect(line).toEqual({ t: 'job', job: now })
+  })
+})
