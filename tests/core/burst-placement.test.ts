@@ -137,4 +137,14 @@ describe('neededServer', () => {
     expect(neededServer(fleet, (id) => id !== 'd', 10)).toBeNull()
     expect(neededServer(fleet, (id) => id !== 'd', 11)).toBe('d')
   })
+
+  it('leaves a slower server out when a faster one would end the job about as soon', () => {
+    const two = [f('a', 100, 100), f('d', 1000, 1000)]
+    // a's tenth turn ends at 1000 like d's first: with ten jobs here, d is not needed...
+    expect(turnsBefore(two, two[1]!)).toBe(9)
+    expect(turnsBefore(two, two[1]!, 100)).toBe(10)
+    expect(neededServer(two, (id) => id === 'a', 10)).toBeNull()
+    // ...with eleven it is.
+    expect(neededServer(two, (id) => id === 'a', 11)).toBe('d')
+  })
 })

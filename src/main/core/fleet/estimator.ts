@@ -67,33 +67,56 @@ export function priorJobMs(known: Array<number | null>): number {
   return xs.length % 2 ? xs[mid]! : (xs[mid - 1]! + xs[mid]!) / 2
 }
 
+/** What is left of a running job is taken as at least this share of a run. */
+export const RUN_LEFT_MIN_SHARE = 0.05
+
+/**
+ * The share of a run still ahead of the running job: half when nothing says when it started;
+ * else what is left after `runningForMs` (the queue was read that long ago, with it running:
+ * ComfyUI says the queue's length as a job starts, so this is mostly its start), at least
+ * RUN_LEFT_MIN_SHARE (it may run longer than the average).
+ */
+export function runLeftShare(jobMs: number, runningForMs?: number | null): number {
+  if (runningForMs === null || runningForMs === undefined || !(jobMs > 0)) return 0.5
+  return Math.min(1, Math.max(RUN_LEFT_MIN_SHARE, 1 - Math.max(0, runningForMs) / jobMs))
+}
+
 /**
  * Expected wait before a new job would start: the jobs ahead of it times the run time, with
- * the running one assumed half done.
+ * the running one half done, or, with `runningForMs` (see runLeftShare), what is left of it.
  */
 export function expectedWaitMs(
   q: { running: number; pending: number },
   own: number,
-  jobMs: number
+  jobMs: number,
+  runningForMs?: number | null
 ): number {
-  return Math.round(
-    (Math.min(q.running, 1) * 0.5 + Math.max(0, q.running - 1) + q.pending + own) * jobMs
-  )
+  const running = Math.min(q.running, 1) * runLeftShare(jobMs, runningForMs)
+  return Math.round((running + Math.max(0, q.running - 1) + q.pending + own) * jobMs)
 }
 
-/** A server's status with what the estimates add: our unreported jobs, its speed, its wait. */
+/**
+ * A server's status with what the estimates add: our unreported jobs, its speed, its wait.
+ * With `now` (the clock of `queueAt`), the running job's wait counts from when the queue was
+ * read (see runLeftShare); without it, the running job is taken as half done.
+ */
 export function withEstimates<S extends ServerStatus>(
   s: S,
   jobMs: number | null,
   own: number,
-  prior: number
+  prior: number,
+  now?: number
 ): S {
+  const since =
+    now !== undefined && typeof s.queueAt === 'number' && Number.isFinite(s.queueAt)
+      ? now - s.queueAt
+      : null
   return {
     ...s,
     recovering: s.healthy && s.down,
     ownInFlight: own,
     jobMs,
-    etaMs: s.healthy ? expectedWaitMs(s.queue, own, jobMs ?? prior) : null
+    etaMs: s.healthy ? expectedWaitMs(s.queue, own, jobMs ?? prior, since) : null
   }
 }
 

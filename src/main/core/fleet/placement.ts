@@ -9,7 +9,14 @@
 import type { FleetStatus, ServerStatus } from '../../../shared/types'
 import type { ChoiceSaid } from '../../../shared/said'
 import { HELD_BACK_NOTE, sayChoice } from '../log'
-import { choice, type Choice, type Finish, type Policy, type PolicyJob } from './policy'
+import {
+  choice,
+  NEAR_EQUAL_SHARE,
+  type Choice,
+  type Finish,
+  type Policy,
+  type PolicyJob
+} from './policy'
 
 const HELD_BACK: ChoiceSaid = Object.freeze({ code: 'held-back' })
 
@@ -55,14 +62,16 @@ export type Chooser = (exclude: ReadonlySet<string>) => Choice
 
 /**
  * Jobs that would be done before a job started on `on` now: every other server's turns (its
- * expected finish, then one run time more per job) ending sooner than `on` finishes it.
+ * expected finish, then one run time more per job) ending sooner than `on` finishes it, or
+ * than `slackMs` after that.
  */
-export function turnsBefore(finishes: readonly Finish[], on: Finish): number {
+export function turnsBefore(finishes: readonly Finish[], on: Finish, slackMs = 0): number {
+  const limit = on.finishMs + Math.max(0, slackMs)
   let n = 0
   for (const f of finishes) {
-    if (f.serverId === on.serverId || f.finishMs >= on.finishMs) continue
+    if (f.serverId === on.serverId || f.finishMs >= limit) continue
     const run = f.runMs > 0 ? f.runMs : 1
-    n += Math.floor((on.finishMs - f.finishMs) / run - 1e-9) + 1
+    n += Math.floor((limit - f.finishMs) / run - 1e-9) + 1
   }
   return n
 }
@@ -71,7 +80,10 @@ export function turnsBefore(finishes: readonly Finish[], on: Finish): number {
  * Of the servers below the limit, the one that finishes a job soonest among those the
  * `waitingHere` jobs waiting here would use, were each to go where it ends first (for jobs of
  * one kind the shortest overall finish): such a server gets one of them anyway, so it gets
- * this one now and never idles while the job waits here. Null when none is used.
+ * this one now and never idles while the job waits here. Null when none is used. A turn of
+ * another server that ends within NEAR_EQUAL_SHARE of this server's run time after it counts
+ * as sooner: an estimate is off by more on a slower server, and the last jobs are better on
+ * the faster ones when it is close.
  */
 export function neededServer(
   finishes: readonly Finish[],
@@ -81,7 +93,7 @@ export function neededServer(
   let best: Finish | null = null
   for (const f of finishes) {
     if (full(f.serverId) || (best && best.finishMs <= f.finishMs)) continue
-    if (turnsBefore(finishes, f) < waitingHere) best = f
+    if (turnsBefore(finishes, f, NEAR_EQUAL_SHARE * f.runMs) < waitingHere) best = f
   }
   return best?.serverId ?? null
 }
