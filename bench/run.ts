@@ -268,8 +268,39 @@ async function main(): Promise<void> {
             (r.makespanMs / b.lowerBoundMs).toFixed(2),
             r.makespanRunsMs.map(ms).join('/'),
             ms(r.engineMakespanMs),
-            r.jobsPerServer.join('/')
+            `${r.jobsPerServer.join('/')} (optimum ${b.optimum.join('/')})`
           ])
+        )
+      )
+      out.push(
+        table(
+          `burst, where the time went per server (median run; ms from the first submit; gaps = idle between a job's end and the next start there)`,
+          [
+            'policy',
+            'server',
+            'speed',
+            'jobs',
+            'optimum',
+            'first start',
+            'gaps',
+            'gap sum',
+            'gap max',
+            'tail idle'
+          ],
+          Object.entries(b.policies).flatMap(([n, r]) =>
+            r.idle.map((x, i) => [
+              i === 0 ? n : '',
+              i + 1,
+              b.config.speeds[i]!,
+              r.jobsPerServer[i]!,
+              b.optimum[i]!,
+              ms(x.firstStartMs),
+              x.gaps,
+              x.gapSumMs.toFixed(1),
+              x.gapMaxMs.toFixed(1),
+              ms(x.tailMs)
+            ])
+          )
         )
       )
       fs.mkdirSync('bench/results', { recursive: true })

@@ -39,11 +39,28 @@ export interface BurstPolicyResult {
   notDone: number
   /** Job bars relative to the first submit (for the chart). */
   timeline: TimelineJob[]
+  /** Where the time went on each server (see `serverIdle`). */
+  idle: ServerIdle[]
+}
+
+/** One server's idle time in a burst run, relative to the first submit. */
+export interface ServerIdle {
+  /** When its first job started (the start-up: the first check, the first POST). */
+  firstStartMs: number
+  /** Gaps between a job's end and the next job's start there: their sum, their count (> 1 ms). */
+  gapSumMs: number
+  gaps: number
+  /** The largest of those gaps. */
+  gapMaxMs: number
+  /** From its last job's end to the makespan (the tail: it could have run more). */
+  tailMs: number
 }
 
 export interface BurstResult {
   config: { servers: number; speeds: number[]; jobs: number; jobMs: number; repetitions: number }
   lowerBoundMs: number
+  /** Jobs per server of an assignment that reaches the lower bound. */
+  optimum: number[]
   policies: Record<string, BurstPolicyResult>
 }
 
@@ -78,6 +95,7 @@ export async function runBurst(
       repetitions: reps
     },
     lowerBoundMs: lowerBoundMs(jobs, durations),
+    optimum: optimalAssignment(jobs, durations),
     policies
   }
 }
@@ -129,10 +147,54 @@ async function runOne(
       engineMakespanMs: engineEnd - t0Wall,
       jobsPerServer: perServer,
       notDone: records.filter((r) => r.state !== 'done').length,
-      timeline
+      timeline,
+      idle: serverIdle(timeline, BURST_SPEEDS.length, round1(lastEnd - t0))
     }
   } finally {
     await bc.stop()
     await host.stopFleet(fleet)
   }
+}
+
+/**
+ * Unit jobs one at a time to the server where the job would end first (ties to the earlier
+ * one): for jobs of equal cost this reaches the lower bound.
+ */
+export function optimalAssignment(jobs: number, durations: readonly number[]): number[] {
+  const n = durations.map(() => 0)
+  for (let j = 0; j < jobs; j++) {
+    let best = 0
+    for (let i = 1; i < durations.length; i++) {
+      if ((n[i]! + 1) * durations[i]! < (n[best]! + 1) * durations[best]!) best = i
+    }
+    n[best]!++
+  }
+  return n
+}
+
+/** Each server's start-up, idle gaps between jobs and tail, from a run's job bars. */
+export function serverIdle(
+  timeline: readonly TimelineJob[],
+  servers: number,
+  makespanMs: number
+): ServerIdle[] {
+  return Array.from({ length: servers }, (_, s) => {
+    const bars = timeline.filter((j) => j.server === s).sort((a, b) => a.start - b.start)
+    let gapSumMs = 0
+    let gaps = 0
+    let gapMaxMs = 0
+    for (let i = 1; i < bars.length; i++) {
+      const gap = Math.max(0, bars[i]!.start - bars[i - 1]!.end)
+      gapSumMs += gap
+      gapMaxMs = Math.max(gapMaxMs, gap)
+      if (gap > 1) gaps++
+    }
+    return {
+      firstStartMs: bars.length ? bars[0]!.start : Number.NaN,
+      gapSumMs: round1(gapSumMs),
+      gaps,
+      gapMaxMs: round1(gapMaxMs),
+      tailMs: bars.length ? round1(makespanMs - bars.at(-1)!.end) : makespanMs
+    }
+  })
 }
