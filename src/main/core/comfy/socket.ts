@@ -1,7 +1,10 @@
 /**
  * One WebSocket per server with our clientId, so ComfyUI routes our prompts' events to us.
- * Reconnects with backoff while open; text frames are parsed and passed on, binary frames
- * (previews, progress text) are passed on as they came, within a byte budget.
+ * Reconnects with backoff (jittered, so a restarted server is not dialled by every client at
+ * once) while open; text frames are parsed and passed on, binary frames (previews, progress
+ * text) are passed on as they came, within a byte budget. A quiet socket is pinged: one that
+ * answers neither the ping nor with any frame within the pong timeout is closed (the server
+ * stopped, or the path to it did), which reconnects and tells the owner through `close`.
  *
  * A server (or something posing as one) may send far more than ComfyUI ever does. The work per
  * socket is bounded: `status` updates are coalesced (latest wins), messages past a per-second
@@ -13,6 +16,9 @@ import WebSocket from 'ws'
 import { systemClock, type Clock } from '../clock'
 import { Emitter } from '../events'
 import { splitUrlCredentials } from './client'
+import { parseEvent, sniffType, toBuffer } from './socket-frames'
+
+export { sniffType } from './socket-frames'
 
 export interface ComfyEvent {
   type: string
@@ -72,9 +78,18 @@ export const JOB_EVENT_TYPES: ReadonlySet<string> = new Set([
   'execution_cached'
 ])
 
-/** Backoff between reconnects: 0.5 s doubling to 15 s. */
-const BACKOFF_MIN_MS = 500
-const BACKOFF_MAX_MS = 15_000
+/** Backoff between reconnects: 0.5 s doubling to 15 s, each wait drawn from its upper half. */
+export const BACKOFF_MIN_MS = 500
+export const BACKOFF_MAX_MS = 15_000
+
+/** The wait before a reconnect: between half of `backoffMs` and all of it. */
+export function retryDelayMs(backoffMs: number, rng: () => number): number {
+  const r = Math.min(1, Math.max(0, rng()))
+  return Math.round(backoffMs * (0.5 + 0.5 * r))
+}
+
+/** The close reason of a socket that answered no ping in time. */
+export const PING_TIMEOUT_REASON = 'no answer to ping'
 /**
  * Largest frame accepted from a server. The largest legit text frames are `executed` with
  * long output lists (a few hundred bytes per file); previews are small. A larger frame closes
@@ -103,58 +118,6 @@ export function socketHeaders(
   return out
 }
 
-const KEY = Buffer.from('"type"')
-
-/**
- * The `type` of a ComfyUI message from its first bytes, without parsing it (ComfyUI writes
- * `{"type": "<event>", "data": ...}`). Null when the frame does not start that way.
- */
-export function sniffType(buf: Buffer): string | null {
-  const n = Math.min(buf.length, 96)
-  const spaces = (i: number) => {
-    while (i < n && (buf[i] === 0x20 || buf[i] === 0x0a || buf[i] === 0x0d || buf[i] === 0x09)) i++
-    return i
-  }
-  let i = spaces(0)
-  if (buf[i] !== 0x7b) return null // {
-  i = spaces(i + 1)
-  if (i + KEY.length > n || !buf.subarray(i, i + KEY.length).equals(KEY)) return null
-  i = spaces(i + KEY.length)
-  if (buf[i] !== 0x3a) return null // :
-  i = spaces(i + 1)
-  if (buf[i] !== 0x22) return null // "
-  const start = ++i
-  while (i < n && buf[i] !== 0x22) {
-    if (buf[i] === 0x5c) return null // an escape: let the parser decide
-    i++
-  }
-  if (i >= n) return null
-  return buf.toString('latin1', start, i)
-}
-
-function toBuffer(data: WebSocket.RawData): Buffer {
-  if (Buffer.isBuffer(data)) return data
-  if (Array.isArray(data)) return Buffer.concat(data)
-  return Buffer.from(data)
-}
-
-function parseEvent(buf: Buffer): ComfyEvent | null {
-  let msg: unknown
-  try {
-    msg = JSON.parse(buf.toString())
-  } catch {
-    return null
-  }
-  if (!msg || typeof msg !== 'object') return null
-  const m = msg as { type?: unknown; data?: unknown }
-  if (typeof m.type !== 'string') return null
-  const d =
-    m.data && typeof m.data === 'object' && !Array.isArray(m.data)
-      ? (m.data as Record<string, unknown>)
-      : {}
-  return { type: m.type, data: d }
-}
-
 export class ComfySocket {
   readonly events = new Emitter<SocketEvents>()
   private ws: WebSocket | null = null
@@ -181,6 +144,10 @@ export class ComfySocket {
   private lastStatusAt = -Infinity
   /** Why the last connection failed (for the close reason). */
   private lastError = ''
+  /** Ping: when the one in flight was sent (null: none), the last sign of life, its timer. */
+  private pingAt: number | null = null
+  private aliveAt = 0
+  private beatTimer: unknown = null
   /** Frames received and fully parsed since creation (for tests and diagnostics). */
   readonly stats = { frames: 0, parsed: 0, dropped: 0 }
 
@@ -192,6 +159,12 @@ export class ComfySocket {
       clock?: Clock
       handshakeTimeoutMs?: number
       limits?: Partial<SocketLimits>
+      /** A socket quiet this long is pinged; 0 or unset: never. Read at each ping. */
+      pingIntervalMs?: () => number
+      /** How long a ping may go unanswered before the socket is closed. @default 10 000 */
+      pongTimeoutMs?: () => number
+      /** Randomness for the reconnect jitter (tests pass their own). @default Math.random */
+      rng?: () => number
     } = {}
   ) {
     this.limits = { ...DEFAULT_SOCKET_LIMITS, ...(opts.limits ?? {}) }
@@ -239,11 +212,17 @@ export class ComfySocket {
     ws.on('open', () => {
       this.isOpen = true
       this.backoff = BACKOFF_MIN_MS
+      this.alive()
+      this.armBeat(ws, this.pingEvery())
       this.events.emit('open', undefined)
     })
     ws.on('message', (data, isBinary) => {
       if (this.ws !== ws) return
+      this.alive()
       this.onFrame(ws, data, isBinary)
+    })
+    ws.on('pong', () => {
+      if (this.ws === ws) this.alive()
     })
     ws.on('error', (err: Error & { code?: string }) => {
       // 'close' follows and handles the retry.
@@ -278,6 +257,7 @@ export class ComfySocket {
         () => {
           this.resumeTimer = null
           if (this.ws !== ws) return
+          this.alive()
           if (!this.endWindow(this.clock.now())) ws.resume()
         },
         Math.max(1, this.winStart + 1000 - now)
@@ -383,7 +363,65 @@ export class ComfySocket {
     if (ev) this.events.emit('event', ev)
   }
 
+  private pingEvery(): number {
+    return this.opts.pingIntervalMs?.() ?? 0
+  }
+
+  /** A frame or a pong came: the server is there. */
+  private alive(): void {
+    this.aliveAt = this.clock.now()
+    this.pingAt = null
+  }
+
+  private armBeat(ws: WebSocket, ms: number): void {
+    if (this.beatTimer !== null) this.clock.clearTimeout(this.beatTimer)
+    this.beatTimer = null
+    if (!(ms > 0) || !Number.isFinite(ms)) return
+    this.beatTimer = this.clock.setTimeout(() => this.beat(ws), Math.max(1, ms))
+  }
+
+  /**
+   * The heartbeat: pings a socket that was quiet for a whole interval, and closes one whose
+   * ping went unanswered (nor any other frame came) within the pong timeout.
+   */
+  private beat(ws: WebSocket): void {
+    this.beatTimer = null
+    if (this.ws !== ws || !this.isOpen) return
+    const every = this.pingEvery()
+    if (!(every > 0)) return
+    const now = this.clock.now()
+    // Paused at the hard cap: we stopped reading (it kept sending), so no pong can be read.
+    if (this.resumeTimer !== null) {
+      this.alive()
+      return this.armBeat(ws, every)
+    }
+    const timeout = Math.max(1, this.opts.pongTimeoutMs?.() ?? 10_000)
+    if (this.pingAt !== null) {
+      const left = this.pingAt + timeout - now
+      if (left > 0) return this.armBeat(ws, left)
+      this.lastError = PING_TIMEOUT_REASON
+      // 'close' follows: the owner hears of it and a reconnect is scheduled.
+      ws.terminate()
+      return
+    }
+    const quiet = now - this.aliveAt
+    if (quiet < every) return this.armBeat(ws, every - quiet)
+    try {
+      ws.ping()
+    } catch {
+      // Not open any more: 'close' follows.
+      return
+    }
+    this.pingAt = now
+    this.armBeat(ws, timeout)
+  }
+
   private clearFlowTimers(): void {
+    if (this.beatTimer !== null) {
+      this.clock.clearTimeout(this.beatTimer)
+      this.beatTimer = null
+    }
+    this.pingAt = null
     if (this.resumeTimer !== null) {
       this.clock.clearTimeout(this.resumeTimer)
       this.resumeTimer = null
@@ -397,7 +435,7 @@ export class ComfySocket {
 
   private scheduleRetry(): void {
     this.clearRetry()
-    const delay = this.backoff
+    const delay = retryDelayMs(this.backoff, this.opts.rng ?? Math.random)
     this.backoff = Math.min(BACKOFF_MAX_MS, this.backoff * 2)
     this.retryTimer = this.clock.setTimeout(() => {
       this.retryTimer = null

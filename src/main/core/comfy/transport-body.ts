@@ -69,7 +69,10 @@ export function readAll(
         reject(err)
       } else resolve(value!)
     }
-    const closed = () => Object.assign(new Error('aborted'), { code: 'ECONNRESET' })
+    // Every body closes after its end: the error is made only for one that closed before.
+    const closed = () => {
+      if (!done) finish(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }))
+    }
     const onAbort = () => finish(signal.reason ?? new Error('aborted'))
     signal.addEventListener('abort', onAbort, { once: true })
     body.on('data', (chunk: Buffer) => {
@@ -78,9 +81,9 @@ export function readAll(
       else chunks.push(chunk)
     })
     body.once('end', () => finish(null, Buffer.concat(chunks, total)))
-    body.once('aborted', () => finish(closed()))
+    body.once('aborted', closed)
     body.once('error', (e) => finish(e))
-    body.once('close', () => finish(closed()))
+    body.once('close', closed)
   })
 }
 

@@ -199,14 +199,15 @@ export function createHttpTransport(): HttpTransport {
     async request(req) {
       const max = req.maxBytes ?? MAX_RESPONSE_BYTES
       const deadline = new AbortController()
-      const timeout = new ComfyRequestError('timeout', `Timed out after ${req.timeoutMs} ms`)
-      const timer = setTimeout(() => deadline.abort(timeout), Math.max(1, req.timeoutMs))
+      // Made only when it happens: an error (and its stack) per request costs every check.
+      const timeout = () => new ComfyRequestError('timeout', `Timed out after ${req.timeoutMs} ms`)
+      const timer = setTimeout(() => deadline.abort(timeout()), Math.max(1, req.timeoutMs))
       try {
         return req.method === 'POST'
           ? await post(req, max, deadline.signal)
           : await get(req, max, deadline.signal)
       } catch (err) {
-        if (deadline.signal.aborted) throw timeout
+        if (deadline.signal.aborted) throw deadline.signal.reason ?? timeout()
         if (err instanceof ComfyRequestError) throw err
         throw axiosLimit(err, 'answer', max) ?? classifyError(err, req.timeoutMs)
       } finally {

@@ -36,8 +36,8 @@ export interface LiveFeedEvents {
   queue: { serverId: string; remaining: number }
   /** The socket opened again after it had been open (the server may have restarted). */
   reconnected: { serverId: string }
-  /** The socket closed (the server may have died). */
-  closed: { serverId: string }
+  /** The socket closed (the server may have died); `reason` as the socket gave it. */
+  closed: { serverId: string; reason?: string }
   /** The socket closed itself for good after a flood; the feed stays off for `offMs`. */
   flood: { serverId: string; reason: string; offMs: number }
 }
@@ -59,6 +59,12 @@ export interface LiveFeedOptions {
   blockMs?: number
   /** Builds a socket (tests pass a fake). */
   socketFactory?: (t: FeedTarget, o: LiveFeedOptions) => FeedSocket
+  /** A socket quiet this long is pinged (the check interval); unset: never. */
+  pingIntervalMs?: () => number
+  /** A ping unanswered this long closes the socket (the per-request timeout). */
+  pongTimeoutMs?: () => number
+  /** Randomness for the sockets' reconnect jitter. @default Math.random */
+  rng?: () => number
 }
 
 /** What the feed uses of a socket. */
@@ -75,7 +81,10 @@ function realSocket(t: FeedTarget, o: LiveFeedOptions): FeedSocket {
     headers: t.headers,
     clock: o.clock,
     handshakeTimeoutMs: o.handshakeTimeoutMs(),
-    limits: o.limits
+    limits: o.limits,
+    pingIntervalMs: o.pingIntervalMs,
+    pongTimeoutMs: o.pongTimeoutMs,
+    rng: o.rng
   })
 }
 
@@ -95,6 +104,8 @@ export function queueRemaining(ev: ComfyEvent): number | null {
 export class LiveFeed {
   readonly events = new Emitter<LiveFeedEvents>()
   private readonly sockets = new Map<string, FeedSocket>()
+  /** Server id -> epoch ms at which its socket last opened (gone once it closes). */
+  private readonly openedAt = new Map<string, number>()
   /** Server id -> epoch ms until which no socket is opened (it flooded the last one). */
   private readonly blockedUntil = new Map<string, number>()
   private readonly blockMs: number
@@ -119,9 +130,13 @@ export class LiveFeed {
     })
     let opened = 0
     sock.events.on('open', () => {
+      if (this.sockets.get(serverId) === sock) this.openedAt.set(serverId, this.o.clock.now())
       if (opened++ > 0) this.events.emit('reconnected', { serverId })
     })
-    sock.events.on('close', () => this.events.emit('closed', { serverId }))
+    sock.events.on('close', ({ reason }) => {
+      if (this.sockets.get(serverId) === sock) this.openedAt.delete(serverId)
+      this.events.emit('closed', { serverId, reason })
+    })
     sock.events.on('flood', ({ reason }) => {
       if (this.sockets.get(serverId) !== sock) return
       this.sockets.delete(serverId)
@@ -135,6 +150,7 @@ export class LiveFeed {
   close(serverId: string): void {
     this.sockets.get(serverId)?.close()
     this.sockets.delete(serverId)
+    this.openedAt.delete(serverId)
   }
 
   /** Closes the socket and, after a pause, dials again if `still()` says so. */
@@ -174,6 +190,11 @@ export class LiveFeed {
 
   isOpen(serverId: string): boolean {
     return this.sockets.get(serverId)?.open ?? false
+  }
+
+  /** When the server's socket opened, while it is open; null otherwise. */
+  openSince(serverId: string): number | null {
+    return this.isOpen(serverId) ? (this.openedAt.get(serverId) ?? null) : null
   }
 
   lastMessageAt(serverId: string): number | null {

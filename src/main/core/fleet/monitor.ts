@@ -1,29 +1,25 @@
 /**
- * The check loop: asks every enabled server concurrently, keeps each server's state, and
- * caches the fleet status and the best server between rounds. A round never overlaps the
- * previous one, and nobody waits for a check just to learn the best server.
+ * The check loop: a round every interval reads the enabled servers (spread over part of the
+ * interval; a live, idle server only every few rounds, see sweep.ts), keeps each server's
+ * state, and caches the fleet status and the best server between rounds. A round never
+ * overlaps the previous one, and nobody waits for a check just to learn the best server.
  */
 import type { FleetStatus, ServerConfig, ServerStatus } from '../../../shared/types'
-import { ComfyClient } from '../comfy/client'
-import { ComfyRequestError, classifyError } from '../comfy/errors'
+import type { ComfyClient } from '../comfy/client'
 import type { HttpTransport } from '../comfy/transport'
 import { systemClock, type Clock } from '../clock'
 import { Emitter } from '../events'
 import { Capabilities, type Unable } from './capabilities'
-import { nextDelayMs, ServerCheck } from './check'
-import {
-  afterFailedCheck,
-  afterGoodCheck,
-  initialStatus,
-  reconfigured,
-  type MonitoredServerStatus
-} from './health'
-import { priorJobMs, ServerEstimator, withEstimates } from './estimator'
-import { LIVE_BLOCK_MS, LiveFeed, offFor, type FeedTarget } from './live-feed'
+import { nextDelayMs } from './check'
+import { feedTarget as target, makeEntry, readServer, skipFacts, type Entry } from './entry'
+import { reconfigured, type MonitoredServerStatus } from './health'
+import { priorJobMs, withEstimates } from './estimator'
+import { LIVE_BLOCK_MS, LiveFeed, offFor } from './live-feed'
 import { PUBLISH_GAP_MS, type FleetEvents, type FleetMonitorOptions } from './monitor-types'
 import { OurJobs, type OurJobState } from './our-jobs'
 import { choosePolicy, fleetStatus, place, type Placement } from './placement'
-import { QueueHistory } from './queue-history'
+import { RoundLoop, Waits } from './round-loop'
+import { planRound } from './sweep'
 import { Throttle } from './throttle'
 import { choice, leastQueuePolicy, type Choice, type Policy, type PolicyJob } from './policy'
 import type { FleetPort, WorkflowNeeds } from './port'
@@ -35,29 +31,19 @@ export { currentQueue, errorText, type MonitoredServerStatus } from './health'
 export { FULL_QUEUE_EVERY_ROUNDS, SYSTEM_STATS_EVERY_ROUNDS } from './check'
 export { QUEUE_HISTORY_MS } from './queue-history'
 
-interface Entry {
-  config: ServerConfig
-  client: ComfyClient
-  status: MonitoredServerStatus
-  check: ServerCheck
-  est: ServerEstimator
-  history: QueueHistory
-}
-
-const target = (c: ServerConfig): FeedTarget => ({ id: c.id, url: c.url, headers: c.headers })
-
 export class FleetMonitor implements FleetPort {
   readonly events = new Emitter<FleetEvents>()
   private entries: Entry[] = []
+  private byId = new Map<string, Entry>()
   private intervalMs: number
   private timeoutMs: number
   private policy: Policy
   private readonly clock: Clock
   private readonly transportFactory?: (server: ServerConfig) => HttpTransport | undefined
-  /** The round in progress; set at its start, cleared at its end. */
-  private inflight: Promise<FleetStatus> | null = null
-  /** Next scheduled round; set after each round while running, cleared by stop/pause. */
-  private timer: unknown = null
+  /** The rounds: the one under way and the next one's timer. */
+  private readonly loop: RoundLoop<FleetStatus>
+  /** The reads of a round waiting for their phase (stop ends the waits). */
+  private readonly waits: Waits
   private running = false
   private paused = false
   private lastHealthCheck: number | null = null
@@ -93,9 +79,16 @@ export class FleetMonitor implements FleetPort {
       this.publish(false)
     )
     this.holdBack = opts.holdBack ?? null
+    this.loop = new RoundLoop({
+      clock: this.clock,
+      run: (full) => this.runRound(full),
+      active: () => this.running && !this.paused,
+      delayMs: () => this.nextDelay()
+    })
+    this.waits = new Waits(this.clock)
     this.caps = new Capabilities({ clock: this.clock, timeoutMs: () => this.timeoutMs })
     this.feed = opts.live ? this.makeFeed(opts) : null
-    this.entries = opts.servers.map((c) => this.makeEntry(c))
+    this.setEntries(opts.servers.map((c) => this.makeEntry(c)))
     this.cached = this.buildStatus()
   }
 
@@ -106,7 +99,11 @@ export class FleetMonitor implements FleetPort {
       handshakeTimeoutMs: () => this.timeoutMs,
       limits: opts.liveLimits,
       blockMs: opts.liveBlockMs ?? LIVE_BLOCK_MS,
-      socketFactory: opts.socketFactory
+      socketFactory: opts.socketFactory,
+      // A quiet socket is pinged every interval; one that does not answer within the timeout
+      // is closed, and the server is then checked at once (see 'closed').
+      pingIntervalMs: () => this.intervalMs,
+      pongTimeoutMs: () => this.timeoutMs
     })
     feed.events.on('queue', ({ serverId, remaining }) => this.onLiveQueue(serverId, remaining))
     feed.events.on('comfy', (e) => this.events.emit('comfy', e))
@@ -114,9 +111,10 @@ export class FleetMonitor implements FleetPort {
     feed.events.on('reconnected', ({ serverId }) => this.caps.invalidate(serverId))
     feed.events.on('closed', ({ serverId }) => {
       this.events.emit('socket-closed', { serverId })
-      // A socket that closes is often a server that died: check now rather than at the next
-      // interval, so nothing more is sent there (joins a round already under way).
-      if (this.running && !this.paused) void this.checkNow()
+      // A socket that closes (or stops answering pings) is often a server that died: check it
+      // now rather than at the next interval, so nothing more is sent there.
+      const e = this.entry(serverId)
+      if (e && this.running && !this.paused) void this.checkServer(e)
     })
     feed.events.on('flood', ({ serverId, reason, offMs }) => {
       // The socket closed itself for good: rely on the HTTP checks for a while.
@@ -131,23 +129,16 @@ export class FleetMonitor implements FleetPort {
   }
 
   private makeEntry(config: ServerConfig): Entry {
-    const client = new ComfyClient({
-      server: config,
-      timeoutMs: this.timeoutMs,
-      transport: this.transportFactory?.(config)
-    })
-    return {
-      config,
-      client,
-      status: initialStatus(config),
-      check: new ServerCheck(client, this.clock),
-      est: new ServerEstimator(),
-      history: new QueueHistory()
-    }
+    return makeEntry(config, this.clock, this.timeoutMs, this.transportFactory)
+  }
+
+  private setEntries(entries: Entry[]): void {
+    this.entries = entries
+    this.byId = new Map(entries.map((e) => [e.config.id, e]))
   }
 
   private entry(serverId: string): Entry | undefined {
-    return this.entries.find((x) => x.config.id === serverId)
+    return this.byId.get(serverId)
   }
 
   /** Opens the server's socket if live updates are on and the loop runs. */
@@ -220,7 +211,7 @@ export class FleetMonitor implements FleetPort {
   /** A job of ours left the server (finished, moved or cancelled). */
   noteGone(serverId: string, promptId: string): void {
     if (!this.entry(serverId)) return
-    this.ours.noteGone(serverId, promptId)
+    this.ours.noteGone(serverId, promptId, this.clock.now())
     this.publish(false)
   }
 
@@ -252,9 +243,10 @@ export class FleetMonitor implements FleetPort {
   /** Stops the loop and waits for a round in progress; closes connections. Safe to call twice. */
   async stop(): Promise<void> {
     this.running = false
-    this.clearTimer()
+    this.loop.clear()
     this.publishGate.cancel()
-    if (this.inflight) await this.inflight.catch(() => undefined)
+    this.waits.wakeAll()
+    await this.loop.settled()
     this.feed?.closeAll()
     for (const e of this.entries) e.client.close()
   }
@@ -262,8 +254,8 @@ export class FleetMonitor implements FleetPort {
   setPaused(paused: boolean): void {
     if (this.paused === paused) return
     this.paused = paused
-    if (paused) this.clearTimer()
-    else if (this.running && !this.inflight) void this.checkNow()
+    if (paused) this.loop.clear()
+    else if (this.running && !this.loop.busy) void this.checkNow()
     this.publish(false)
   }
 
@@ -273,10 +265,7 @@ export class FleetMonitor implements FleetPort {
 
   setIntervalMs(ms: number): void {
     this.intervalMs = ms
-    if (this.running && this.timer !== null) {
-      this.clearTimer()
-      this.schedule()
-    }
+    if (this.running && this.loop.scheduled) this.loop.schedule()
   }
 
   setTimeoutMs(ms: number): void {
@@ -318,7 +307,7 @@ export class FleetMonitor implements FleetPort {
       this.caps.forget(e.config.id)
       this.ours.forget(e.config.id)
     }
-    this.entries = next
+    this.setEntries(next)
     for (const e of next) {
       if (!e.config.enabled) this.feed?.close(e.config.id)
       else this.openSocket(e)
@@ -393,22 +382,7 @@ export class FleetMonitor implements FleetPort {
    * fleet status after the round.
    */
   checkNow(): Promise<FleetStatus> {
-    if (this.inflight) return this.inflight
-    this.clearTimer()
-    const round = this.runRound().finally(() => {
-      this.inflight = null
-      if (this.running && !this.paused) this.schedule()
-    })
-    this.inflight = round
-    return round
-  }
-
-  private schedule(): void {
-    this.clearTimer()
-    this.timer = this.clock.setTimeout(() => {
-      this.timer = null
-      if (this.running && !this.paused) void this.checkNow()
-    }, this.nextDelay())
+    return this.loop.start(true)
   }
 
   /** The interval, shorter while a server has work and no live socket (see nextDelayMs). */
@@ -421,16 +395,22 @@ export class FleetMonitor implements FleetPort {
     )
   }
 
-  private clearTimer(): void {
-    if (this.timer !== null) {
-      this.clock.clearTimeout(this.timer)
-      this.timer = null
-    }
-  }
-
-  private async runRound(): Promise<FleetStatus> {
-    const entries = this.entries
-    await Promise.all(entries.filter((e) => e.config.enabled).map((e) => this.checkOne(e)))
+  private async runRound(full: boolean): Promise<FleetStatus> {
+    const enabled = this.entries.filter((e) => e.config.enabled)
+    const now = this.clock.now()
+    const plan = planRound(enabled, (e) => skipFacts(e, this.feed, this.ours, now), {
+      round: this.rounds,
+      intervalMs: this.intervalMs,
+      full
+    })
+    await Promise.all(
+      plan.map(async ({ server: e, atMs }) => {
+        if (atMs > 0) await this.waits.wait(atMs)
+        if (atMs > 0 && !this.running) return
+        // Spread reads publish what changed as they go (coalesced), not only at the end.
+        if ((await this.checkEntry(e)) && atMs > 0) this.publishGate.soon()
+      })
+    )
     this.rounds++
     this.lastHealthCheck = this.clock.now()
     // A live feed that was turned off for a while is tried again once that while is over.
@@ -442,34 +422,40 @@ export class FleetMonitor implements FleetPort {
     return this.publish(true)
   }
 
-  private async checkOne(e: Entry): Promise<void> {
-    const started = this.clock.now()
-    const id = e.config.id
+  /** Checks one server now, outside the rounds (its socket closed), and publishes. */
+  private async checkServer(e: Entry): Promise<void> {
+    await this.checkEntry(e)
+    if (this.running && this.entries.includes(e)) this.publish(false)
+  }
+
+  /** The server's check (true: its state changed); one under way is joined, never doubled. */
+  private checkEntry(e: Entry): Promise<boolean> {
+    e.checking ??= this.checkOne(e).finally(() => (e.checking = null))
+    return e.checking
+  }
+
+  private async checkOne(e: Entry): Promise<boolean> {
     const prev = e.status
-    let next: MonitoredServerStatus
-    try {
-      const r = await e.check.run(prev, this.timeoutMs)
-      if (r.restarted) this.caps.invalidate(id)
-      this.ours.noteReport(id, started)
-      // A socket that says nothing while the queue moves has gone stale: dial it again.
-      if (
-        this.feed?.isOpen(id) &&
-        r.queue.total !== prev.queue.total &&
-        (this.feed.lastMessageAt(id) ?? 0) < started - 2 * this.intervalMs
-      ) {
-        this.feed.redial(target(e.config), () => this.entries.includes(e) && this.running)
-      }
-      const good = { ...r, legacyRoutes: e.client.legacyRoutes, now: this.clock.now() }
-      next = afterGoodCheck(prev, good, this.rise)
-    } catch (err) {
-      const ce = err instanceof ComfyRequestError ? err : classifyError(err, this.timeoutMs)
-      next = afterFailedCheck(prev, ce, this.clock.now(), this.fall)
-    }
+    const next = await readServer(e, {
+      clock: this.clock,
+      timeoutMs: this.timeoutMs,
+      intervalMs: this.intervalMs,
+      rise: this.rise,
+      fall: this.fall,
+      caps: this.caps,
+      ours: this.ours,
+      feed: this.feed,
+      still: () => this.byId.get(e.config.id) === e && this.running
+    })
     // The entry may have been replaced by setServers while we waited.
-    if (this.entries.includes(e) && e.config.enabled) {
-      e.status = next
-      this.sample(e)
-    }
+    if (this.byId.get(e.config.id) !== e || !e.config.enabled) return false
+    e.status = next
+    this.sample(e)
+    return (
+      next.healthy !== prev.healthy ||
+      next.down !== prev.down ||
+      next.queue.total !== prev.queue.total
+    )
   }
 
   /** The servers' states with what the estimators add (own jobs, speed, expected wait). */

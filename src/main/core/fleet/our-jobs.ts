@@ -15,6 +15,8 @@ interface OurJob {
 
 export class OurJobs {
   private readonly byServer = new Map<string, Map<string, OurJob>>()
+  /** Server id -> when a job of ours last left it. */
+  private readonly goneAt = new Map<string, number>()
   /** Server id -> start time of the newest report of its queue. */
   private readonly reportAt = new Map<string, number>()
 
@@ -30,9 +32,16 @@ export class OurJobs {
     jobs.set(promptId, { state, at: keep ? prev.at : at })
   }
 
-  /** The job left the server (finished, moved, cancelled). */
-  noteGone(serverId: string, promptId: string): void {
-    this.byServer.get(serverId)?.delete(promptId)
+  /** The job left the server (finished, moved, cancelled) at `at`. */
+  noteGone(serverId: string, promptId: string, at?: number): void {
+    const jobs = this.byServer.get(serverId)
+    if (jobs?.delete(promptId) && at !== undefined) this.goneAt.set(serverId, at)
+  }
+
+  /** When the server last held a job of ours: `now` while it holds one, null if never. */
+  heldAt(serverId: string, now: number): number | null {
+    if (this.count(serverId) > 0) return now
+    return this.goneAt.get(serverId) ?? null
   }
 
   /** A report of the server's queue taken at `at` includes every job it took before then. */
@@ -55,6 +64,11 @@ export class OurJobs {
     return n
   }
 
+  /** Our jobs on the server in any state (sending, queued, running). */
+  count(serverId: string): number {
+    return this.byServer.get(serverId)?.size ?? 0
+  }
+
   /** Whether the job is counted on the server. */
   has(serverId: string, promptId: string): boolean {
     return this.byServer.get(serverId)?.has(promptId) ?? false
@@ -64,5 +78,6 @@ export class OurJobs {
   forget(serverId: string): void {
     this.byServer.delete(serverId)
     this.reportAt.delete(serverId)
+    this.goneAt.delete(serverId)
   }
 }

@@ -1,0 +1,103 @@
+/**
+ * Which servers a check round reads over HTTP, and when within the round. A server whose live
+ * socket is open (and answers its pings), which is healthy, idle and holds none of our jobs is
+ * told of every queue change by its `status` messages: it is read over HTTP only every
+ * `backstopRounds` rounds, each server in its own round, so a live state that went wrong is
+ * still put right within about BACKSTOP_MS. Every other server is read every round. The reads
+ * of a round start spread over part of the interval, each server at its own phase, rather than
+ * in one burst.
+ */
+
+/** A live, idle server is read over HTTP at least this often (rounded to whole rounds). */
+export const BACKSTOP_MS = 15_000
+/** The reads of a round start within this share of the interval... */
+export const SPREAD_SHARE = 0.5
+/** ...and no wider than this per server (a small fleet is read at once, as before). */
+export const SPREAD_PER_SERVER_MS = 2
+
+/** Every this many rounds a live, idle server is read over HTTP anyway (1: every round). */
+export function backstopRounds(intervalMs: number): number {
+  return Math.max(1, Math.round(BACKSTOP_MS / Math.max(1, intervalMs)))
+}
+
+/** What decides whether a server may skip the HTTP read of a round. */
+export interface SkipFacts {
+  /** When its live socket opened, while open and answering; null: no live socket. */
+  socketOpenSince: number | null
+  /** When its last good HTTP check started; null: none yet. */
+  goodCheckAt: number | null
+  healthy: boolean
+  down: boolean
+  /** Queue length as last known (the live feed keeps it current). */
+  queueTotal: number
+  /** When it last held a job of ours (now while it holds one); null: never. */
+  oursAt: number | null
+  now: number
+}
+
+/**
+ * Whether the server's `status` messages can stand for its HTTP read this round: its socket
+ * is open and was already open when a good HTTP check confirmed the state it keeps current,
+ * the server is up and idle, and none of our jobs has been on it for BACKSTOP_MS (their life
+ * is followed closely, and a server that just failed one of them is watched a while longer).
+ */
+export function liveIdle(f: SkipFacts): boolean {
+  return (
+    f.socketOpenSince !== null &&
+    f.goodCheckAt !== null &&
+    f.socketOpenSince <= f.goodCheckAt &&
+    f.healthy &&
+    !f.down &&
+    f.queueTotal === 0 &&
+    (f.oursAt === null || f.now - f.oursAt >= BACKSTOP_MS)
+  )
+}
+
+/** Whether the server at `index` is read over HTTP in round `round`. */
+export function readThisRound(
+  f: SkipFacts,
+  round: number,
+  index: number,
+  everyRounds: number
+): boolean {
+  if (!liveIdle(f) || everyRounds <= 1) return true
+  return (round + index) % everyRounds === 0
+}
+
+/** The width of the window a round's reads start in, for `servers` servers. */
+export function spreadMs(intervalMs: number, servers: number): number {
+  return Math.max(0, Math.min(intervalMs * SPREAD_SHARE, servers * SPREAD_PER_SERVER_MS))
+}
+
+/** Where in that window the read of the server at `index` of `servers` starts, in ms. */
+export function phaseMs(index: number, servers: number, windowMs: number): number {
+  if (servers <= 1 || windowMs <= 0) return 0
+  return Math.floor((index / servers) * windowMs)
+}
+
+/** One read of a round: the server, and how long after the round's start it begins. */
+export interface PlannedRead<T> {
+  server: T
+  atMs: number
+}
+
+/**
+ * The reads of round number `round` over the enabled servers: all at once when `full` (a
+ * check asked for), else the servers `readThisRound` names, each at its own phase.
+ */
+export function planRound<T>(
+  servers: readonly T[],
+  facts: (s: T) => SkipFacts,
+  o: { round: number; intervalMs: number; full: boolean }
+): Array<PlannedRead<T>> {
+  if (o.full) return servers.map((server) => ({ server, atMs: 0 }))
+  const every = backstopRounds(o.intervalMs)
+  const windowMs = spreadMs(o.intervalMs, servers.length)
+  const out: Array<PlannedRead<T>> = []
+  servers.forEach((server, i) => {
+    if (readThisRound(facts(server), o.round, i, every)) {
+      out.push({ server, atMs: phaseMs(i, servers.length, windowMs) })
+    }
+  })
+  return out
+}
