@@ -149,7 +149,7 @@ export class ComfySocket {
   private aliveAt = 0
   private beatTimer: unknown = null
   /** Frames received and fully parsed since creation (for tests and diagnostics). */
-  readonly stats = { frames: 0, parsed: 0, dropped: 0 }
+  readonly stats = { frames: 0, parsed: 0, dropped: 0, pings: 0, pongs: 0 }
 
   constructor(
     private readonly baseUrl: string,
@@ -222,7 +222,9 @@ export class ComfySocket {
       this.onFrame(ws, data, isBinary)
     })
     ws.on('pong', () => {
-      if (this.ws === ws) this.alive()
+      if (this.ws !== ws) return
+      this.stats.pongs++
+      this.alive()
     })
     ws.on('error', (err: Error & { code?: string }) => {
       // 'close' follows and handles the retry.
@@ -413,6 +415,7 @@ export class ComfySocket {
       return
     }
     this.pingAt = now
+    this.stats.pings++
     this.armBeat(ws, timeout)
   }
 

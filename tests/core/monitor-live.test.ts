@@ -1,0 +1,178 @@
+/**
+ * The check loop with live sockets, on an injected clock and scripted servers: a live, idle
+ * server is read over HTTP only by the backstop; a busy one, one holding our jobs, or one
+ * without a socket every round; a socket that closes gets its server read at once (that server
+ * only); the reads of a round start at each server's own phase.
+ */
+import { afterEach, describe, expect, it } from 'vitest'
+import type { ComfyEvent, SocketEvents } from '../../src/main/core/comfy/socket'
+import type { HttpRequest, HttpResponse, HttpTransport } from '../../src/main/core/comfy/transport'
+import { Emitter } from '../../src/main/core/events'
+import type { FeedSocket, FeedTarget } from '../../src/main/core/fleet/live-feed'
+import { FleetMonitor } from '../../src/main/core/fleet/monitor'
+import { backstopRounds, spreadMs } from '../../src/main/core/fleet/sweep'
+import type { ServerConfig } from '../../src/shared/types'
+import { ManualClock } from '../jobs/fake-port'
+
+let clock = new ManualClock()
+
+/** Moves time on by `ms`, a millisecond at a time, letting answers and rounds run between. */
+async function tick(ms: number): Promise<void> {
+  for (let i = 0; i < ms; i++) {
+    clock.advance(1)
+    await new Promise((r) => setImmediate(r))
+  }
+}
+
+/** A ComfyUI over HTTP (idle unless told); records when each request came. */
+class IdleServer implements HttpTransport {
+  calls: Array<{ url: string; at: number }> = []
+  /** Prompts in its queue (someone else's). */
+  queued = 0
+  async request(req: HttpRequest): Promise<HttpResponse> {
+    this.calls.push({ url: req.url, at: clock.now() })
+    await new Promise((r) => clock.setTimeout(() => r(undefined), 5))
+    const body = req.url.endsWith('/prompt')
+      ? { exec_info: { queue_remaining: this.queued } }
+      : req.url.endsWith('/system_stats')
+        ? { system: { comfyui_version: '0.3.64' }, devices: [] }
+        : { queue_running: [], queue_pending: Array.from({ length: this.queued }, () => []) }
+    return { status: 200, contentType: 'application/json', text: JSON.stringify(body) }
+  }
+  close() {}
+  /** Reads of the queue (full or count), the part of a check every check has. */
+  get checks(): number {
+    return this.calls.filter((c) => /\/(queue|prompt)$/.test(c.url)).length
+  }
+}
+
+class FakeSocket implements FeedSocket {
+  readonly events = new Emitter<SocketEvents>()
+  open = false
+  lastMessageAt: number | null = null
+  connect(): void {
+    // Opens at once, as a reachable server's socket does.
+    this.open = true
+    this.events.emit('open', undefined)
+  }
+  close(): void {
+    this.open = false
+  }
+  /** The server closed it, or it answered no ping. */
+  drop(reason: string): void {
+    this.open = false
+    this.events.emit('close', { reason })
+  }
+  send(ev: ComfyEvent): void {
+    this.lastMessageAt = clock.now()
+    this.events.emit('event', ev)
+  }
+}
+
+const status = (n: number): ComfyEvent => ({
+  type: 'status',
+  data: { status: { exec_info: { queue_remaining: n } } }
+})
+
+const INTERVAL = 1000
+
+function setUp(ids: string[], live = true) {
+  clock = new ManualClock()
+  const servers: ServerConfig[] = ids.map((id) => ({
+    id,
+    name: id,
+    url: `http://${id}:8188`,
+    enabled: true
+  }))
+  const http = new Map(ids.map((id) => [id, new IdleServer()]))
+  const sockets = new Map<string, FakeSocket>()
+  const monitor = new FleetMonitor({
+    servers,
+    intervalMs: INTERVAL,
+    timeoutMs: 500,
+    clock,
+    transportFactory: (s) => http.get(s.id),
+    live: live ? { clientId: 'me' } : null,
+    socketFactory: (t: FeedTarget) => {
+      const s = new FakeSocket()
+      sockets.set(t.id, s)
+      return s
+    }
+  })
+  stops.push(async () => {
+    const stopped = monitor.stop()
+    await tick(INTERVAL)
+    await stopped
+  })
+  return { monitor, http, sockets }
+}
+
+const stops: Array<() => Promise<void>> = []
+afterEach(async () => {
+  while (stops.length) await stops.pop()!()
+})
+
+describe('check loop with live sockets', () => {
+  it('reads a live, idle server over HTTP only by the backstop, every few rounds', async () => {
+    const every = backstopRounds(INTERVAL)
+    expect(every).toBeGreaterThan(5)
+    const { monitor, http } = setUp(['a'])
+    monitor.start()
+    await tick(50)
+    expect(http.get('a')!.checks).toBe(1)
+    // Rounds 1 .. every-1: the socket's status messages stand for the reads.
+    await tick(INTERVAL * (every - 1))
+    expect(monitor.rounds).toBeGreaterThanOrEqual(every - 1)
+    expect(http.get('a')!.checks).toBe(1)
+    // The backstop round reads it.
+    await tick(INTERVAL)
+    expect(http.get('a')!.checks).toBe(2)
+    expect(monitor.status().servers[0]!.healthy).toBe(true)
+  })
+
+  it('reads every round a server that is busy, holds our jobs, or has no socket', async () => {
+    const { monitor, http, sockets } = setUp(['busy', 'ours', 'idle'])
+    monitor.start()
+    await tick(50)
+    // Someone else's prompts: the socket says so at once, the checks agree.
+    http.get('busy')!.queued = 2
+    sockets.get('busy')!.send(status(2))
+    monitor.noteSent('ours', 'p1', 'queued')
+    await tick(INTERVAL * 3)
+    expect(http.get('busy')!.checks).toBe(1 + 3)
+    expect(http.get('ours')!.checks).toBe(1 + 3)
+    expect(http.get('idle')!.checks).toBe(1)
+    // Its socket closed: read at once, and every round while it is down.
+    sockets.get('idle')!.drop('closed')
+    await tick(20)
+    expect(http.get('idle')!.checks).toBe(2)
+  })
+
+  it('a socket that closes (no answer to a ping) gets its own server read at once, not the fleet', async () => {
+    const { monitor, http, sockets } = setUp(['a', 'b'])
+    monitor.start()
+    await tick(INTERVAL / 2)
+    const before = [http.get('a')!.checks, http.get('b')!.checks]
+    sockets.get('a')!.drop('no answer to ping')
+    await tick(20)
+    expect([http.get('a')!.checks, http.get('b')!.checks]).toEqual([before[0]! + 1, before[1]!])
+  })
+
+  it('spreads the reads of a round: each server starts at its own phase', async () => {
+    const ids = Array.from({ length: 20 }, (_, i) => `s${i}`)
+    const { monitor, http } = setUp(ids, false)
+    monitor.start()
+    await tick(50)
+    await tick(INTERVAL)
+    const starts = ids.map(
+      (id) => http.get(id)!.calls.find((c) => c.at > clock.now() - INTERVAL)!.at
+    )
+    const first = Math.min(...starts)
+    expect(new Set(starts).size).toBe(ids.length)
+    expect(Math.max(...starts) - first).toBeLessThanOrEqual(spreadMs(INTERVAL, ids.length))
+    expect(Math.max(...starts) - first).toBeGreaterThan(0)
+    // The first round (and a check asked for) reads them all at once.
+    const firstRound = ids.map((id) => http.get(id)!.calls[0]!.at)
+    expect(new Set(firstRound).size).toBe(1)
+  })
+})
