@@ -691,6 +691,40 @@ test.describe('简体中文', () => {
     await shoot(page, 'gateway-zh-CN')
     expect(pageErrors).toEqual([])
   })
+  test('a failed job with its attempts, notes and error, in Chinese', async ({
+    page,
+    bridge,
+    fleet,
+    core,
+    pageErrors
+  }) => {
+    core.updateSettings({ language: 'zh-CN' })
+    await page.goto(`${bridge.url}#jobs`)
+    await expect(page.locator('html')).toHaveAttribute('lang', 'zh-CN')
+    await expect(page.getByTestId('fleet-summary')).toContainText('3/3')
+    // Every server answers its checks but turns the prompt away: each try fails.
+    for (const s of fleet.servers) {
+      await s.setFault({ kind: 'status', status: 502, route: '/prompt' })
+    }
+    const failed = await core.jobs!.waitFor(core.jobs!.submit(await core.readWorkflow(WORKFLOW)).id)
+    expect(failed.state).toBe('failed')
+    expect(failed.error?.said.code).toBe('no-server-took')
+    expect(failed.attempts.length).toBeGreaterThan(1)
+    // Retried: the old job notes which job replaced it.
+    for (const s of fleet.servers) await s.setFault(null)
+    const retry = core.retryJob(failed.id)
+    expect(core.jobs!.get(failed.id)!.notes.at(-1)).toEqual({ code: 'retried-as', id: retry.id })
+    const card = page.locator(`[data-testid="job"][data-job-id="${failed.id}"]`)
+    await expect(card).toHaveAttribute('data-state', 'failed')
+    await card.getByRole('button', { name: '详情' }).click()
+    await expect(card.locator('.details li')).toHaveCount(failed.attempts.length + 1)
+    await expect(card.locator('.error')).toContainText('没有服务器接收此任务')
+    await expect(card.locator('.details')).toContainText('服务器返回错误 502')
+    await expect(card.locator('.details')).toContainText('已重试为')
+    expect(await englishOnScreen(page), 'English on a failed job').toEqual([])
+    await expect(card).not.toContainText(/No server could take|Retried as|HTTP 502|refused/)
+    expect(pageErrors).toEqual([])
+  })
 })
 
 test.describe('the queue', () => {

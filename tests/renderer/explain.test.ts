@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import {
+  carriedSaid,
   explainChoice,
   explainServer,
   explainWorkflowProblem
@@ -46,6 +47,18 @@ describe("the engine's reasons, in the window's language", () => {
       { text: 'Something new went wrong', literal: true }
     ])
     expect(explainServer(null, null)).toEqual([])
+    // A failure whose kind says it all is said from its kind; a said it carries comes first.
+    const refused = { error: 'Connection refused', errorKind: 'refused' as const }
+    expect(text(explainServer(carriedSaid(refused), refused.error))).toBe(
+      '连接被拒绝（ComfyUI 是否在该端口运行？）'
+    )
+    const timedOut = { error: 'Timed out after 5 ms', errorKind: 'timeout' as const }
+    expect(carriedSaid(timedOut)).toBeNull()
+    const carrying = { ...timedOut, said: { code: 'timeout', ms: 5 } }
+    expect(carriedSaid(carrying)).toEqual({
+      code: 'timeout',
+      ms: 5
+    })
   })
 
   it('says workflow problems, attempt results, job notes and errors from their codes', () => {

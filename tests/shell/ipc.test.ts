@@ -403,11 +403,16 @@ describe('window channels', () => {
       source: 'notes.json',
       // An empty UI graph: converted with the fleet's nodes when a server is up (then it has
       // nothing to run), or waiting for one that is.
-      problem: expect.stringMatching(/UI(-format)? workflow/) as unknown
+      problem: expect.stringMatching(/UI(-format)? workflow/) as unknown,
+      // The same as data, for the window to say in its language.
+      said: expect.objectContaining({
+        code: expect.stringMatching(/^(needs-object-info|not-converted)$/)
+      }) as unknown
     })
     expect(await call('jobs:inspect', { path: join(dir, 'gone.json') })).toMatchObject({
       ok: false,
-      problem: 'the file does not exist'
+      problem: 'the file does not exist',
+      said: { code: 'missing' }
     })
     await expect(call('jobs:inspect', { name: 'a/b.json', bytes })).rejects.toThrow(/Bad arguments/)
     // Nothing was submitted.

@@ -8,6 +8,7 @@
  */
 import type { WorkflowSaid } from '../../../shared/job-said'
 import type { ChoiceSaid, ServerSaid } from '../../../shared/said'
+import type { FailureKind } from '../../../shared/types'
 import type { Part } from './i18n.svelte'
 import { sayChoice, sayServer, sayWorkflowProblem } from './said'
 
@@ -25,15 +26,23 @@ export function explainServer(said: ServerSaid | null | undefined, text?: string
   return text ? asIs(text) : []
 }
 
+/** Failure kinds that say all there is without values: their said. */
+const KIND_SAID: Partial<Record<FailureKind, ServerSaid>> = {
+  refused: { code: 'refused' },
+  disabled: { code: 'disabled' }
+}
+
 /**
- * The said an answer carries beside its words (a connection test's failure), when it does;
- * the answer's declared type may not name it yet.
+ * The said of an answer that has words beside it (a connection test's failure): the one it
+ * carries when it does (its declared type may not name it yet), else the one its failure kind
+ * alone says, else null (its words are shown as they are).
  */
-export function carriedSaid(answer: object): ServerSaid | null {
+export function carriedSaid(answer: { errorKind?: FailureKind | null }): ServerSaid | null {
   const said = (answer as { said?: unknown }).said
-  return said && typeof said === 'object' && typeof (said as { code?: unknown }).code === 'string'
-    ? (said as ServerSaid)
-    : null
+  if (said && typeof said === 'object' && typeof (said as { code?: unknown }).code === 'string') {
+    return said as ServerSaid
+  }
+  return (answer.errorKind && KIND_SAID[answer.errorKind]) || null
 }
 
 /**
