@@ -11,6 +11,7 @@ import path from 'node:path'
 import { afterEach } from 'vitest'
 import { BalancerCore } from '../../src/main/core/app'
 import { loadWorkflowBytes, type LoadedWorkflow } from '../../src/main/core/jobs/workflow'
+import { jobErrorLines, sayAttempt, sayJobError, sayJobNote } from '../../src/main/core/log'
 import { parseSettings, serversFromUrls } from '../../src/main/core/settings'
 import { FakeComfy, type FakeComfyOptions } from '../../src/fake-comfy'
 import type { AppSettings, JobRecord, ServerStatus } from '../../src/shared/types'
@@ -118,13 +119,14 @@ export async function post(url: string, route: string, body: unknown): Promise<n
   return res.status
 }
 
-/** Everything a job record says in words: its error, notes and attempt results. */
+/** Everything a job record says, in the log's English: its error, notes and attempt results. */
 export function said(j: JobRecord): string {
   return [
-    j.error?.message ?? '',
+    j.error ? sayJobError(j.error.said) : '',
+    ...(j.error ? jobErrorLines(j.error.said) : []),
     ...(j.error?.details ?? []),
-    ...j.notes,
-    ...j.attempts.map((a) => a.result)
+    ...j.notes.map(sayJobNote),
+    ...j.attempts.map((a) => sayAttempt(a.result))
   ].join('\n')
 }
 
