@@ -25,6 +25,12 @@ import {
 export const MULTI_SPEEDS = [1, 1, 0.75, 0.5, 0.5, 0.25]
 export const CLIENTS = 10
 export const LOAD = 0.8
+/**
+ * The first jobs of each run are run but not counted: every client (each its own core) learns
+ * the servers' run times from its own finished jobs, so a short run would measure mostly that
+ * start (the same for every policy; quick and full runs then measure the same steady state).
+ */
+export const WARMUP_JOBS = 40
 
 export interface MultiPolicyResult {
   policy: string
@@ -52,12 +58,43 @@ export interface MultiClientResult {
     speeds: number[]
     clients: number
     jobs: number
+    /** Run before the counted jobs of each repetition (see WARMUP_JOBS). */
+    warmupJobs: number
     load: number
     arrivalsPerSecond: number
     jobMs: number
     repetitions: number
   }
   policies: Record<string, MultiPolicyResult>
+}
+
+/** One policy's p95 over another's, run by run (each run has its own arrival schedule). */
+export interface PairedRatio {
+  /** p95 / the other's p95, per repetition. */
+  runs: number[]
+  median: number
+  min: number
+  max: number
+  /** From the p95s of all repetitions' jobs pooled. */
+  pooled: number
+}
+
+/** `a`'s p95 over `b`'s per repetition (the same arrivals), their median and spread. */
+export function pairedRatio(r: MultiClientResult, a: string, b: string): PairedRatio | null {
+  const x = r.policies[a]
+  const y = r.policies[b]
+  if (!x || !y) return null
+  const runs = x.p95RunsMs.map((v, i) => v / y.p95RunsMs[i]!).filter((v) => Number.isFinite(v))
+  const sorted = [...runs].sort((m, n) => m - n)
+  const mid = sorted.length >> 1
+  const median = sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+  return {
+    runs: runs.map((v) => Math.round(v * 100) / 100),
+    median: Math.round(median * 100) / 100,
+    min: Math.round(sorted[0]! * 100) / 100,
+    max: Math.round(sorted.at(-1)! * 100) / 100,
+    pooled: Math.round((x.p95Ms / y.p95Ms) * 100) / 100
+  }
 }
 
 interface Arrival {
@@ -91,7 +128,7 @@ export async function runMultiClient(
   const rate = LOAD * capacityPerSecond
   const runs = new Map<PolicyName, RunData[]>()
   for (let rep = 0; rep < reps; rep++) {
-    const arrivals = schedule(jobs, rate, CLIENTS, 42 + rep)
+    const arrivals = schedule(WARMUP_JOBS + jobs, rate, CLIENTS, 42 + rep)
     for (const name of names) {
       runs.set(name, [...(runs.get(name) ?? []), await runOne(host, name, arrivals, rep)])
     }
@@ -104,6 +141,7 @@ export async function runMultiClient(
       speeds: MULTI_SPEEDS,
       clients: CLIENTS,
       jobs,
+      warmupJobs: WARMUP_JOBS,
       load: LOAD,
       arrivalsPerSecond: round1(rate),
       jobMs: JOB_MS,
@@ -184,6 +222,7 @@ async function runOne(
     const perServer = MULTI_SPEEDS.map(() => 0)
     let lastEnd = t0
     submitted.forEach((s, i) => {
+      if (i < WARMUP_JOBS) return
       const end = ends.get(s.id)
       const r = records[i]!
       if (end && r.state === 'done') {
