@@ -37,6 +37,7 @@ function setUp(opts: { holdBack?: number | null; clock?: Clock } = {}) {
   const accepted: Array<[string, string, Whereabouts]> = []
   const stale: Array<[string, string]> = []
   const dropped: string[] = []
+  const takenOff: Array<[string, string, Whereabouts]> = []
   const d = new Dispatcher({
     store,
     fleet: port,
@@ -49,10 +50,11 @@ function setUp(opts: { holdBack?: number | null; clock?: Clock } = {}) {
     waitSocket: async () => undefined,
     onAccepted: (id, sid, where) => accepted.push([id, sid, where]),
     dropEarly: (id) => dropped.push(id),
+    acceptedAfterEnd: (id, sid, where) => takenOff.push([id, sid, where]),
     markStale: (sid, id) => stale.push([sid, id]),
     unmarkStale: () => undefined
   })
-  return { store, port, d, accepted, stale, dropped, clock }
+  return { store, port, d, accepted, stale, dropped, takenOff, clock }
 }
 
 const PROMPT = makeTxt2ImgPrompt() as ApiPrompt
@@ -90,6 +92,22 @@ describe('dispatch', () => {
     await sending
     expect(d.sendingTo('job-1')).toBeUndefined()
     expect(d.waitingCounts().get('a')).toBe(1) // now queued there
+  })
+
+  it('a job cancelled while its POST is under way stays cancelled and is handed to be taken off', async () => {
+    const s = await server()
+    await s.setFault({ kind: 'slow', delayMs: 300, route: '/prompt' })
+    const { store, port, d, accepted, takenOff } = setUp()
+    port.add('a', s.url)
+    put(store, 'job-1')
+    const sending = d.dispatch('job-1')
+    await new Promise((r) => setTimeout(r, 100))
+    store.update('job-1', { state: 'cancelled', finishedAt: Date.now() })
+    await sending
+    expect(store.get('job-1')!.state).toBe('cancelled')
+    expect(accepted).toEqual([])
+    expect(takenOff).toEqual([['job-1', 'a', 'queued']])
+    expect(d.waitingCounts().get('a') ?? 0).toBe(0)
   })
 
   it('moves to the next server when the first refuses the connection', async () => {

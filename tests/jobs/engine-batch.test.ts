@@ -176,6 +176,10 @@ describe('cancel while the POST is under way', () => {
     await core.checkNow()
     const engine = core.jobs!
     const job = engine.submit(workflow())
+    const states: string[] = []
+    engine.events.on('job', (j) => {
+      if (j.id === job.id && states.at(-1) !== j.state) states.push(j.state)
+    })
     await until(() => engine.get(job.id)!.attempts.some((a) => a.result.code === 'sending'))
     expect((await engine.cancel(job.id)).state).toBe('cancelled')
     // The server took it (and started it) meanwhile: it is interrupted, and stays cancelled.
@@ -184,5 +188,11 @@ describe('cancel while the POST is under way', () => {
     await sleep(300)
     expect(engine.get(job.id)!.state).toBe('cancelled')
     expect(fleet[0]!.queueSnapshot()).toEqual({ running: [], pending: [] })
+    // Never shown as queued or running again once cancelled, and cancelled once.
+    expect(states.slice(states.indexOf('cancelled'))).toEqual(['cancelled'])
+    expect(engine.get(job.id)!.notes.filter((n) => n.code === 'cancelled')).toHaveLength(1)
+    // Cancelling it again (or everything) changes nothing.
+    expect(await engine.cancelAll()).toEqual([])
+    expect(engine.get(job.id)!.notes.filter((n) => n.code === 'cancelled')).toHaveLength(1)
   })
 })

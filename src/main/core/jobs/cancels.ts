@@ -1,6 +1,7 @@
 /**
  * Cancelling jobs: off their server's queue, or interrupted there if running. A job cancelled
- * while its POST is under way is taken off its server again once the server accepts it.
+ * while its POST is under way stays cancelled, and is taken off its server once the server
+ * answers that it took it.
  */
 import type { JobNoteSaid } from '../../../shared/job-said'
 import type { BalancerSettings, JobRecord } from '../../../shared/types'
@@ -13,9 +14,6 @@ import { isFinished, type JobStore } from './job-store'
 /** The note of a job the user cancelled (in the app or with the CLI). */
 export const CANCELLED_NOTE: JobNoteSaid = Object.freeze({ code: 'cancelled' })
 
-/** Jobs remembered as cancelled while their POST was under way (the oldest go first). */
-const MAX_CANCEL_WHEN_ACCEPTED = 10_000
-
 export interface CancelsOptions {
   store: JobStore
   fleet: FleetPort
@@ -25,12 +23,10 @@ export interface CancelsOptions {
 }
 
 export class Cancels {
-  /** Jobs cancelled while their POST was under way: removed from the server once accepted. */
-  private readonly cancelWhenAccepted = new Set<string>()
-  /** Jobs whose cancel is talking to their server right now. */
-  private readonly cancelling = new Set<string>()
-  /** Cancels started by a late acceptance, by job id. */
-  private readonly recancels = new Map<string, Promise<JobRecord>>()
+  /** Jobs whose cancel is talking to their server right now, with that cancel. */
+  private readonly cancelling = new Map<string, Promise<JobRecord>>()
+  /** Removals of jobs a server took after they were cancelled, by job id. */
+  private readonly takingOff = new Map<string, Promise<void>>()
 
   constructor(private readonly o: CancelsOptions) {}
 
@@ -39,40 +35,46 @@ export class Cancels {
     return this.cancelling.has(id)
   }
 
-  /** Called for every change of a job record: a late acceptance is cancelled again. */
-  onJobChanged(cur: JobRecord, next: JobRecord): void {
-    if (this.cancelWhenAccepted.has(next.id) && next.state !== cur.state) {
-      if (next.state === 'queued' || next.state === 'running') {
-        // The server took it just after the user cancelled it: take it off again.
-        this.cancelWhenAccepted.delete(next.id)
-        const again = this.cancel(next.id).finally(() => this.recancels.delete(next.id))
-        this.recancels.set(next.id, again)
-        void again.catch(() => undefined)
-      } else if (next.state !== 'cancelled') this.cancelWhenAccepted.delete(next.id)
-    }
+  /**
+   * A server took a job after the user cancelled it (its POST was under way): the job stays
+   * cancelled here and is taken off that server (removed from its queue, or interrupted).
+   */
+  takeOff(id: string, serverId: string, where: 'queued' | 'running' | 'history'): void {
+    const client = this.o.fleet.clientFor(serverId)
+    if (!client || where === 'history' || this.takingOff.has(id)) return
+    const job = this.o.store.get(id)
+    if (!job) return
+    const off = this.cancelOnServer(client, { ...job, state: where }).finally(() =>
+      this.takingOff.delete(id)
+    )
+    this.takingOff.set(id, off)
   }
 
   /** Cancels a job: removes it from its server's queue, or interrupts it if it is running. */
-  async cancel(id: string): Promise<JobRecord> {
+  cancel(id: string): Promise<JobRecord> {
+    const j = this.o.store.get(id)
+    if (!j) return Promise.reject(new Error(`Unknown job ${id}`))
+    if (isFinished(j.state)) return Promise.resolve(j)
+    // Cancelled twice at once: one cancel, one note.
+    const under = this.cancelling.get(id)
+    if (under) return under
+    const run = this.cancelNow(j).finally(() => this.cancelling.delete(id))
+    this.cancelling.set(id, run)
+    return run
+  }
+
+  private async cancelNow(j: JobRecord): Promise<JobRecord> {
     const { store } = this.o
-    const j = store.get(id)
-    if (!j) throw new Error(`Unknown job ${id}`)
-    if (isFinished(j.state)) return j
-    if (j.state === 'pending' && store.busy.has(id)) {
-      this.cancelWhenAccepted.add(id)
-      if (this.cancelWhenAccepted.size > MAX_CANCEL_WHEN_ACCEPTED) {
-        const oldest = this.cancelWhenAccepted.values().next().value
-        if (oldest !== undefined) this.cancelWhenAccepted.delete(oldest)
-      }
-    }
     const client = j.serverId ? this.o.fleet.clientFor(j.serverId) : undefined
-    this.cancelling.add(id)
-    try {
-      if (client) await this.cancelOnServer(client, j)
-    } finally {
-      this.cancelling.delete(id)
-    }
-    return store.update(id, { state: 'cancelled', finishedAt: this.o.clock.now() }, CANCELLED_NOTE)
+    if (client) await this.cancelOnServer(client, j)
+    // It may have ended meanwhile (done, or failed): that end stands.
+    const now = store.get(j.id)
+    if (!now || isFinished(now.state)) return now ?? j
+    return store.update(
+      j.id,
+      { state: 'cancelled', finishedAt: this.o.clock.now() },
+      CANCELLED_NOTE
+    )
   }
 
   /** Removes a job from its server's queue, or interrupts it there; a failure is logged. */
@@ -115,6 +117,6 @@ export class Cancels {
     while (inFlight.some((id) => store.busy.has(id)) && clock.now() < deadline) {
       await new Promise<void>((r) => clock.setTimeout(r, 25))
     }
-    await Promise.all(inFlight.map((id) => this.recancels.get(id)).filter(Boolean))
+    await Promise.all(inFlight.map((id) => this.takingOff.get(id)).filter(Boolean))
   }
 }

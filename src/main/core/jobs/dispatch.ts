@@ -93,6 +93,8 @@ export interface DispatcherOptions {
   onAccepted: (id: string, serverId: string, where: Whereabouts) => void
   /** Events kept for a job while its POST answer was awaited are no longer needed. */
   dropEarly: (id: string) => void
+  /** A server took a job that was cancelled meanwhile: take it off there. */
+  acceptedAfterEnd: (id: string, serverId: string, where: Whereabouts) => void
   /** A copy of the job may turn up later on that server (or it is the job's server again). */
   markStale: (serverId: string, id: string) => void
   unmarkStale: (serverId: string, id: string) => void
@@ -425,6 +427,11 @@ export class Dispatcher {
     const { store } = this.o
     store.setLastAttemptResult(id, { code: 'accepted' })
     this.o.unmarkStale(serverId, id)
+    if (isFinished(store.get(id)?.state ?? 'cancelled')) {
+      // Cancelled while its POST was under way: it stays so, and comes off that server.
+      this.o.acceptedAfterEnd(id, serverId, where)
+      return
+    }
     this.o.fleet.noteSent(serverId, id, where === 'running' ? 'running' : 'queued')
     store.update(id, {
       state: where === 'running' ? 'running' : 'queued',

@@ -157,6 +157,7 @@ export class JobEngine {
       waitSocket: (sid) => tracker.socketFor(sid),
       onAccepted: (id, sid, where) => tracker.accepted(id, sid, where),
       dropEarly: (id) => tracker.dropEarly(id),
+      acceptedAfterEnd: (id, sid, where) => cancels.takeOff(id, sid, where),
       markStale: (sid, id) => recovery.markStale(sid, id),
       unmarkStale: (sid, id) => recovery.unmarkStale(sid, id)
     }))
@@ -173,7 +174,6 @@ export class JobEngine {
       dispatcher.onJobChanged(cur, next)
       if (isFinished(next.state) || next.serverId !== cur.serverId) tracker.forgetLive(next.id)
       if (isFinished(next.state)) inputs.forget(next.id)
-      cancels.onJobChanged(cur, next)
     })
   }
 
