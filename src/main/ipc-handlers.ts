@@ -336,7 +336,7 @@ async function testServer(core: IpcCore, req: ServerTestRequest): Promise<Server
         system: r.system,
         legacyRoutes: r.legacyRoutes
       }
-    : { ok: false, url: n.url, error: r.error, errorKind: r.errorKind }
+    : { ok: false, url: n.url, error: r.error, errorKind: r.errorKind, said: r.said }
 }
 
 /** What a workflow is, or why it is not one (a bad file is an answer here, not an error). */
@@ -372,10 +372,9 @@ async function inspectWorkflow(
       }
     }
   } catch (err) {
+    // The problem as data too, for the window to say in its language.
     if (err instanceof WorkflowError) {
-      // The problem as data too, for the window to say in its language.
-      const refusal = { ok: false as const, source, problem: err.problem, said: err.said }
-      return refusal
+      return { ok: false, source, problem: err.problem, said: err.said }
     }
     throw err
   }

@@ -20,18 +20,14 @@ export { WORKFLOW_EXTENSIONS }
  * Reads a workflow file the shell was handed. Only absolute paths are taken (a path from the
  * window is never resolved against the app's working folder); the rest, regular `.json`/`.png`
  * files up to the core's size limit read boundedly, is the core's `readWorkflowFile`.
- * Throws `WorkflowError` with a reason a person understands.
+ * Throws `WorkflowError` with the reason as a code (and in English).
  */
 export async function readWorkflowFile(
   file: string,
   options?: ReadWorkflowFileOptions
 ): Promise<Uint8Array> {
   if (!path.isAbsolute(file)) {
-    throw new WorkflowError(
-      path.basename(file),
-      'the path must be absolute (the full path from the drive or root)',
-      'Choose the file again.'
-    )
+    throw new WorkflowError(path.basename(file), { code: 'not-absolute' })
   }
   return readWorkflowFileCore(file, options)
 }

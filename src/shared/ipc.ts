@@ -19,6 +19,8 @@ import type {
   SettingsProblem,
   SystemInfo
 } from './types'
+import type { WorkflowSaid } from './job-said'
+import type { ServerSaid } from './said'
 
 /** Every channel name. `*:push` channels go main -> renderer; all others are invoke calls. */
 export const IpcChannel = {
@@ -153,7 +155,8 @@ export type WorkflowInspectResult =
       warnings?: string[]
       summary: WorkflowSummary
     }
-  | { ok: false; source: string; problem: string }
+  /** Why not: `said` as data, for the window to say in its language; `problem` in English. */
+  | { ok: false; source: string; problem: string; said: WorkflowSaid }
 
 /** A server to try before (or without) saving it: "Test connection". */
 export interface ServerTestRequest {
@@ -172,7 +175,11 @@ export type ServerTestResult =
       system: SystemInfo | null
       legacyRoutes: boolean
     }
-  | { ok: false; url: string; error: string; errorKind: FailureKind }
+  /**
+   * Why not: `said` as data, for the window to say in its language; `error` the same in
+   * English (for the log and other readers).
+   */
+  | { ok: false; url: string; error: string; errorKind: FailureKind; said: ServerSaid }
 
 /** Each server's queue length over the last 30 minutes: server id -> [epoch ms, total][]. */
 export type QueueHistory = Record<string, Array<[number, number]>>

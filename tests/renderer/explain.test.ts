@@ -1,6 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import {
-  carriedSaid,
   explainChoice,
   explainServer,
   explainWorkflowProblem
@@ -41,37 +40,25 @@ describe("the engine's reasons, in the window's language", () => {
     expect(explainChoice(null)).toEqual([])
   })
 
-  it('words without a code (a connection test of an older main) are shown as they are', () => {
+  it('words without a code (from an older core) are shown as they are', () => {
     setLocale('zh-CN')
     expect(explainServer(null, 'Something new went wrong')).toEqual([
       { text: 'Something new went wrong', literal: true }
     ])
     expect(explainServer(null, null)).toEqual([])
-    // A failure whose kind says it all is said from its kind; a said it carries comes first.
-    const refused = { error: 'Connection refused', errorKind: 'refused' as const }
-    expect(text(explainServer(carriedSaid(refused), refused.error))).toBe(
-      '连接被拒绝（ComfyUI 是否在该端口运行？）'
-    )
-    const timedOut = { error: 'Timed out after 5 ms', errorKind: 'timeout' as const }
-    expect(carriedSaid(timedOut)).toBeNull()
-    const carrying = { ...timedOut, said: { code: 'timeout', ms: 5 } }
-    expect(carriedSaid(carrying)).toEqual({
-      code: 'timeout',
-      ms: 5
-    })
   })
 
   it('says workflow problems, attempt results, job notes and errors from their codes', () => {
     setLocale('zh-CN')
-    expect(
-      text(explainWorkflowProblem({ problem: 'ignored', said: { code: 'ui-format' } }))
-    ).toMatch(/^这是界面格式的工作流/)
-    expect(
-      text(explainWorkflowProblem({ problem: 'ignored', said: { code: 'bad-json', at: 3 } }))
-    ).toMatch(/^这不是工作流文件/)
-    expect(explainWorkflowProblem({ problem: 'from an older main' })).toEqual([
-      { text: 'from an older main', literal: true }
-    ])
+    expect(text(explainWorkflowProblem({ said: { code: 'ui-format' } }))).toMatch(
+      /^这是界面格式的工作流/
+    )
+    expect(text(explainWorkflowProblem({ said: { code: 'bad-json', at: 3 } }))).toMatch(
+      /^这不是工作流文件/
+    )
+    expect(text(explainWorkflowProblem({ said: { code: 'not-absolute' } }))).toBe(
+      '路径必须是绝对路径。'
+    )
     expect(text(sayAttempt({ code: 'accepted' }))).toBe('已接受')
     expect(text(sayJobNote({ code: 'cancelled' }))).toBe('已由您取消')
     expect(text(sayJobNote({ code: 'waiting', why: { code: 'none-healthy', total: 2 } }))).toBe(

@@ -167,13 +167,12 @@ describe('Submit view', () => {
 
   it('says why a file cannot be submitted', async () => {
     const api = fakeApi({ status: status(), settings })
-    api.jobs.inspect = async () =>
-      ({
-        ok: false,
-        source: 'notes.json',
-        problem: 'the workflow has no nodes',
-        said: { code: 'no-nodes' }
-      }) as WorkflowInspectResult
+    api.jobs.inspect = async (): Promise<WorkflowInspectResult> => ({
+      ok: false,
+      source: 'notes.json',
+      problem: 'the workflow has no nodes',
+      said: { code: 'no-nodes' }
+    })
     await open('#submit', api)
     const input = screen.getByTestId('file-input') as HTMLInputElement
     await fireEvent.change(input, { target: { files: [new File(['{}'], 'notes.json')] } })

@@ -1,9 +1,12 @@
+import http from 'node:http'
+import type { AddressInfo, Socket } from 'node:net'
 import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { PNG } from 'pngjs'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { BalancerCore } from '../../src/main/core/app'
+import { probeServer } from '../../src/main/core/comfy/probe'
 import { parseSettings } from '../../src/main/core/settings'
 import { registerIpc, trustedSender } from '../../src/main/ipc'
 import {
@@ -87,6 +90,65 @@ describe('registerIpc', () => {
     expect(r.servers.map((s) => s.url)).toEqual(['http://gpu-1:8188', 'http://gpu-2:8188'])
     expect(r.problems).toHaveLength(1)
     expect(core.settings.servers).toEqual([])
+  })
+
+  it('says why a connection test failed as data: timeout, proxy page, not JSON, refused, no host', async () => {
+    core.updateSettings({ timeout: 300 })
+    const sockets = new Set<Socket>()
+    const serve = async (answer: http.RequestListener | null): Promise<string> => {
+      const srv = http.createServer(answer ?? (() => {}))
+      srv.on('connection', (s) => sockets.add(s))
+      await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r))
+      servers.push(srv)
+      return `http://127.0.0.1:${(srv.address() as AddressInfo).port}`
+    }
+    const servers: http.Server[] = []
+    try {
+      const hang = await serve(null)
+      const proxy = await serve((_q, res) => {
+        res.writeHead(502, { 'content-type': 'text/html' }).end('<html>Bad Gateway</html>')
+      })
+      const page = await serve((_q, res) => {
+        res.writeHead(200, { 'content-type': 'text/html' }).end('<html>Sign in</html>')
+      })
+      const closed = await serve(null)
+      await new Promise<void>((r) => servers.pop()!.close(() => r()))
+      const test = async (url: string) =>
+        (await ipcMain.invoke('servers:test', fromWindow(), { url })) as ServerTestResult
+      const saidOf = async (url: string) => {
+        const r = await test(url)
+        if (r.ok) throw new Error(`${url} answered`)
+        expect(r.error).toBeTruthy()
+        return r.said
+      }
+      expect(await saidOf(hang)).toEqual({ code: 'timeout', ms: 300 })
+      expect(await saidOf(proxy)).toEqual({ code: 'http', status: 502, proxyPage: true })
+      expect(await saidOf(page)).toEqual({ code: 'not-json', page: true })
+      expect(await saidOf(closed)).toEqual({ code: 'refused' })
+      // A name the resolver does not know, as Node says it (no lookup leaves this machine).
+      const lookup = vi.spyOn(core, 'testServer').mockImplementation((server) =>
+        probeServer(server, 300, {
+          request: () =>
+            Promise.reject(
+              Object.assign(new Error('getaddrinfo ENOTFOUND gpu-9.invalid'), {
+                code: 'ENOTFOUND',
+                hostname: 'gpu-9.invalid'
+              })
+            ),
+          close: () => {}
+        })
+      )
+      const noHost = await test('http://gpu-9.invalid:8188')
+      expect(noHost).toMatchObject({
+        ok: false,
+        errorKind: 'network',
+        said: { code: 'host-not-found', host: 'gpu-9.invalid' }
+      })
+      lookup.mockRestore()
+    } finally {
+      for (const s of sockets) s.destroy()
+      await Promise.all(servers.map((srv) => new Promise((r) => srv.close(r))))
+    }
   })
 
   it.each([
@@ -355,7 +417,12 @@ describe('window channels', () => {
       url: '127.0.0.1:9',
       headers: { Authorization: 'Bearer x' }
     })) as ServerTestResult
-    expect(down).toMatchObject({ ok: false, url: 'http://127.0.0.1:9', errorKind: 'refused' })
+    expect(down).toMatchObject({
+      ok: false,
+      url: 'http://127.0.0.1:9',
+      errorKind: 'refused',
+      said: { code: 'refused' }
+    })
     await expect(call('servers:test', { url: 'ftp://gpu-1' })).rejects.toThrow(
       /Only http:\/\/ and https:\/\//
     )
@@ -413,6 +480,13 @@ describe('window channels', () => {
       ok: false,
       problem: 'the file does not exist',
       said: { code: 'missing' }
+    })
+    // A path that is not absolute is said by its code too.
+    expect(await call('jobs:inspect', { path: 'rel/a.json' })).toEqual({
+      ok: false,
+      source: 'a.json',
+      problem: 'the path must be absolute (the full path from the drive or root)',
+      said: { code: 'not-absolute' }
     })
     await expect(call('jobs:inspect', { name: 'a/b.json', bytes })).rejects.toThrow(/Bad arguments/)
     // Nothing was submitted.

@@ -1,4 +1,5 @@
 /** "Test connection": asks one server once, without adding it to the fleet. */
+import type { ServerSaid } from '../../../shared/said'
 import type { FailureKind, QueueCounts, ServerConfig, SystemInfo } from '../../../shared/types'
 import { ComfyClient } from './client'
 import { ComfyRequestError, classifyError } from './errors'
@@ -12,7 +13,8 @@ export type ProbeResult =
       system: SystemInfo | null
       legacyRoutes: boolean
     }
-  | { ok: false; error: string; errorKind: FailureKind }
+  /** `said`: why, as data (each face says it in its language); `error`: the same in English. */
+  | { ok: false; error: string; errorKind: FailureKind; said: ServerSaid }
 
 export async function probeServer(
   server: Pick<ServerConfig, 'url' | 'headers'>,
@@ -37,7 +39,7 @@ export async function probeServer(
     }
   } catch (err) {
     const e = err instanceof ComfyRequestError ? err : classifyError(err, timeoutMs)
-    return { ok: false, error: e.message, errorKind: e.kind }
+    return { ok: false, error: e.message, errorKind: e.kind, said: e.said }
   } finally {
     client.close()
   }
