@@ -10,6 +10,7 @@ import path from 'node:path'
 import type { Clock } from '../../src/main/core/clock'
 import { ComfyClient } from '../../src/main/core/comfy/client'
 import { Emitter } from '../../src/main/core/events'
+import type { OurJobState } from '../../src/main/core/fleet/our-jobs'
 import type { FleetPort, FleetPortEvents, WorkflowNeeds } from '../../src/main/core/fleet/port'
 import type { Choice, PolicyJob } from '../../src/main/core/fleet/policy'
 import { JobStore } from '../../src/main/core/jobs/job-store'
@@ -139,12 +140,25 @@ export class FakePort implements FleetPort {
 
   async ensureCapabilities(): Promise<void> {}
 
-  noteSent(serverId: string, promptId: string): void {
+  /** Our jobs per server as noted, with their state (as the monitor's own count keeps them). */
+  private readonly ours = new Map<string, Map<string, OurJobState>>()
+
+  noteSent(serverId: string, promptId: string, state: OurJobState = 'queued'): void {
     this.sent.push([serverId, promptId])
+    const jobs = this.ours.get(serverId) ?? new Map<string, OurJobState>()
+    jobs.set(promptId, state)
+    this.ours.set(serverId, jobs)
   }
 
   noteGone(serverId: string, promptId: string): void {
     this.gone.push([serverId, promptId])
+    this.ours.get(serverId)?.delete(promptId)
+  }
+
+  ourWaiting(serverId: string): number {
+    let n = 0
+    for (const state of this.ours.get(serverId)?.values() ?? []) if (state !== 'running') n++
+    return n
   }
 
   noteRun(serverId: string, runMs: number, kind?: string): void {

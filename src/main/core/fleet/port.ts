@@ -51,11 +51,8 @@ export interface FleetPort {
   noteSent(serverId: string, promptId: string, state?: OurJobState, since?: number): void
   /** A job of ours left the server (finished, moved or cancelled). */
   noteGone(serverId: string, promptId: string): void
-  /**
-   * Our jobs being sent to, or queued on, the server, as noted. A port without it (a test's
-   * in-memory fleet) leaves the count to dispatch.
-   */
-  ourWaiting?(serverId: string): number
+  /** Our jobs being sent to, or queued on, the server, as noted (the one count of them). */
+  ourWaiting(serverId: string): number
   /** A job ran on the server for `runMs` (learns its speed). */
   noteRun(serverId: string, runMs: number, kind?: string): void
   /** Resolves once the server's socket is open, or after `maxWaitMs`. */

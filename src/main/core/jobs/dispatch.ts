@@ -137,27 +137,15 @@ export class Dispatcher {
     }
   }
 
-  /**
-   * Per server: our jobs queued there or being sent there right now. The fleet counts them
-   * when it can (FleetPort.ourWaiting); else they are counted here from the jobs.
-   */
+  /** Per server: our jobs queued there or being sent there right now (as the fleet counts them). */
   waitingCounts(): Map<string, number> {
     this.adopt()
     const count = new Map<string, number>()
     const { fleet } = this.o
-    if (fleet.ourWaiting) {
-      for (const s of fleet.status().servers) {
-        const n = fleet.ourWaiting(s.id)
-        if (n) count.set(s.id, n)
-      }
-      return count
+    for (const s of fleet.status().servers) {
+      const n = fleet.ourWaiting(s.id)
+      if (n) count.set(s.id, n)
     }
-    for (const e of this.o.store.unfinished()) {
-      if (e.job.serverId && e.job.state === 'queued') {
-        count.set(e.job.serverId, (count.get(e.job.serverId) ?? 0) + 1)
-      }
-    }
-    for (const sid of this.sending.values()) count.set(sid, (count.get(sid) ?? 0) + 1)
     return count
   }
 
