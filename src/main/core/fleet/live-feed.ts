@@ -163,6 +163,11 @@ export class LiveFeed {
     }, REDIAL_DELAY_MS)
   }
 
+  /** Some server's feed is off for a while (after a flood). */
+  get anyBlocked(): boolean {
+    return this.blockedUntil.size > 0
+  }
+
   /** Opens again the feeds whose time off is over. */
   retryBlocked(targets: readonly FeedTarget[]): void {
     const now = this.o.clock.now()

@@ -227,9 +227,18 @@ export class FleetMonitor implements FleetPort {
 
   /** Expected run time of a job (of `kind`) on the server, with a prior when unknown. */
   estimateJobMs(serverId: string, kind?: string): number {
-    const own = this.entry(serverId)?.est.jobMsFor(kind) ?? null
-    if (own !== null) return own
-    return priorJobMs(this.entries.map((x) => x.est.jobMsFor(kind) ?? x.est.jobMs))
+    return this.estimator(kind)(serverId)
+  }
+
+  /** Estimates for one placement: the fleet-wide prior worked out once, not per server. */
+  private estimator(kind?: string): (serverId: string) => number {
+    let prior: number | undefined
+    return (id) => {
+      const own = this.entry(id)?.est.jobMsFor(kind) ?? null
+      if (own !== null) return own
+      prior ??= priorJobMs(this.entries.map((x) => x.est.jobMsFor(kind) ?? x.est.jobMs))
+      return prior
+    }
   }
 
   /** Starts the loop: a round now, then one every interval after the previous ends. */
@@ -349,7 +358,7 @@ export class FleetMonitor implements FleetPort {
       policy: this.policy,
       holdBack: this.holdBack,
       previousId: this.lastPickId,
-      estimateJobMs: (id: string) => this.estimateJobMs(id, job?.kind),
+      estimateJobMs: this.estimator(job?.kind),
       rng
     }
   }
@@ -414,8 +423,8 @@ export class FleetMonitor implements FleetPort {
     this.rounds++
     this.lastHealthCheck = this.clock.now()
     // A live feed that was turned off for a while is tried again once that while is over.
-    if (this.running) {
-      this.feed?.retryBlocked(
+    if (this.running && this.feed?.anyBlocked) {
+      this.feed.retryBlocked(
         this.entries.filter((e) => e.config.enabled).map((e) => target(e.config))
       )
     }
