@@ -228,16 +228,6 @@ export class BalancerCore {
     return this.monitor.best()
   }
 
-  /**
-   * The best server for a caller that is about to send work. Between rounds this is the cached
-   * answer and never starts a check; only before the very first round do callers wait, all on
-   * that one round.
-   */
-  async getBest(): Promise<Choice> {
-    if (this.monitor.status().lastHealthCheck === null) await this.monitor.checkNow()
-    return this.monitor.best()
-  }
-
   /** Each server's queue length over the last 30 minutes: id -> [epoch ms, total][]. */
   queueHistory(): Record<string, Array<[number, number]>> {
     return this.monitor.queueHistory()
