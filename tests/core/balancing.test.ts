@@ -72,17 +72,17 @@ describe('estimator', () => {
     expect(expectedWaitMs({ running: 0, pending: 0 }, 0, 1000)).toBe(0)
   })
 
-  it('counts the running job from when the queue was read, given the clock', () => {
-    // Read 300 ms ago with a job running that takes 1 s: 700 ms of it left, then 2 in full.
+  it('counts what is left of the running job when it is known how long it has run', () => {
+    // Running for 300 ms of 1 s: 700 ms of it left, then 2 in full.
     expect(expectedWaitMs(q(1, 2), 0, 1000, 300)).toBe(2700)
     // Running longer than the average: a little of it is still expected.
     expect(expectedWaitMs(q(1, 0), 0, 1000, 5000)).toBe(1000 * RUN_LEFT_MIN_SHARE)
-    const s = server('a', { queue: q(1, 0), queueAt: 10_000 })
-    expect(withEstimates(s, 400, 0, 1000, 10_100).etaMs).toBe(300)
-    expect(withEstimates(s, 400, 1, 1000, 10_100).etaMs).toBe(700)
-    // Without the clock (or the time of the reading) it is half done, as before.
+    const s = server('a', { queue: q(1, 0) })
+    expect(withEstimates(s, 400, 0, 1000, 100).etaMs).toBe(300)
+    expect(withEstimates(s, 400, 1, 1000, 100).etaMs).toBe(700)
+    // Not known: half done, as before.
     expect(withEstimates(s, 400, 0, 1000).etaMs).toBe(200)
-    expect(withEstimates({ ...s, queueAt: null }, 400, 0, 1000, 10_100).etaMs).toBe(200)
+    expect(withEstimates(s, 400, 0, 1000, null).etaMs).toBe(200)
   })
 
   it('names the kind of a workflow by its node classes and steps', () => {

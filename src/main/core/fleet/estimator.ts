@@ -72,9 +72,8 @@ export const RUN_LEFT_MIN_SHARE = 0.05
 
 /**
  * The share of a run still ahead of the running job: half when nothing says when it started;
- * else what is left after `runningForMs` (the queue was read that long ago, with it running:
- * ComfyUI says the queue's length as a job starts, so this is mostly its start), at least
- * RUN_LEFT_MIN_SHARE (it may run longer than the average).
+ * else what is left after it has run `runningForMs`, at least RUN_LEFT_MIN_SHARE (it may run
+ * longer than the average).
  */
 export function runLeftShare(jobMs: number, runningForMs?: number | null): number {
   if (runningForMs === null || runningForMs === undefined || !(jobMs > 0)) return 0.5
@@ -83,7 +82,7 @@ export function runLeftShare(jobMs: number, runningForMs?: number | null): numbe
 
 /**
  * Expected wait before a new job would start: the jobs ahead of it times the run time, with
- * the running one half done, or, with `runningForMs` (see runLeftShare), what is left of it.
+ * the running one half done, or, with `runningForMs` (how long it has run), what is left of it.
  */
 export function expectedWaitMs(
   q: { running: number; pending: number },
@@ -97,26 +96,22 @@ export function expectedWaitMs(
 
 /**
  * A server's status with what the estimates add: our unreported jobs, its speed, its wait.
- * With `now` (the clock of `queueAt`), the running job's wait counts from when the queue was
- * read (see runLeftShare); without it, the running job is taken as half done.
+ * With `runningForMs` (how long its running job has run, when the fleet knows when it
+ * started) the wait counts what is left of that job; without it, the job is half done.
  */
 export function withEstimates<S extends ServerStatus>(
   s: S,
   jobMs: number | null,
   own: number,
   prior: number,
-  now?: number
+  runningForMs?: number | null
 ): S {
-  const since =
-    now !== undefined && typeof s.queueAt === 'number' && Number.isFinite(s.queueAt)
-      ? now - s.queueAt
-      : null
   return {
     ...s,
     recovering: s.healthy && s.down,
     ownInFlight: own,
     jobMs,
-    etaMs: s.healthy ? expectedWaitMs(s.queue, own, jobMs ?? prior, since) : null
+    etaMs: s.healthy ? expectedWaitMs(s.queue, own, jobMs ?? prior, runningForMs) : null
   }
 }
 
