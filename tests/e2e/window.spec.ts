@@ -6,6 +6,8 @@
  * English and Chinese, land in tests/e2e/screenshots/.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import http from 'node:http'
+import type { AddressInfo, Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { expect, test as base, type Page } from '@playwright/test'
@@ -157,6 +159,38 @@ interface PageDocument {
  * outside elements marked `translate="no"` (names, URLs, file names, versions, the engine's log),
  * minus the few words a Chinese UI writes in Latin letters too.
  */
+/** Local servers that are not ComfyUI: one that never answers, a proxy's 502, a login page. */
+async function startOddServers(): Promise<{
+  hang: string
+  proxy502: string
+  loginPage: string
+  stop(): Promise<void>
+}> {
+  const sockets = new Set<Socket>()
+  const servers: http.Server[] = []
+  const serve = async (answer: http.RequestListener): Promise<string> => {
+    const srv = http.createServer(answer)
+    srv.on('connection', (s) => sockets.add(s))
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r))
+    servers.push(srv)
+    return `http://127.0.0.1:${(srv.address() as AddressInfo).port}`
+  }
+  const page = (status: number, body: string): http.RequestListener => {
+    return (_req, res) => {
+      res.writeHead(status, { 'content-type': 'text/html' }).end(body)
+    }
+  }
+  return {
+    hang: await serve(() => {}),
+    proxy502: await serve(page(502, '<html><h1>502 Bad Gateway</h1></html>')),
+    loginPage: await serve(page(200, '<html><form>Sign in</form></html>')),
+    stop: async () => {
+      for (const s of sockets) s.destroy()
+      await Promise.all(servers.map((srv) => new Promise((r) => srv.close(r))))
+    }
+  }
+}
+
 async function englishOnScreen(page: Page): Promise<string[]> {
   return page.evaluate(() => {
     const doc = (globalThis as unknown as { document: PageDocument }).document
@@ -633,6 +667,24 @@ test.describe('简体中文', () => {
     await expect(page.getByTestId('test-result')).toContainText('连接被拒绝')
     expect(await englishOnScreen(page), 'English in the server form').toEqual([])
     await shoot(page, 'server-form-zh-CN')
+    // The other ways a test fails, said in Chinese too: no answer in time, a proxy's error
+    // page, a web page where ComfyUI's JSON should be.
+    const odd = await startOddServers()
+    try {
+      for (const [url, zh] of [
+        [odd.hang, `超时（${TIMEOUT_MS} 毫秒内无响应）`],
+        [odd.proxy502, '服务器返回错误 502（来自代理的错误页面）'],
+        [odd.loginPage, '返回的是网页而不是 ComfyUI（代理或登录页面？）']
+      ] as const) {
+        await page.getByLabel('地址（URL）').fill(url)
+        await page.getByLabel('地址（URL）').blur()
+        await page.getByRole('button', { name: '测试连接' }).click()
+        await expect(page.getByTestId('test-result')).toContainText(zh)
+        expect(await englishOnScreen(page), `English in the test of ${url}`).toEqual([])
+      }
+    } finally {
+      await odd.stop()
+    }
     await page.getByRole('button', { name: '取消' }).click()
 
     // Submit in progress, in Chinese.
