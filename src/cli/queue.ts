@@ -149,8 +149,8 @@ export async function cancelManyCommand(
 }
 
 /** States a job of an ended run is retried from (`retry ID` also takes a cancelled one). */
-const RETRY_ONE = new Set<JobRecord['state']>(['failed', 'interrupted', 'lost', 'cancelled'])
-const RETRY_BATCH = new Set<JobRecord['state']>(['failed', 'interrupted', 'lost'])
+const RETRY_ONE = new Set<JobRecord['state']>(['failed', 'interrupted', 'cancelled'])
+const RETRY_BATCH = new Set<JobRecord['state']>(['failed', 'interrupted'])
 
 export interface RetryArgs {
   sel: { id: string } | { batch: string }

@@ -227,8 +227,7 @@ const JOB_STATES = new Set([
   'done',
   'failed',
   'interrupted',
-  'cancelled',
-  'lost'
+  'cancelled'
 ])
 
 /** A job record from the app, checked for the fields the CLI reads; null when it is not one. */

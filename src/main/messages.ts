@@ -89,7 +89,6 @@ const en = {
   jobFailedTitle: 'Job failed: {source}',
   jobFailedBody: '{message}',
   jobFailedNode: '{node}: {message}',
-  jobLost: 'The server forgot the job and it could not be sent again.',
   jobInterrupted: 'The job was interrupted on the server.',
   // One notice per batch (one workflow run N times): "12 done, 1 failed in 3 min".
   batchDoneTitle: '{count} runs finished: {source}',
@@ -208,7 +207,6 @@ const zhCN: Record<MessageKey, string> = {
   jobFailedTitle: '任务失败：{source}',
   jobFailedBody: '{message}',
   jobFailedNode: '{node}：{message}',
-  jobLost: '服务器丢失了该任务，且无法重新发送。',
   jobInterrupted: '任务在服务器上被中断。',
   batchDoneTitle: '{count} 次运行已结束：{source}',
   batchFailedTitle: '{count} 次运行已结束，部分失败：{source}',

@@ -11,7 +11,7 @@
  * - at most one "down" per server per `cooldownMs`: a server that goes down again soon after it
  *   came back is announced only when the cool-down is over and it is still down;
  * - servers that change in the same round share one notice.
- * Jobs: one notice when a job finishes (done, or failed/lost/interrupted); none for a job the
+ * Jobs: one notice when a job finishes (done, or failed/interrupted); none for a job the
  * user cancelled. A batch (one workflow run N times) gives one notice when its last run ends,
  * with how many were done and failed, instead of one per run. Each kind follows its switch in
  * `settings.notifications`.
@@ -53,7 +53,7 @@ export interface BatchTally {
   id: string
   size: number
   done: number
-  /** Failed, lost, interrupted, removed on the server, or done with missing outputs. */
+  /** Failed, interrupted, removed on the server, or done with missing outputs. */
   failed: number
   /** Cancelled by the user. */
   cancelled: number
@@ -94,7 +94,7 @@ interface ServerMemory {
   lastDownNoticeAt: number | null
 }
 
-const FAILED_STATES: readonly JobState[] = ['failed', 'lost', 'interrupted']
+const FAILED_STATES: readonly JobState[] = ['failed', 'interrupted']
 const FINISHED_STATES: readonly JobState[] = [...FAILED_STATES, 'done', 'cancelled']
 
 export class NotifyPolicy {
@@ -338,8 +338,7 @@ export function noticeText(
         message = job.error.nodeType
           ? t('jobFailedNode', { node: job.error.nodeType, message: words })
           : words
-      } else if (job.state === 'lost') message = t('jobLost')
-      else message = t('jobInterrupted')
+      } else message = t('jobInterrupted')
       return text(t('jobFailedTitle', { source: job.source }), t('jobFailedBody', { message }))
     }
   }

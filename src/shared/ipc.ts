@@ -274,11 +274,11 @@ export interface IpcInvokeMap {
   /** Cancels everything waiting or running; returns the jobs it cancelled. */
   'jobs:cancelAll': { params: []; result: JobRecord[] }
   /**
-   * Runs a failed, interrupted, lost or cancelled job again as a new job in its place (same
+   * Runs a failed, interrupted or cancelled job again as a new job in its place (same
    * batch run); the old one gets `retriedAs`. Returns the new job.
    */
   'jobs:retry': { params: [jobId: string]; result: JobRecord }
-  /** Retries the failed, interrupted and lost runs of a batch; returns the new jobs. */
+  /** Retries the failed and interrupted runs of a batch; returns the new jobs. */
   'jobs:retryBatch': { params: [batchId: string]; result: JobRecord[] }
 }
 

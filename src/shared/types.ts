@@ -210,14 +210,12 @@ export type JobState =
   | 'failed'
   | 'interrupted'
   | 'cancelled'
-  | 'lost' // the server forgot it (restart) and it could not be re-sent
 
 export const FINISHED_JOB_STATES: readonly JobState[] = [
   'done',
   'failed',
   'interrupted',
-  'cancelled',
-  'lost'
+  'cancelled'
 ]
 
 export interface JobAttempt {

@@ -3,7 +3,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { Journal } from '../../src/main/core/jobs/journal'
-import { decode, encode, type Line } from '../../src/main/core/jobs/journal-file'
+import { decode, encode, LOST_NOTE, type Line } from '../../src/main/core/jobs/journal-file'
 import { pendingJob } from './fake-port'
 
 let dir: string
@@ -64,6 +64,53 @@ describe('journal lines of an older version', () => {
       expect(b.attempts[0]!.result).toEqual({ code: 'sending' })
     } finally {
       j.close()
+    }
+  })
+
+  it('reads a job an older version left lost as failed, with a note that says so', () => {
+    const lost = {
+      ...pendingJob('lost-1', 1),
+      state: 'lost',
+      finishedAt: 5,
+      notes: ['gpu-1 forgot the job'],
+      error: { message: 'The server forgot the job' }
+    }
+    const patched = { ...pendingJob('lost-2', 2), notes: [{ code: 'cancelled' }] }
+    fs.writeFileSync(
+      file,
+      oldLine({ t: 'put', job: lost, prompt: PROMPT }) +
+        oldLine({ t: 'put', job: patched, prompt: PROMPT }) +
+        oldLine({ t: 'patch', id: 'lost-2', patch: { state: 'lost', finishedAt: 6 } })
+    )
+    const j = new Journal({ file, fsync: false })
+    const report = j.open()
+    try {
+      expect(report.lostJobs).toEqual([])
+      const a = j.get('lost-1')!.job
+      expect(a.state).toBe('failed')
+      expect(a.notes).toEqual([{ code: 'text', text: 'gpu-1 forgot the job' }, LOST_NOTE])
+      expect(LOST_NOTE.code === 'text' && LOST_NOTE.text).toMatch(/older version .*lost/)
+      expect(a.error).toMatchObject({ said: { code: 'text', text: 'The server forgot the job' } })
+      // A change of an older version: the state; the job keeps the notes it had.
+      const b = j.get('lost-2')!.job
+      expect(b).toMatchObject({ state: 'failed', finishedAt: 6, notes: [{ code: 'cancelled' }] })
+      expect(j.jobs().map((r) => r.state)).not.toContain('lost')
+      // Written back in this version's form.
+      j.compact()
+    } finally {
+      j.close()
+    }
+    expect(fs.readFileSync(file, 'utf8')).not.toContain('"lost"')
+    const again = new Journal({ file, fsync: false })
+    again.open()
+    try {
+      // Read again, it is the same failed job, with the note once.
+      expect(again.get('lost-1')!.job).toMatchObject({
+        state: 'failed',
+        notes: [{ code: 'text', text: 'gpu-1 forgot the job' }, LOST_NOTE]
+      })
+    } finally {
+      again.close()
     }
   })
 

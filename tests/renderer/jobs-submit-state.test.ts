@@ -132,7 +132,6 @@ describe('JobsState', () => {
       'active',
       'active'
     ])
-    expect(filterOf('lost')).toBe('failed')
     expect(filterOf('interrupted')).toBe('failed')
   })
 

@@ -110,7 +110,7 @@ function queueApi(jobs: JobRecord[], paused = false): QueueApi {
     cancelAll: async () => {
       await record('jobs.cancelAll')
       return (await all())
-        .filter((j) => !['done', 'failed', 'cancelled', 'lost', 'interrupted'].includes(j.state))
+        .filter((j) => !['done', 'failed', 'cancelled', 'interrupted'].includes(j.state))
         .map((j) => change(j, { state: 'cancelled' }))
     },
     retry: async (jobId: string) => {

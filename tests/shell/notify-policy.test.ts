@@ -203,12 +203,12 @@ describe('job notices', () => {
     expect(policy.onJob(done, ALL)).toEqual([])
   })
 
-  it('announces failed, lost and interrupted jobs as failures, and no cancelled one', () => {
+  it('announces failed and interrupted jobs as failures, and no cancelled one', () => {
     const policy = new NotifyPolicy()
-    const ids = ['a', 'b', 'c', 'd']
-    const states = ['failed', 'lost', 'interrupted', 'cancelled'] as const
+    const ids = ['a', 'b', 'c']
+    const states = ['failed', 'interrupted', 'cancelled'] as const
     const out = states.flatMap((state, i) => policy.onJob(job({ id: ids[i]!, state }), ALL))
-    expect(out.map((n) => n.kind)).toEqual(['jobFailed', 'jobFailed', 'jobFailed'])
+    expect(out.map((n) => n.kind)).toEqual(['jobFailed', 'jobFailed'])
   })
 
   it('announces a job someone removed on its server, and outputs that could not be saved', () => {
@@ -295,9 +295,9 @@ describe('noticeText', () => {
       title: 'Job failed: portrait.json',
       body: 'KSampler: CUDA out of memory'
     })
-    expect(noticeText({ kind: 'jobFailed', job: job({ state: 'lost' }) }, t, names).body).toBe(
-      'The server forgot the job and it could not be sent again.'
-    )
+    expect(
+      noticeText({ kind: 'jobFailed', job: job({ state: 'interrupted' }) }, t, names).body
+    ).toBe('The job was interrupted on the server.')
   })
 
   it('words them in Chinese', () => {
@@ -418,7 +418,10 @@ describe('batch notices', () => {
     expect(cancelled).toEqual([])
     const other = new NotifyPolicy()
     const failed = [0, 1].flatMap((i) =>
-      other.onJob(run(i, { id: `f-${i}`, state: i ? 'lost' : 'failed', finishedAt: 5_000 }, 2), ALL)
+      other.onJob(
+        run(i, { id: `f-${i}`, state: i ? 'interrupted' : 'failed', finishedAt: 5_000 }, 2),
+        ALL
+      )
     )
     expect(failed.map((n) => n.kind)).toEqual(['jobFailed'])
     expect(noticeText(failed[0]!, translator('en'), () => null).body).toBe(

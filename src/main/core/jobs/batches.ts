@@ -22,7 +22,7 @@ export interface SubmittedBatch {
 }
 
 /** States the runs of a batch are retried from (cancelled runs were the user's choice). */
-const BATCH_RETRYABLE = new Set<JobRecord['state']>(['failed', 'interrupted', 'lost'])
+const BATCH_RETRYABLE = new Set<JobRecord['state']>(['failed', 'interrupted'])
 
 export interface BatchesOptions {
   store: JobStore
@@ -86,7 +86,7 @@ export class Batches {
     return this.jobs(batchId)
   }
 
-  /** Retries every run of a batch that failed, was interrupted or lost; returns the new jobs. */
+  /** Retries every run of a batch that failed or was interrupted; returns the new jobs. */
   retry(batchId: string): JobRecord[] {
     const jobs = this.jobs(batchId)
     if (!jobs.length) throw new Error(`Unknown batch ${batchId}`)

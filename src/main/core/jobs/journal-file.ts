@@ -8,7 +8,7 @@
  */
 import fs from 'node:fs'
 import zlib from 'node:zlib'
-import { attemptSaid, jobErrorSaid, noteSaid } from '../../../shared/job-said'
+import { attemptSaid, jobErrorSaid, noteSaid, type JobNoteSaid } from '../../../shared/job-said'
 import { FINISHED_JOB_STATES, type JobError, type JobRecord } from '../../../shared/types'
 import type { ApiPrompt } from './workflow'
 
@@ -32,7 +32,17 @@ export type Line =
 /** How much of a damaged line is searched for the job id. */
 export const ID_HEAD_BYTES = 4096
 
-const JOB_STATES = new Set<string>([...FINISHED_JOB_STATES, 'pending', 'queued', 'running'])
+/**
+ * `lost` is a state older versions wrote (the server forgot the job and it could not be sent
+ * again); it is read as `failed` (see `upgradeRecord`).
+ */
+const JOB_STATES = new Set<string>([...FINISHED_JOB_STATES, 'pending', 'queued', 'running', 'lost'])
+
+/** The note a job an older version left `lost` gets when it is read as failed. */
+export const LOST_NOTE: JobNoteSaid = {
+  code: 'text',
+  text: 'An older version marked this job lost (its server forgot it and it could not be sent again); it counts as failed'
+}
 
 function isRecord(j: unknown): j is JobRecord {
   if (!j || typeof j !== 'object') return false
@@ -42,8 +52,10 @@ function isRecord(j: unknown): j is JobRecord {
 
 /**
  * A record (or a change) as this version keeps it: notes, attempt results and the error of
- * older lines were sentences and are read as text saids (`{ code: 'text', text }`). Returns
- * the same object when nothing was old.
+ * older lines were sentences and are read as text saids (`{ code: 'text', text }`); the state
+ * `lost` is read as `failed`, with a note that says so (a change without notes cannot add one
+ * without losing the job's others, so it gets the state only). Returns the same object when
+ * nothing was old.
  */
 export function upgradeRecord<T extends Partial<JobRecord>>(r: T): T {
   let out = r
@@ -53,6 +65,10 @@ export function upgradeRecord<T extends Partial<JobRecord>>(r: T): T {
   }
   if (Array.isArray(r.notes) && r.notes.some((n) => typeof n !== 'object' || n === null)) {
     set('notes', r.notes.map(noteSaid))
+  }
+  if ((r.state as string | undefined) === 'lost') {
+    set('state', 'failed')
+    if (Array.isArray(out.notes)) set('notes', [...out.notes, { ...LOST_NOTE }])
   }
   if (Array.isArray(r.attempts) && r.attempts.some((a) => typeof a?.result !== 'object')) {
     set(
@@ -134,7 +150,7 @@ export function blankRecord(id: string): JobRecord {
     id,
     clientId: '',
     source: '(recovered)',
-    state: 'lost',
+    state: 'failed',
     createdAt: 0,
     updatedAt: 0,
     startedAt: null,

@@ -30,8 +30,7 @@ const STATE_KEY: Record<JobRecord['state'], MessageKey> = {
   done: 'jobDone',
   failed: 'jobFailed',
   interrupted: 'jobInterrupted',
-  cancelled: 'jobCancelled',
-  lost: 'jobLost'
+  cancelled: 'jobCancelled'
 }
 
 const TONE: Record<JobRecord['state'], JobTone> = {
@@ -41,7 +40,6 @@ const TONE: Record<JobRecord['state'], JobTone> = {
   done: 'done',
   failed: 'failed',
   interrupted: 'failed',
-  lost: 'failed',
   cancelled: 'cancelled'
 }
 

@@ -35,7 +35,6 @@ export function filterOf(state: JobState): Exclude<JobFilter, 'all'> {
     case 'done':
       return 'done'
     case 'failed':
-    case 'lost':
     case 'interrupted':
       return 'failed'
     case 'cancelled':
@@ -65,7 +64,7 @@ export const PRIORITIES: readonly JobPriority[] = ['high', 'normal', 'low']
 
 /** States a job can be retried from (the engine's rule): it ended without its pictures. */
 export function canRetry(job: JobRecord): boolean {
-  return !job.retriedAs && ['failed', 'interrupted', 'lost', 'cancelled'].includes(job.state)
+  return !job.retriedAs && ['failed', 'interrupted', 'cancelled'].includes(job.state)
 }
 
 /**
