@@ -299,7 +299,7 @@ it queued. --queue-timeout then applies only when given. --no-app runs it here i
     summary: 'Run failed jobs of CLI runs that ended again, in their place in their batch',
     options: ['servers', 'config', 'timeout', 'batch', 'wait', 'out', 'json', 'queue-timeout'],
     help: {
-      batch: ['--batch ID', 'Every failed, interrupted or lost job of this batch'],
+      batch: ['--batch ID', 'Every failed or interrupted job of this batch'],
       wait: ['--wait', 'Follow the new jobs to the end and save their outputs']
     },
     args: 1,

@@ -202,11 +202,11 @@ export class GatewayServer {
     if (!p) return
     if (FINISHED_JOB_STATES.includes(j.state)) {
       this.queueRoutes.posted.delete(j.id)
-      // A job that ended without its server telling (refused everywhere, lost): say so, the
+      // A job that ended without its server telling (refused everywhere, given up): say so, the
       // way ComfyUI ends a prompt, so a waiting client does not wait for ever.
-      if ((j.state === 'failed' || j.state === 'lost') && !this.ended.has(j.id)) {
+      if (j.state === 'failed' && !this.ended.has(j.id)) {
         this.markEnded(j.id)
-        const error = errorMessage(p.promptId, j, Date.now(), 'The job was lost')
+        const error = errorMessage(p.promptId, j, Date.now(), 'The job failed')
         this.sendTo(p.clientId, JSON.stringify({ type: 'execution_error', data: error }))
         this.broadcastStatus()
         this.sendTo(

@@ -220,7 +220,7 @@ export class JobEngine {
     return this.store.get(id)
   }
 
-  /** Resolves when the job is finished (done, failed, interrupted, cancelled or lost). */
+  /** Resolves when the job is finished (done, failed, interrupted or cancelled). */
   waitFor(id: string): Promise<JobRecord> {
     return this.store.waitFor(id)
   }
@@ -309,7 +309,7 @@ export class JobEngine {
   }
 
   /**
-   * Runs a job that failed (or was interrupted, lost or cancelled) again: a new job with the
+   * Runs a job that failed (or was interrupted or cancelled) again: a new job with the
    * same workflow, server pin, priority and place in its batch, which replaces the old one in
    * the batch. Throws for a job that finished well, is still going or was retried already.
    */
@@ -317,7 +317,7 @@ export class JobEngine {
     return this.newJobs.retry(id)
   }
 
-  /** Retries every run of a batch that failed, was interrupted or lost; returns the new jobs. */
+  /** Retries every run of a batch that failed or was interrupted; returns the new jobs. */
   retryBatch(batchId: string): JobRecord[] {
     return this.batches.retry(batchId)
   }

@@ -92,7 +92,7 @@ export class JobStore {
     this.events.emit('job', job)
   }
 
-  /** Resolves when the job is finished (done, failed, interrupted, cancelled or lost). */
+  /** Resolves when the job is finished (done, failed, interrupted or cancelled). */
   waitFor(id: string): Promise<JobRecord> {
     const j = this.get(id)
     if (!j) return Promise.reject(new Error(`Unknown job ${id}`))

@@ -28,7 +28,7 @@ export interface SubmitOptions {
 }
 
 /** States a job can be retried from. */
-const RETRYABLE = new Set<JobRecord['state']>(['failed', 'interrupted', 'lost', 'cancelled'])
+const RETRYABLE = new Set<JobRecord['state']>(['failed', 'interrupted', 'cancelled'])
 /** Folders of local input images remembered for retries (the oldest go first). */
 const MAX_BASE_DIRS = 10_000
 /** Longest prompt id a client may choose. */
