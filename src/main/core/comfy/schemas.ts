@@ -39,10 +39,13 @@ export function parseQueue(body: unknown): QueueCounts {
 }
 
 /** `GET /prompt`: `{exec_info: {queue_remaining}}` (running + pending). */
+const promptInfoSchema = z.object({
+  exec_info: z.object({ queue_remaining: z.number().int().nonnegative() })
+})
+
 export function parsePromptInfo(body: unknown): number {
-  const r = z
-    .object({ exec_info: z.object({ queue_remaining: z.number().int().nonnegative() }) })
-    .safeParse(body)
+  // Built once: a schema per call cost more than the request itself across a large fleet.
+  const r = promptInfoSchema.safeParse(body)
   if (!r.success) throw new ShapeError('expected exec_info.queue_remaining')
   return r.data.exec_info.queue_remaining
 }
