@@ -10,6 +10,7 @@ import type { HttpRequest, HttpResponse, HttpTransport } from '../../src/main/co
 import { Emitter } from '../../src/main/core/events'
 import type { FeedSocket, FeedTarget } from '../../src/main/core/fleet/live-feed'
 import { FleetMonitor } from '../../src/main/core/fleet/monitor'
+import { expectedCompletionPolicy } from '../../src/main/core/fleet/policy'
 import { backstopRounds, spreadMs } from '../../src/main/core/fleet/sweep'
 import type { ServerConfig } from '../../src/shared/types'
 import { ManualClock } from '../jobs/fake-port'
@@ -174,5 +175,31 @@ describe('check loop with live sockets', () => {
     // The first round (and a check asked for) reads them all at once.
     const firstRound = ids.map((id) => http.get(id)!.calls[0]!.at)
     expect(new Set(firstRound).size).toBe(1)
+  })
+})
+
+describe('how long the running job has run', () => {
+  it('counts from when the socket said a job was taken to run, so the expected wait shrinks', async () => {
+    const { monitor, http, sockets } = setUp(['a'])
+    monitor.setPolicy(expectedCompletionPolicy)
+    monitor.start()
+    await tick(50)
+    for (let i = 0; i < 3; i++) monitor.noteRun('a', 1000)
+    // Someone else's job starts there: its status says one in the queue.
+    http.get('a')!.queued = 1
+    sockets.get('a')!.send(status(1))
+    await tick(60)
+    // The choice reads the state as of now: a job placed there finishes after the running one.
+    const early = monitor.choose().finishMs!
+    await tick(600)
+    const later = monitor.choose().finishMs!
+    expect(early).toBeGreaterThan(later)
+    // About 600 ms less left of a 1000 ms job (estimates are smoothed, so not exactly).
+    expect(early - later).toBeGreaterThan(400)
+    // Idle again: nothing is running, nothing is counted.
+    http.get('a')!.queued = 0
+    sockets.get('a')!.send(status(0))
+    await tick(60)
+    expect(monitor.choose().finishMs).toBeLessThan(later)
   })
 })

@@ -45,21 +45,29 @@ export interface CapabilitiesOptions {
   timeoutMs: () => number
 }
 
+/** Model folders read at once per server. */
+const CAPS_PARALLEL_READS = 3
+
 /** Reads what a server can run, or null when its object_info is not usable. */
 export async function readCaps(client: ComfyClient, timeoutMs: number): Promise<ServerCaps | null> {
   const info = await client.getJson('/object_info', Math.max(timeoutMs, CAPS_TIMEOUT_MS))
   if (!info.value || typeof info.value !== 'object' || Array.isArray(info.value)) return null
   const classes = new Set(Object.keys(info.value as object))
   const models = new Map<string, Set<string>>()
-  for (const folder of CAPS_MODEL_FOLDERS) {
-    try {
-      const r = await client.getJson(`/models/${folder}`)
-      if (Array.isArray(r.value))
-        models.set(folder, new Set(r.value.filter((x): x is string => typeof x === 'string')))
-    } catch {
-      // Unknown folder (404) or an old server without /models: not judged.
+  // A few folders at a time: the first job waits for these, and a server keeps few connections.
+  const folders = [...CAPS_MODEL_FOLDERS]
+  const reader = async (): Promise<void> => {
+    for (let folder = folders.shift(); folder !== undefined; folder = folders.shift()) {
+      try {
+        const r = await client.getJson(`/models/${folder}`)
+        if (Array.isArray(r.value))
+          models.set(folder, new Set(r.value.filter((x): x is string => typeof x === 'string')))
+      } catch {
+        // Unknown folder (404) or an old server without /models: not judged.
+      }
     }
   }
+  await Promise.all(Array.from({ length: CAPS_PARALLEL_READS }, reader))
   return { classes, models }
 }
 

@@ -27,6 +27,11 @@ export interface Entry {
   history: QueueHistory
   /** When its last good HTTP check started (the live feed keeps that state current after). */
   goodCheckAt: number | null
+  /**
+   * When the live feed last saw a job taken to run there (the queue stayed or shrank, or work
+   * began on an idle server), null when idle or not known: how long the running job has run.
+   */
+  runningSince: number | null
   /** Its check under way (true: its state changed), which another asking for one joins. */
   checking: Promise<boolean> | null
 }
@@ -56,6 +61,7 @@ export function makeEntry(
     est: new ServerEstimator(),
     history: new QueueHistory(),
     goodCheckAt: null,
+    runningSince: null,
     checking: null
   }
 }

@@ -154,6 +154,10 @@ export class FleetMonitor implements FleetPort {
     const running = Math.min(1, n)
     const now = this.clock.now()
     this.ours.noteReport(serverId, now)
+    const prev = e.status.queue.total
+    // ComfyUI says its status when a job is taken to run and when one is done.
+    if (n === 0) e.runningSince = null
+    else if (n <= prev || prev === 0) e.runningSince = now
     e.status = { ...e.status, queue: { running, pending: n - running, total: n }, queueAt: now }
     this.sample(e)
     this.publishGate.soon()
@@ -470,9 +474,11 @@ export class FleetMonitor implements FleetPort {
   /** The servers' states with what the estimators add (own jobs, speed, expected wait). */
   private views(): MonitoredServerStatus[] {
     const prior = priorJobMs(this.entries.map((e) => e.est.jobMs))
-    return this.entries.map((e) =>
-      withEstimates(e.status, e.est.jobMs, this.ours.unreported(e.config.id), prior)
-    )
+    const now = this.clock.now()
+    return this.entries.map((e) => {
+      const ran = e.runningSince === null ? null : now - e.runningSince
+      return withEstimates(e.status, e.est.jobMs, this.ours.unreported(e.config.id), prior, ran)
+    })
   }
 
   private publish(afterRound: boolean): FleetStatus {

@@ -105,6 +105,8 @@ export class Dispatcher {
   private readonly sending = new Map<string, string>()
   private pumpQueued = false
   private adopted = false
+  /** Unpinned pending jobs, as counted in this turn of the event loop (see waitingHere). */
+  private pendingCount: number | null = null
 
   constructor(private readonly o: DispatcherOptions) {}
 
@@ -147,6 +149,29 @@ export class Dispatcher {
       if (n) count.set(s.id, n)
     }
     return count
+  }
+
+  /**
+   * How many unpinned jobs wait in the app for a server, this one included: placement lets a
+   * server below its hold-back take the next one while it runs another when those waiting
+   * would reach it anyway. The count of pending jobs is read once per turn of the event loop
+   * (picks of a pump share it), the ones being sent are taken off as they are now.
+   */
+  private waitingHere(id: string): number {
+    if (this.pendingCount === null) {
+      let n = 0
+      for (const e of this.o.store.unfinished()) {
+        if (e.job.state === 'pending' && !e.job.pinnedServerId) n++
+      }
+      this.pendingCount = n
+      setImmediate(() => (this.pendingCount = null))
+    }
+    let sendingNow = 0
+    for (const jid of this.sending.keys()) {
+      const j = jid === id ? undefined : this.o.store.get(jid)
+      if (j && j.state === 'pending' && !j.pinnedServerId) sendingNow++
+    }
+    return Math.max(1, this.pendingCount - sendingNow)
   }
 
   /** Sends waiting jobs in queue order (priority, then order), soon (coalesced). */
@@ -382,7 +407,8 @@ export class Dispatcher {
       (sid) => waiting.get(sid) ?? 0,
       fleet.status().servers.map((x) => x.id),
       tried,
-      this.o.holdBack
+      this.o.holdBack,
+      this.waitingHere(id)
     )
     if (choice.heldBack) {
       store.noteOnce(id, { code: 'held-back' })
