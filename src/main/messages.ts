@@ -1,6 +1,6 @@
 /**
  * Every text the main process shows (tray, notifications, dialogs), in one table per language,
- * like the window's `src/renderer/src/lib/i18n.ts`. `en` is the reference: the other table must
+ * like the window's `src/renderer/src/lib/i18n.svelte.ts`. `en` is the reference: the other table must
  * have the same keys (a type error otherwise). `{name}` marks a value filled in by `format`.
  * Why a server is down comes as data (`ServerSaid`) and is said here (`serverSaidText`); values
  * inside it (a host, Node's own error text) are shown as they are.

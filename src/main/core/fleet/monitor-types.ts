@@ -8,7 +8,7 @@ import type { Policy } from './policy'
 
 export interface FleetMonitorOptions {
   servers: ServerConfig[]
-  /** ms between the end of one round and the start of the next. */
+  /** ms from the start of one round to the start of the next (rounds never overlap). */
   intervalMs: number
   /** ms per request; a round costs at most about this much per server, in parallel. */
   timeoutMs: number
