@@ -16,7 +16,7 @@ import {
   session,
   shell
 } from 'electron'
-import { BalancerCore } from './core/app'
+import { BalancerCore, WorkflowError } from './core/app'
 import { GatewayService, type GatewayState } from './core/gateway/service'
 import { DEFAULT_GATEWAY } from './core/app'
 import { settingsFile, userDataDir } from './core/app'
@@ -27,7 +27,13 @@ import { createIpcHandlers, forwardPushes, gatewayStatusOf } from './ipc-handler
 import { registerIpc, trustedSender } from './ipc'
 import { RotatingLogFile } from './log-file'
 import { loginItemFor, type LoginItem } from './login-item'
-import { resolveLocale, translator, type Locale } from './messages'
+import {
+  resolveLocale,
+  translator,
+  workflowProblemText,
+  type Locale,
+  type Translate
+} from './messages'
 import { Notifier } from './notifier'
 import { noticeText, NotifyPolicy, type Notice } from './notify-policy'
 import { SecretRedactor } from './redact'
@@ -338,11 +344,12 @@ async function start(opts: StartOptions): Promise<RunningApp> {
     const t = translator(locale())
     const message = redactor.redact(err instanceof Error ? err.message : String(err))
     core.log('warn', `[Jobs] Could not submit ${path.basename(file)}: ${message}`)
-    notifier.show(null, { title: t('submitFailed', { file: path.basename(file) }), body: message })
+    const body = redactor.redact(submitProblemText(err, t))
+    notifier.show(null, { title: t('submitFailed', { file: path.basename(file) }), body })
   }
   const submitFile = async (file: string): Promise<void> => {
     try {
-      if (!core.jobs) throw new Error('Jobs are off')
+      if (!core.jobs) throw new JobsOffError()
       // Bounded read, .json/.png only, UI-format graphs converted: all the core's.
       const wf = await core.readWorkflow(file)
       const job = core.jobs.submit(wf, { baseDir: path.dirname(file) })
@@ -534,7 +541,7 @@ async function pickAndSubmit(
       await dialog.showMessageBox({
         type: 'error',
         message: t('submitFailed', { file: path.basename(file) }),
-        detail: message
+        detail: submitProblemText(err, t)
       })
     }
   }
@@ -559,4 +566,21 @@ function exposeForE2e(running: RunningApp): void {
     tray: () => running.tray.snapshot(),
     openWindow: () => running.window.show()
   }
+}
+
+/** Jobs are turned off in the settings: nothing can be submitted. */
+class JobsOffError extends Error {
+  constructor() {
+    super('Jobs are off')
+  }
+}
+
+/**
+ * Why a submit was refused, in the UI's language: a workflow problem from its code, others
+ * (an unexpected error) as they are.
+ */
+export function submitProblemText(err: unknown, t: Translate): string {
+  if (err instanceof WorkflowError) return workflowProblemText(err.said, t)
+  if (err instanceof JobsOffError) return t('jobsOff')
+  return err instanceof Error ? err.message : String(err)
 }

@@ -13,7 +13,7 @@ import {
   type ServerCode,
   type ServerSaid
 } from '../shared/said'
-import type { JobErrorCode, JobErrorSaid } from '../shared/job-said'
+import type { JobErrorCode, JobErrorSaid, WorkflowCode, WorkflowSaid } from '../shared/job-said'
 import type { JobError, Language } from '../shared/types'
 
 const en = {
@@ -144,7 +144,27 @@ const en = {
   jobErrMoved: 'Moved {count} times; it is not sent again',
   jobErrNoResult: '{server} does not give the result of this job: {why}',
   jobErrInput: 'Cannot read the input image {path}: {detail}',
-  jobErrInternal: 'Something went wrong in the app: {text}'
+  jobErrInternal: 'Something went wrong in the app: {text}',
+  wfUiFormat:
+    'This is a UI-format workflow; use "Export (API)" in ComfyUI, or a PNG saved by ComfyUI',
+  wfNeedsObjectInfo: 'This UI-format workflow needs a server to convert it: none answers now',
+  wfNotConverted: 'This UI workflow could not be converted: {detail}',
+  wfNotWorkflow: 'This file is not a ComfyUI workflow',
+  wfNoNodes: 'The workflow has no nodes',
+  wfTooManyNodes: 'The workflow is too large ({nodes} nodes; the limit is {limit})',
+  wfTooDeep: 'The workflow is nested too deeply to be a ComfyUI workflow',
+  wfBadNode: 'Node "{id}" of the workflow is not valid (is this an API-format workflow?)',
+  wfTooLarge: 'The file is too large (the limit is {limit})',
+  wfBadPng: 'The PNG could not be read: {detail}',
+  wfPngNone: 'This PNG holds no ComfyUI workflow',
+  wfPngBadJson: 'The workflow inside this PNG is not valid JSON',
+  wfBadJson: 'The file is not valid JSON',
+  wfWrongType: 'Only .json and .png workflows can be submitted',
+  wfNotAbsolute: 'The file must be given by its full path',
+  wfMissing: 'The file does not exist',
+  wfNotAFile: 'This is a folder, not a workflow file',
+  wfUnreadable: 'The file cannot be read: {detail}',
+  jobsOff: 'Jobs are turned off'
 } as const
 
 export type MessageKey = keyof typeof en
@@ -266,7 +286,26 @@ const zhCN: Record<MessageKey, string> = {
   jobErrMoved: '已转移 {count} 次，不再发送',
   jobErrNoResult: '服务器 {server} 无法给出此任务的结果：{why}',
   jobErrInput: '无法读取输入图片 {path}：{detail}',
-  jobErrInternal: '应用内部出错：{text}'
+  jobErrInternal: '应用内部出错：{text}',
+  wfUiFormat: '这是 UI 格式的工作流；请在 ComfyUI 中使用“导出 (API)”，或使用 ComfyUI 保存的 PNG',
+  wfNeedsObjectInfo: '此 UI 格式工作流需要服务器来转换：目前没有服务器应答',
+  wfNotConverted: '无法转换此 UI 工作流：{detail}',
+  wfNotWorkflow: '此文件不是 ComfyUI 工作流',
+  wfNoNodes: '工作流中没有节点',
+  wfTooManyNodes: '工作流过大（{nodes} 个节点；上限为 {limit}）',
+  wfTooDeep: '工作流嵌套过深，不是 ComfyUI 工作流',
+  wfBadNode: '工作流的节点“{id}”无效（这是 API 格式的工作流吗？）',
+  wfTooLarge: '文件过大（上限为 {limit}）',
+  wfBadPng: '无法读取此 PNG：{detail}',
+  wfPngNone: '此 PNG 中没有 ComfyUI 工作流',
+  wfPngBadJson: '此 PNG 中的工作流不是有效的 JSON',
+  wfBadJson: '此文件不是有效的 JSON',
+  wfWrongType: '只能提交 .json 和 .png 工作流',
+  wfNotAbsolute: '必须给出文件的完整路径',
+  wfMissing: '文件不存在',
+  wfNotAFile: '这是文件夹，不是工作流文件',
+  wfUnreadable: '无法读取此文件：{detail}',
+  jobsOff: '任务功能已关闭'
 }
 
 export const MESSAGES = { en, 'zh-CN': zhCN } as const satisfies Record<
@@ -397,4 +436,36 @@ export function jobErrorText(
 ): string {
   if (!e.said) return e.message
   return (JOB_ERROR[e.said.code] as (x: JobErrorSaid, t: Translate) => string)(e.said, t)
+}
+
+/** How each code of why a file is not a workflow we can send is said with `t`. */
+type WorkflowTexts = {
+  [C in WorkflowCode]: (w: SaidOf<WorkflowSaid, C>, t: Translate) => string
+}
+
+const WORKFLOW = {
+  'ui-format': (_w, t) => t('wfUiFormat'),
+  'needs-object-info': (_w, t) => t('wfNeedsObjectInfo'),
+  'not-converted': (w, t) => t('wfNotConverted', { detail: w.detail }),
+  'not-workflow': (_w, t) => t('wfNotWorkflow'),
+  'no-nodes': (_w, t) => t('wfNoNodes'),
+  'too-many-nodes': (w, t) => t('wfTooManyNodes', { nodes: w.nodes, limit: w.limit }),
+  'too-deep': (_w, t) => t('wfTooDeep'),
+  'bad-node': (w, t) => t('wfBadNode', { id: w.id }),
+  'too-large': (w, t) => t('wfTooLarge', { limit: sizeText(w.limitBytes) }),
+  'bad-png': (w, t) => t('wfBadPng', { detail: w.detail }),
+  'png-none': (_w, t) => t('wfPngNone'),
+  'png-bad-json': (_w, t) => t('wfPngBadJson'),
+  'bad-json': (_w, t) => t('wfBadJson'),
+  'wrong-type': (_w, t) => t('wfWrongType'),
+  'not-absolute': (_w, t) => t('wfNotAbsolute'),
+  missing: (_w, t) => t('wfMissing'),
+  'not-a-file': (_w, t) => t('wfNotAFile'),
+  unreadable: (w, t) => t('wfUnreadable', { detail: w.detail }),
+  text: (w) => w.text
+} satisfies WorkflowTexts
+
+/** Why a file is not a workflow we can send, in the words of `t`'s language. */
+export function workflowProblemText(said: WorkflowSaid, t: Translate): string {
+  return (WORKFLOW[said.code] as (x: WorkflowSaid, t: Translate) => string)(said, t)
 }

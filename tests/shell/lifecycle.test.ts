@@ -225,8 +225,27 @@ describe('tray actions', () => {
       { message: string; detail: string }
     ]
     expect(box.message).toBe('Could not submit notes.json')
-    expect(box.detail).toContain('notes.json')
+    expect(box.detail).toBe(
+      'Node "hello" of the workflow is not valid (is this an API-format workflow?)'
+    )
     expect(r.core.jobs!.jobs()).toHaveLength(0)
+  })
+
+  it('explains it in Chinese with no English sentence when the app speaks Chinese', async () => {
+    const r = await launch()
+    r.core.updateSettings({ servers: ['http://127.0.0.1:9'], language: 'zh-CN' })
+    const bad = join(home, 'notes.json')
+    writeFileSync(bad, '{"hello": "world"}')
+    dialog.showOpenDialog.mockResolvedValueOnce({ canceled: false, filePaths: [bad] })
+    clickMenu('提交工作流...')
+    await vi.waitFor(() => expect(dialog.showMessageBox).toHaveBeenCalledOnce())
+    const [box] = dialog.showMessageBox.mock.calls[0] as unknown as [
+      { message: string; detail: string }
+    ]
+    expect(box.message).toBe('无法提交 notes.json')
+    // The node's id (the file's own word) and the name of the format are the only Latin letters.
+    expect(box.detail).toContain('“hello”')
+    expect(box.detail.replace('“hello”', '').replace('API', '')).not.toMatch(/[A-Za-z]{2,}/)
   })
 })
 
