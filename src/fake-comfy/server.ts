@@ -187,6 +187,9 @@ export class FakeComfy extends EventEmitter<FakeComfyEvents> {
   private readonly sockets = new Set<Socket>()
   /** Timers owned by this server (job ticks, slow answers, the worker kick); cleared on stop/die. */
   private readonly timers = new Set<ReturnType<typeof setTimeout>>()
+  /** Open sockets are silent while the 'hang' fault covers /ws (see socketsHung). */
+  private wsHung = false
+  private wsHeld: Array<() => void> = []
   /** Requests and upgrades parked by the 'hang' fault; resumed when it clears. */
   private hung: Array<() => void> = []
   private kickTimer: ReturnType<typeof setTimeout> | null = null
@@ -338,7 +341,10 @@ export class FakeComfy extends EventEmitter<FakeComfyEvents> {
     if (prev?.kind === 'hang' && next?.kind !== 'hang') {
       const parked = this.hung
       this.hung = []
+      this.socketsHung(false)
       for (const resume of parked) resume()
+    } else if (next?.kind === 'hang' && faultApplies(next, '/ws')) {
+      this.socketsHung(true)
     }
     if (next?.kind === 'refuse' && prev?.kind !== 'refuse') return this.unlisten()
     if (next?.kind !== 'refuse' && prev?.kind === 'refuse') {
@@ -1233,7 +1239,31 @@ export class FakeComfy extends EventEmitter<FakeComfyEvents> {
 
   // ---------------------------------------------------------------- WebSocket
 
+  /**
+   * A hung server (its event loop stuck) reads and sends nothing on its open sockets either:
+   * pings go unanswered (no pong), events wait. Resumed when the fault clears.
+   */
+  private socketsHung(hung: boolean): void {
+    this.wsHung = hung
+    for (const ws of this.wss.clients) {
+      const raw = (ws as unknown as { _socket?: Duplex })._socket
+      if (hung) raw?.pause()
+      else raw?.resume()
+    }
+    if (!hung) {
+      const held = this.wsHeld
+      this.wsHeld = []
+      for (const send of held) send()
+    }
+  }
+
+  /** An event of a hung server goes out when it is back (the oldest are kept, bounded). */
+  private holdWhileHung(send: () => void): void {
+    if (this.wsHeld.length < 10_000) this.wsHeld.push(send)
+  }
+
   private send(event: string, data: unknown, sid: unknown): void {
+    if (this.wsHung) return this.holdWhileHung(() => this.send(event, data, sid))
     const msg = pyDumps({ type: event, data })
     const sockets = this.st.sockets
     if (sid === null || sid === undefined) {
@@ -1245,6 +1275,7 @@ export class FakeComfy extends EventEmitter<FakeComfyEvents> {
   }
 
   private sendBinary(data: Buffer, sid: unknown): void {
+    if (this.wsHung) return this.holdWhileHung(() => this.sendBinary(data, sid))
     const sockets = this.st.sockets
     if (sid === null || sid === undefined) {
       for (const ws of [...sockets.values()]) safeSend(ws, data)

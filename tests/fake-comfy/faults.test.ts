@@ -67,6 +67,24 @@ describe('faults on the wire', () => {
     expect(r.json()).toEqual({ exec_info: { queue_remaining: 0 } })
   })
 
+  it('hang: an open socket goes silent too (no pong, no events) and catches up when it clears', async () => {
+    const f = await boot()
+    const c = await WsClient.open(f.url, 'hung-client')
+    await until(() => c.messages.length > 0)
+    const before = c.messages.length
+    await f.setFault({ kind: 'hang' })
+    let pongs = 0
+    c.ws.on('pong', () => pongs++)
+    c.ws.ping()
+    f.enqueueDummy(1)
+    await sleep(300)
+    expect(pongs).toBe(0)
+    expect(c.messages.length).toBe(before)
+    await f.setFault(null)
+    await until(() => pongs === 1 && c.messages.length > before)
+    expect(c.messages.slice(before).some((m) => m.type === 'status')).toBe(true)
+  })
+
   it('slow: answers after delayMs', async () => {
     const f = await boot()
     await f.setFault({ kind: 'slow', delayMs: 120 })

@@ -464,7 +464,8 @@ describe('input images that live on another server', () => {
 
 describe('balancing a burst', () => {
   it('spreads a burst over idle servers at once instead of piling onto the emptiest', async () => {
-    const fleet = await servers(4, { jobMs: 300 })
+    // Jobs long enough that none ends before the burst is placed, even on a loaded machine.
+    const fleet = await servers(4, { jobMs: 1500 })
     const core = makeCore(
       fleet.map((s) => s.url),
       tmp(),

@@ -127,7 +127,10 @@ describe('a second launch with a file', () => {
     app.emit('second-instance', {}, ['comfy-balancer', bad], '/')
     await vi.waitFor(() => expect(titles()).toContain('Could not submit notes.json'))
     const n = FakeNotification.instances.find((x) => x.options.title.includes('notes.json'))!
-    expect(n.options.body).toContain('notes.json')
+    // The title names the file; the body says why, from the problem's code.
+    expect(n.options.body).toBe(
+      'Node "hello" of the workflow is not valid (is this an API-format workflow?)'
+    )
     expect(r.core.jobs!.jobs()).toHaveLength(0)
     expect(r.core.logs.all().some((l) => l.message.includes('Could not submit notes.json'))).toBe(
       true
