@@ -47,6 +47,8 @@ export interface PollScaleResult {
   cpuPercent: number
   /** From the end of the second round to the end (no start-up reads). */
   cpuPercentSteady: number
+  /** Of `cpuPercent`, the kernel's share (system time: sockets, timers). */
+  cpuPercentSystem: number
   idleBytesPerServerPerRound: number
   /** Null when the big-queue phase was not run. */
   withCheapCount: {
@@ -130,6 +132,7 @@ export async function runPollScale(
   let steady: { cpu: NodeJS.CpuUsage; t: number } | null = null
   let cpuPercent: number
   let cpuPercentSteady: number
+  let cpuPercentSystem: number
   let stats
   let mem1 = mem0
   let fakesCpu = Number.NaN
@@ -155,6 +158,7 @@ export async function runPollScale(
     const cpu = process.cpuUsage(cpu0)
     const t1 = now()
     cpuPercent = ((cpu.user + cpu.system) / 1000 / (t1 - t0)) * 100
+    cpuPercentSystem = (cpu.system / 1000 / (t1 - t0)) * 100
     const hc = await host.cpu()
     fakesCpu = ((hc.user + hc.system - hostCpu0.user - hostCpu0.system) / 1000 / (t1 - t0)) * 100
     gc?.()
@@ -194,6 +198,7 @@ export async function runPollScale(
     rssPerServerKB: round1((mem1.rss - mem0.rss) / 1024 / opts.servers),
     cpuPercent: round2(cpuPercent),
     cpuPercentSteady: round2(cpuPercentSteady),
+    cpuPercentSystem: round2(cpuPercentSystem),
     idleBytesPerServerPerRound: round1(total(counter) / Math.max(1, countedRounds) / opts.servers)
   }
   const config = {
