@@ -144,17 +144,73 @@ export type WorkflowSaid =
 
 export type WorkflowCode = WorkflowSaid['code']
 
-/** A value from an older journal: a said as it is, a string as a text said. */
-function asSaid<S extends { code: string }>(v: unknown): S {
-  if (v && typeof v === 'object' && typeof (v as { code?: unknown }).code === 'string') {
-    return v as S
-  }
-  return { code: 'text', text: typeof v === 'string' ? v : String(v ?? '') } as unknown as S
+/** Every code of each kind (a missing one fails the typecheck): what a journal line may carry. */
+const NOTE_CODES: Record<JobNoteCode, true> = {
+  cancelled: true,
+  'cancelled-on': true,
+  interrupted: true,
+  'held-back': true,
+  paused: true,
+  waiting: true,
+  'retried-as': true,
+  'retry-of': true,
+  moved: true,
+  'missing-outputs': true,
+  text: true
 }
+const ATTEMPT_CODES: Record<AttemptCode, true> = {
+  sending: true,
+  accepted: true,
+  'not-received': true,
+  unknown: true,
+  'cannot-run': true,
+  refused: true,
+  failed: true,
+  'upload-failed': true,
+  'input-unreadable': true,
+  text: true
+}
+const JOB_ERROR_CODES: Record<JobErrorCode, true> = {
+  comfy: true,
+  'server-error': true,
+  refused: true,
+  'server-removed': true,
+  'no-server-took': true,
+  'none-can-run': true,
+  'lost-too-often': true,
+  'moved-too-often': true,
+  'no-result': true,
+  'input-unreadable': true,
+  internal: true,
+  text: true
+}
+
+/** Whether a value read from a file is a said of a code we know (a newer version may write others). */
+export function isKnownSaid(v: unknown, codes: Readonly<Record<string, true>>): boolean {
+  if (!v || typeof v !== 'object') return false
+  const code = (v as { code?: unknown }).code
+  return typeof code === 'string' && Object.hasOwn(codes, code)
+}
+
+/**
+ * A value from a journal line: a said of a known code as it is; a string (an older version's
+ * sentence) or a said of an unknown code as a text said, so every face can still say it.
+ */
+function asSaid<S extends { code: string }>(v: unknown, codes: Readonly<Record<string, true>>): S {
+  if (isKnownSaid(v, codes)) return v as S
+  const text =
+    typeof v === 'string' ? v : v && typeof v === 'object' ? JSON.stringify(v) : String(v ?? '')
+  return { code: 'text', text: text.slice(0, 2000) } as unknown as S
+}
+
+/** Checks for the readers of journal lines. */
+export const isKnownNote = (v: unknown): boolean => isKnownSaid(v, NOTE_CODES)
+export const isKnownAttempt = (v: unknown): boolean => isKnownSaid(v, ATTEMPT_CODES)
+export const isKnownJobError = (v: unknown): boolean => isKnownSaid(v, JOB_ERROR_CODES)
 
 /** A note as read from a journal line (older lines have strings). */
 export function noteSaid(v: unknown): JobNoteSaid {
-  return asSaid<JobNoteSaid>(v)
+  return asSaid<JobNoteSaid>(v, NOTE_CODES)
 }
 
 /**
@@ -173,12 +229,15 @@ export function attemptSaid(v: unknown): AttemptSaid {
   if (typeof v === 'string' && Object.hasOwn(OLD_ATTEMPT_STATES, v)) {
     return { ...OLD_ATTEMPT_STATES[v]! }
   }
-  return asSaid<AttemptSaid>(v)
+  return asSaid<AttemptSaid>(v, ATTEMPT_CODES)
 }
 
 /** A job error's said as read from a journal line (older lines have only the message). */
 export function jobErrorSaid(said: unknown, message: unknown): JobErrorSaid {
-  return said === undefined ? asSaid<JobErrorSaid>(message) : asSaid<JobErrorSaid>(said)
+  if (isKnownSaid(said, JOB_ERROR_CODES)) return said as JobErrorSaid
+  // No said (an older line) or one of a code we do not know: its English message stands.
+  const words = typeof message === 'string' && message ? message : said
+  return asSaid<JobErrorSaid>(words ?? '', JOB_ERROR_CODES)
 }
 
 /** The last note that says a job waits and why (none: null). */

@@ -4,6 +4,7 @@ import path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { Journal } from '../../src/main/core/jobs/journal'
 import { decode, encode, LOST_NOTE, type Line } from '../../src/main/core/jobs/journal-file'
+import { sayAttempt, sayJobError, sayJobNote } from '../../src/main/core/log'
 import { pendingJob } from './fake-port'
 
 let dir: string
@@ -62,6 +63,37 @@ describe('journal lines of an older version', () => {
       expect(b.notes).toEqual([{ code: 'text', text: 'Retried as old-3' }])
       // An old "sending" is still the state it was: after a crash, the server is asked first.
       expect(b.attempts[0]!.result).toEqual({ code: 'sending' })
+    } finally {
+      j.close()
+    }
+  })
+
+  it('reads codes it does not know (a newer version, a hand edit) as text, so every face can say them', () => {
+    const odd = {
+      ...pendingJob('odd-1', 1),
+      state: 'failed',
+      notes: [{ code: 'from-a-newer-version', n: 3 }, { code: 'cancelled' }],
+      attempts: [{ serverId: 'a', serverUrl: 'http://a', at: 1, result: { code: 'teleported' } }],
+      error: { said: { code: 'no-such-error' }, message: 'It broke' }
+    }
+    fs.writeFileSync(file, oldLine({ t: 'put', job: odd, prompt: PROMPT }))
+    const j = new Journal({ file, fsync: false })
+    j.open()
+    try {
+      const a = j.get('odd-1')!.job
+      expect(a.notes).toEqual([
+        { code: 'text', text: '{"code":"from-a-newer-version","n":3}' },
+        { code: 'cancelled' }
+      ])
+      expect(a.attempts[0]!.result).toEqual({ code: 'text', text: '{"code":"teleported"}' })
+      expect(a.error!.said).toEqual({ code: 'text', text: 'It broke' })
+      // The English renderers take every one of them.
+      expect(a.notes.map(sayJobNote)).toEqual([
+        '{"code":"from-a-newer-version","n":3}',
+        'Cancelled by the user'
+      ])
+      expect(sayAttempt(a.attempts[0]!.result)).toBe('{"code":"teleported"}')
+      expect(sayJobError(a.error!.said)).toBe('It broke')
     } finally {
       j.close()
     }

@@ -8,7 +8,15 @@
  */
 import fs from 'node:fs'
 import zlib from 'node:zlib'
-import { attemptSaid, jobErrorSaid, noteSaid, type JobNoteSaid } from '../../../shared/job-said'
+import {
+  attemptSaid,
+  isKnownAttempt,
+  isKnownJobError,
+  isKnownNote,
+  jobErrorSaid,
+  noteSaid,
+  type JobNoteSaid
+} from '../../../shared/job-said'
 import { FINISHED_JOB_STATES, type JobError, type JobRecord } from '../../../shared/types'
 import type { ApiPrompt } from './workflow'
 
@@ -63,23 +71,23 @@ export function upgradeRecord<T extends Partial<JobRecord>>(r: T): T {
     if (out === r) out = { ...r }
     out[k] = v as T[K]
   }
-  if (Array.isArray(r.notes) && r.notes.some((n) => typeof n !== 'object' || n === null)) {
+  if (Array.isArray(r.notes) && r.notes.some((n) => !isKnownNote(n))) {
     set('notes', r.notes.map(noteSaid))
   }
   if ((r.state as string | undefined) === 'lost') {
     set('state', 'failed')
     if (Array.isArray(out.notes)) set('notes', [...out.notes, { ...LOST_NOTE }])
   }
-  if (Array.isArray(r.attempts) && r.attempts.some((a) => typeof a?.result !== 'object')) {
+  if (Array.isArray(r.attempts) && r.attempts.some((a) => !isKnownAttempt(a?.result))) {
     set(
       'attempts',
       r.attempts.map((a) =>
-        typeof a?.result === 'object' ? a : { ...a, result: attemptSaid(a?.result) }
+        isKnownAttempt(a?.result) ? a : { ...a, result: attemptSaid(a?.result) }
       )
     )
   }
   const e = r.error as (Partial<JobError> & { said?: unknown }) | null | undefined
-  if (e && typeof e === 'object' && (typeof e.said !== 'object' || e.said === null)) {
+  if (e && typeof e === 'object' && !isKnownJobError(e.said)) {
     const said = jobErrorSaid(e.said, e.message)
     set('error', { ...e, said, message: typeof e.message === 'string' ? e.message : '' })
   }
