@@ -33,7 +33,13 @@ import { stripControls as s, terminalJson } from '../shared/terminal'
 import { FINISHED_JOB_STATES, type GatewaySettings, type JobRecord } from '../shared/types'
 import { human, type CliIo } from './io'
 import type { ListedJob } from './jobs'
-import { batchProgress, EXIT_INTERRUPTED, progressLine, variationFlags } from './submit'
+import {
+  batchProgress,
+  describeEnd,
+  EXIT_INTERRUPTED,
+  progressLine,
+  variationFlags
+} from './submit'
 
 /** How long the CLI waits for the app's gateway to say who it is. */
 export const APP_PROBE_MS = 300
@@ -440,25 +446,6 @@ async function download(
     throw err
   } finally {
     clearTimeout(idle)
-  }
-}
-
-function describeEnd(j: JobRecord): string {
-  switch (j.state) {
-    case 'done':
-      if (j.missingOutputs) {
-        return `Done with missing outputs on ${s(j.serverUrl ?? '')}: ${j.outputs.length} saved, ${j.missingOutputs} could not be saved`
-      }
-      return `Done on ${s(j.serverUrl ?? '')}: ${j.outputs.length} output(s)`
-    case 'failed': {
-      const e = j.error
-      const node = e?.nodeId
-        ? ` (node ${s(e.nodeId)}${e.nodeType ? `, ${s(e.nodeType)}` : ''})`
-        : ''
-      return `Failed: ${s(typeof e?.message === 'string' ? e.message : 'unknown error')}${node}`
-    }
-    default:
-      return `Job ${j.state}`
   }
 }
 

@@ -31,7 +31,7 @@ import {
   type SeedMode
 } from '../main/core/app'
 import { stripControls, terminalJson } from '../shared/terminal'
-import type { JobNoteSaid } from '../shared/job-said'
+import { jobErrorSaid, type JobNoteSaid } from '../shared/job-said'
 import type { AppSettings, FleetStatus, JobRecord, ServerConfig } from '../shared/types'
 import { human, type CliIo } from './io'
 import {
@@ -96,7 +96,8 @@ export function progressLine(j: JobRecord, width = 24): string {
   return parts.join('  ')
 }
 
-function describeEnd(j: JobRecord): string {
+/** How a job ended, in one line (its own engine's job or one the running app reports). */
+export function describeEnd(j: JobRecord): string {
   switch (j.state) {
     case 'done':
       if (j.missingOutputs) {
@@ -104,7 +105,8 @@ function describeEnd(j: JobRecord): string {
       }
       return `Done on ${s(j.serverUrl ?? '')}: ${j.outputs.length} output(s)`
     case 'failed':
-      return `Failed: ${s(j.error ? sayJobError(j.error.said) : 'unknown error')}${j.error?.nodeId ? ` (node ${s(j.error.nodeId)}${j.error.nodeType ? `, ${s(j.error.nodeType)}` : ''})` : ''}`
+      // A code this version does not know (an app of a newer version) is said as its message.
+      return `Failed: ${s(j.error ? sayJobError(jobErrorSaid(j.error.said, j.error.message)) : 'unknown error')}${j.error?.nodeId ? ` (node ${s(j.error.nodeId)}${j.error.nodeType ? `, ${s(j.error.nodeType)}` : ''})` : ''}`
     default:
       return `Job ${j.state}`
   }
