@@ -551,7 +551,11 @@ test.describe('jobs', () => {
     await dropFile(page, WORKFLOW, 'txt2img.json')
     await page.getByRole('button', { name: 'Submit', exact: true }).click()
     const job = page.getByTestId('job').first()
-    await expect(job.getByTestId('job-state')).toHaveText('Waiting for a server')
+    // The engine reads what each (hung) server can run first, a few seconds at most: on a
+    // loaded machine that can take longer than the default wait.
+    await expect(job.getByTestId('job-state')).toHaveText('Waiting for a server', {
+      timeout: 20_000
+    })
     await expect(job).toContainText('Waiting for a healthy server')
     await job.getByRole('button', { name: 'Cancel' }).click()
     await expect(job).toHaveAttribute('data-state', 'cancelled')
