@@ -60,8 +60,9 @@ export function runCli(entry: string, args: string[], env: NodeJS.ProcessEnv, cw
   let err = ''
   child.stdout!.on('data', (d) => (out += String(d)))
   child.stderr!.on('data', (d) => (err += String(d)))
+  // 'close', not 'exit': by then everything the process wrote has been read.
   const exited = new Promise<number>((resolve) =>
-    child.on('exit', (code, sig) => resolve(code ?? 128 + (SIGNALS[sig ?? ''] ?? 0)))
+    child.on('close', (code, sig) => resolve(code ?? 128 + (SIGNALS[sig ?? ''] ?? 0)))
   )
   let done: number | null = null
   void exited.then((c) => (done = c))
