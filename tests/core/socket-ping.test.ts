@@ -11,6 +11,7 @@ import { WebSocketServer, type WebSocket } from 'ws'
 import type { Clock } from '../../src/main/core/clock'
 import {
   BACKOFF_MIN_MS,
+  BEAT_GRID_MS,
   ComfySocket,
   PING_TIMEOUT_REASON,
   retryDelayMs
@@ -73,11 +74,56 @@ describe('socket heartbeat', () => {
     clock.advance(1)
     expect(sock.stats.pings).toBe(1)
     await vi.waitFor(() => expect(sock.stats.pongs).toBe(1))
-    // Well past the pong timeout: it answered, so it stays open and is pinged again.
-    clock.advance(TIMEOUT + INTERVAL)
-    await vi.waitFor(() => expect(s.pings()).toBeGreaterThanOrEqual(2))
+    // Well past the pong timeout, an interval at a time: it answers, so it stays open.
+    for (let n = 2; n <= 2 + TIMEOUT / INTERVAL; n++) {
+      clock.advance(INTERVAL)
+      await vi.waitFor(() => expect(sock.stats.pongs).toBe(n))
+    }
     expect(sock.open).toBe(true)
     expect(closes).toEqual([])
+  })
+
+  it('after an answered ping the next one is an interval later, not a pong timeout later', async () => {
+    const s = await startWs(true)
+    const clock = new ManualClock()
+    const { sock } = socketTo(s.url, clock)
+    sock.connect()
+    await vi.waitFor(() => expect(sock.open).toBe(true))
+    for (let n = 1; n <= 4; n++) {
+      clock.advance(INTERVAL)
+      expect(sock.stats.pings).toBe(n)
+      await vi.waitFor(() => expect(sock.stats.pongs).toBe(n))
+    }
+    // Four pings in four intervals: a server that stops is caught within interval + timeout.
+    expect(s.pings()).toBe(4)
+  })
+
+  it('sockets opened at different moments ping in the same wake-ups (a shared grid)', async () => {
+    const s = await startWs(true)
+    const base = new ManualClock()
+    const dues: number[] = []
+    const clock: Clock = {
+      now: () => base.now(),
+      setTimeout: (fn, ms) => {
+        dues.push(base.now() + ms)
+        return base.setTimeout(fn, ms)
+      },
+      clearTimeout: (h) => base.clearTimeout(h)
+    }
+    const socks = [0, 1, 2].map(() => socketTo(s.url, clock).sock)
+    for (const [i, sock] of socks.entries()) {
+      base.advance(i * 7)
+      sock.connect()
+      await vi.waitFor(() => expect(sock.open).toBe(true))
+    }
+    // Each first beat falls on the grid (never before it is due): the two opened 7 and 14 ms
+    // after the first share one wake-up.
+    expect(dues.every((t) => t % BEAT_GRID_MS === 0)).toBe(true)
+    expect(dues[1]).toBe(dues[2])
+    base.advance(INTERVAL - 14)
+    expect(socks.map((x) => x.stats.pings)).toEqual([1, 0, 0])
+    base.advance(BEAT_GRID_MS)
+    expect(socks.map((x) => x.stats.pings)).toEqual([1, 1, 1])
   })
 
   it('closes a socket whose ping goes unanswered for the pong timeout, within an interval and the timeout', async () => {

@@ -91,6 +91,11 @@ export function retryDelayMs(backoffMs: number, rng: () => number): number {
 /** The close reason of a socket that answered no ping in time. */
 export const PING_TIMEOUT_REASON = 'no answer to ping'
 /**
+ * Heartbeats fall on this grid of the clock (never earlier than due), so the sockets of a large
+ * fleet ping together in a few wake-ups a second instead of one wake-up each.
+ */
+export const BEAT_GRID_MS = 100
+/**
  * Largest frame accepted from a server. The largest legit text frames are `executed` with
  * long output lists (a few hundred bytes per file); previews are small. A larger frame closes
  * the socket (it reconnects).
@@ -225,6 +230,8 @@ export class ComfySocket {
       if (this.ws !== ws) return
       this.stats.pongs++
       this.alive()
+      // The next ping is due an interval from now, not when this one would have timed out.
+      this.armBeat(ws, this.pingEvery())
     })
     ws.on('error', (err: Error & { code?: string }) => {
       // 'close' follows and handles the retry.
@@ -379,7 +386,9 @@ export class ComfySocket {
     if (this.beatTimer !== null) this.clock.clearTimeout(this.beatTimer)
     this.beatTimer = null
     if (!(ms > 0) || !Number.isFinite(ms)) return
-    this.beatTimer = this.clock.setTimeout(() => this.beat(ws), Math.max(1, ms))
+    const now = this.clock.now()
+    const at = Math.ceil((now + ms) / BEAT_GRID_MS) * BEAT_GRID_MS
+    this.beatTimer = this.clock.setTimeout(() => this.beat(ws), Math.max(1, at - now))
   }
 
   /**
