@@ -11,7 +11,7 @@ import { Emitter } from '../../src/main/core/events'
 import type { FeedSocket, FeedTarget } from '../../src/main/core/fleet/live-feed'
 import { FleetMonitor } from '../../src/main/core/fleet/monitor'
 import { expectedCompletionPolicy } from '../../src/main/core/fleet/policy'
-import { backstopRounds, spreadMs } from '../../src/main/core/fleet/sweep'
+import { SPREAD_SLOTS, backstopRounds, spreadMs } from '../../src/main/core/fleet/sweep'
 import type { ServerConfig } from '../../src/shared/types'
 import { ManualClock } from '../jobs/fake-port'
 
@@ -51,8 +51,13 @@ class FakeSocket implements FeedSocket {
   readonly events = new Emitter<SocketEvents>()
   open = false
   lastMessageAt: number | null = null
+  /** Opens only when told (a socket that connects after the first check). */
+  late = false
   connect(): void {
     // Opens at once, as a reachable server's socket does.
+    if (!this.late) this.openNow()
+  }
+  openNow(): void {
     this.open = true
     this.events.emit('open', undefined)
   }
@@ -77,7 +82,7 @@ const status = (n: number): ComfyEvent => ({
 
 const INTERVAL = 1000
 
-function setUp(ids: string[], live = true) {
+function setUp(ids: string[], live = true, late = false) {
   clock = new ManualClock()
   const servers: ServerConfig[] = ids.map((id) => ({
     id,
@@ -96,6 +101,7 @@ function setUp(ids: string[], live = true) {
     live: live ? { clientId: 'me' } : null,
     socketFactory: (t: FeedTarget) => {
       const s = new FakeSocket()
+      s.late = late
       sockets.set(t.id, s)
       return s
     }
@@ -131,6 +137,26 @@ describe('check loop with live sockets', () => {
     expect(monitor.status().servers[0]!.healthy).toBe(true)
   })
 
+  it('a socket that opens after the first check stands for the reads once it says the queue', async () => {
+    const every = backstopRounds(INTERVAL)
+    const { monitor, http, sockets } = setUp(['said', 'quiet'], true, true)
+    monitor.start()
+    await tick(50)
+    expect([http.get('said')!.checks, http.get('quiet')!.checks]).toEqual([1, 1])
+    // Both open after their first check; only one says its queue (ComfyUI does on connect).
+    sockets.get('said')!.openNow()
+    sockets.get('said')!.send(status(0))
+    sockets.get('quiet')!.openNow()
+    await tick(INTERVAL * 3)
+    expect(http.get('said')!.checks).toBe(1)
+    // Nothing confirmed the other's state since it opened: read the next round, then by the
+    // backstop like the rest.
+    expect(http.get('quiet')!.checks).toBe(2)
+    await tick(INTERVAL * (every - 4))
+    expect(http.get('said')!.checks).toBe(1)
+    expect(monitor.status().servers.every((x) => x.healthy)).toBe(true)
+  })
+
   it('reads every round a server that is busy, holds our jobs, or has no socket', async () => {
     const { monitor, http, sockets } = setUp(['busy', 'ours', 'idle'])
     monitor.start()
@@ -159,17 +185,18 @@ describe('check loop with live sockets', () => {
     expect([http.get('a')!.checks, http.get('b')!.checks]).toEqual([before[0]! + 1, before[1]!])
   })
 
-  it('spreads the reads of a round: each server starts at its own phase', async () => {
-    const ids = Array.from({ length: 20 }, (_, i) => `s${i}`)
+  it('spreads the reads of a round over a few slots', async () => {
+    const ids = Array.from({ length: 200 }, (_, i) => `s${i}`)
     const { monitor, http } = setUp(ids, false)
     monitor.start()
     await tick(50)
-    await tick(INTERVAL)
+    await tick(INTERVAL + spreadMs(INTERVAL, ids.length))
     const starts = ids.map(
       (id) => http.get(id)!.calls.find((c) => c.at > clock.now() - INTERVAL)!.at
     )
     const first = Math.min(...starts)
-    expect(new Set(starts).size).toBe(ids.length)
+    // Each slot's reads start together (one wake-up), the slots over the spread window.
+    expect(new Set(starts).size).toBe(SPREAD_SLOTS)
     expect(Math.max(...starts) - first).toBeLessThanOrEqual(spreadMs(INTERVAL, ids.length))
     expect(Math.max(...starts) - first).toBeGreaterThan(0)
     // The first round (and a check asked for) reads them all at once.

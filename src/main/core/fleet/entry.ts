@@ -27,6 +27,8 @@ export interface Entry {
   history: QueueHistory
   /** When its last good HTTP check started (the live feed keeps that state current after). */
   goodCheckAt: number | null
+  /** When its live socket last said the queue (a `status` message), while it was healthy. */
+  liveStatusAt: number | null
   /**
    * When the live feed last saw a job taken to run there (the queue stayed or shrank, or work
    * began on an idle server), null when idle or not known: how long the running job has run.
@@ -61,6 +63,7 @@ export function makeEntry(
     est: new ServerEstimator(),
     history: new QueueHistory(),
     goodCheckAt: null,
+    liveStatusAt: null,
     runningSince: null,
     checking: null
   }
@@ -111,6 +114,7 @@ export function skipFacts(e: Entry, feed: LiveFeed | null, ours: OurJobs, now: n
     now,
     socketOpenSince: feed?.openSince(e.config.id) ?? null,
     goodCheckAt: e.goodCheckAt,
+    liveStatusAt: e.liveStatusAt,
     healthy: e.status.healthy,
     down: e.status.down,
     queueTotal: e.status.queue.total,

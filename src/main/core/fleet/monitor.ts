@@ -159,6 +159,7 @@ export class FleetMonitor implements FleetPort {
     if (n === 0) e.runningSince = null
     else if (n <= prev || prev === 0) e.runningSince = now
     e.status = { ...e.status, queue: { running, pending: n - running, total: n }, queueAt: now }
+    e.liveStatusAt = now
     this.sample(e)
     this.publishGate.soon()
   }

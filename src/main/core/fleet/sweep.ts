@@ -4,8 +4,8 @@
  * told of every queue change by its `status` messages: it is read over HTTP only every
  * `backstopRounds` rounds, each server in its own round, so a live state that went wrong is
  * still put right within about BACKSTOP_MS. Every other server is read every round. The reads
- * of a round start spread over part of the interval, each server at its own phase, rather than
- * in one burst.
+ * of a round start spread over part of the interval in a few slots rather than in one burst
+ * (each slot's reads start together: one wake-up of the process per slot, not one per read).
  */
 
 /** A live, idle server is read over HTTP at least this often (rounded to whole rounds). */
@@ -14,6 +14,10 @@ export const BACKSTOP_MS = 15_000
 export const SPREAD_SHARE = 0.5
 /** ...and no wider than this per server (a small fleet is read at once, as before). */
 export const SPREAD_PER_SERVER_MS = 2
+/** The reads of a round start in at most this many slots... */
+export const SPREAD_SLOTS = 8
+/** ...at least this far apart (a small fleet's reads share one or two). */
+export const MIN_SLOT_MS = 25
 
 /** Every this many rounds a live, idle server is read over HTTP anyway (1: every round). */
 export function backstopRounds(intervalMs: number): number {
@@ -26,6 +30,8 @@ export interface SkipFacts {
   socketOpenSince: number | null
   /** When its last good HTTP check started; null: none yet. */
   goodCheckAt: number | null
+  /** When its socket last said the queue (a `status` message) while healthy; null: never. */
+  liveStatusAt: number | null
   healthy: boolean
   down: boolean
   /** Queue length as last known (the live feed keeps it current). */
@@ -37,15 +43,17 @@ export interface SkipFacts {
 
 /**
  * Whether the server's `status` messages can stand for its HTTP read this round: its socket
- * is open and was already open when a good HTTP check confirmed the state it keeps current,
- * the server is up and idle, and none of our jobs has been on it for BACKSTOP_MS (their life
- * is followed closely, and a server that just failed one of them is watched a while longer).
+ * is open, and since it opened either a good HTTP check or the socket itself (ComfyUI says its
+ * queue to each socket as it connects) gave the state the socket keeps current; the server is
+ * up (a good check found it so) and idle, and none of our jobs has been on it for BACKSTOP_MS
+ * (their life is followed closely, and a server that just failed one is watched a while longer).
  */
 export function liveIdle(f: SkipFacts): boolean {
+  const open = f.socketOpenSince
   return (
-    f.socketOpenSince !== null &&
+    open !== null &&
     f.goodCheckAt !== null &&
-    f.socketOpenSince <= f.goodCheckAt &&
+    (open <= f.goodCheckAt || (f.liveStatusAt !== null && open <= f.liveStatusAt)) &&
     f.healthy &&
     !f.down &&
     f.queueTotal === 0 &&
@@ -69,10 +77,14 @@ export function spreadMs(intervalMs: number, servers: number): number {
   return Math.max(0, Math.min(intervalMs * SPREAD_SHARE, servers * SPREAD_PER_SERVER_MS))
 }
 
-/** Where in that window the read of the server at `index` of `servers` starts, in ms. */
+/**
+ * Where in that window the read of the server at `index` of `servers` starts, in ms: the
+ * start of the slot its own phase falls in.
+ */
 export function phaseMs(index: number, servers: number, windowMs: number): number {
   if (servers <= 1 || windowMs <= 0) return 0
-  return Math.floor((index / servers) * windowMs)
+  const slot = Math.max(MIN_SLOT_MS, windowMs / SPREAD_SLOTS)
+  return Math.floor(Math.floor(((index / servers) * windowMs) / slot) * slot)
 }
 
 /** One read of a round: the server, and how long after the round's start it begins. */
