@@ -8,8 +8,14 @@
  * (each slot's reads start together: one wake-up of the process per slot, not one per read).
  */
 
-/** A live, idle server is read over HTTP at least this often (rounded to whole rounds). */
-export const BACKSTOP_MS = 15_000
+/**
+ * A live, idle server is read over HTTP at least this often (rounded to whole rounds). Its
+ * socket's pings catch silence within the interval; this read only puts right a state a live
+ * socket got wrong, and each read costs CPU across a large fleet.
+ */
+export const BACKSTOP_MS = 30_000
+/** After one of our jobs was on a server, it is read every round for this long. */
+export const WATCH_AFTER_OURS_MS = 15_000
 /** The reads of a round start within this share of the interval... */
 export const SPREAD_SHARE = 0.5
 /** ...and no wider than this per server (a small fleet is read at once, as before). */
@@ -45,7 +51,7 @@ export interface SkipFacts {
  * Whether the server's `status` messages can stand for its HTTP read this round: its socket
  * is open, and since it opened either a good HTTP check or the socket itself (ComfyUI says its
  * queue to each socket as it connects) gave the state the socket keeps current; the server is
- * up (a good check found it so) and idle, and none of our jobs has been on it for BACKSTOP_MS
+ * up (a good check found it so) and idle, and none of our jobs has been on it for WATCH_AFTER_OURS_MS
  * (their life is followed closely, and a server that just failed one is watched a while longer).
  */
 export function liveIdle(f: SkipFacts): boolean {
@@ -57,7 +63,7 @@ export function liveIdle(f: SkipFacts): boolean {
     f.healthy &&
     !f.down &&
     f.queueTotal === 0 &&
-    (f.oursAt === null || f.now - f.oursAt >= BACKSTOP_MS)
+    (f.oursAt === null || f.now - f.oursAt >= WATCH_AFTER_OURS_MS)
   )
 }
 
