@@ -480,8 +480,14 @@ describe('balancing a burst', () => {
       const url = core.jobs!.get(id)!.serverUrl!
       perServer.set(url, (perServer.get(url) ?? 0) + 1)
     }
-    // Late binding: each server runs one and has one of ours lined up.
-    expect([...perServer.values()].sort()).toEqual([2, 2, 2, 2])
+    // At once, one on each server (not piled onto the one that looked emptiest).
+    expect(new Set(ids.slice(0, 4).map((id) => core.jobs!.get(id)!.serverUrl)).size).toBe(4)
+    // The rest, lined up or held in the app until a server frees (late binding): two each,
+    // but when held, the four first jobs end at about the same moment and the order their ends
+    // are seen in decides the last one, so one server may run three and another one.
+    const counts = fleet.map((f) => perServer.get(f.url) ?? 0)
+    expect(Math.max(...counts) - Math.min(...counts)).toBeLessThanOrEqual(2)
+    expect(Math.min(...counts)).toBeGreaterThanOrEqual(1)
     const done = await Promise.all(ids.map((id) => core.jobs!.waitFor(id)))
     expect(done.every((j) => j.state === 'done')).toBe(true)
   })
