@@ -51,8 +51,9 @@ export interface SkipFacts {
  * Whether the server's `status` messages can stand for its HTTP read this round: its socket
  * is open, and since it opened either a good HTTP check or the socket itself (ComfyUI says its
  * queue to each socket as it connects) gave the state the socket keeps current; the server is
- * up (a good check found it so) and idle, and none of our jobs has been on it for WATCH_AFTER_OURS_MS
- * (their life is followed closely, and a server that just failed one is watched a while longer).
+ * up (a good check found it so) and idle, and none of our jobs has been on it for
+ * WATCH_AFTER_OURS_MS (their life is followed closely, and a server that just failed one is
+ * watched a while longer).
  */
 export function liveIdle(f: SkipFacts): boolean {
   const open = f.socketOpenSince
