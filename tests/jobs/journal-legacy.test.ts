@@ -22,6 +22,17 @@ function oldLine(line: unknown): string {
   return encode(line as Line)
 }
 
+/** Opens the journal file, hands it and its load report to `look`, and closes it. */
+function reading(look: (j: Journal, report: ReturnType<Journal['open']>) => void): void {
+  const j = new Journal({ file, fsync: false })
+  const report = j.open()
+  try {
+    look(j, report)
+  } finally {
+    j.close()
+  }
+}
+
 describe('journal lines of an older version', () => {
   it('reads sentences in notes, attempt results and errors as text codes', () => {
     const old = {
@@ -45,9 +56,7 @@ describe('journal lines of an older version', () => {
           }
         })
     )
-    const j = new Journal({ file, fsync: false })
-    j.open()
-    try {
+    reading((j) => {
       const a = j.get('old-1')!.job
       expect(a.notes).toEqual([
         { code: 'text', text: 'gpu-1 is down (Connection refused)' },
@@ -63,9 +72,7 @@ describe('journal lines of an older version', () => {
       expect(b.notes).toEqual([{ code: 'text', text: 'Retried as old-3' }])
       // An old "sending" is still the state it was: after a crash, the server is asked first.
       expect(b.attempts[0]!.result).toEqual({ code: 'sending' })
-    } finally {
-      j.close()
-    }
+    })
   })
 
   it('reads codes it does not know (a newer version, a hand edit) as text, so every face can say them', () => {
@@ -77,9 +84,7 @@ describe('journal lines of an older version', () => {
       error: { said: { code: 'no-such-error' }, message: 'It broke' }
     }
     fs.writeFileSync(file, oldLine({ t: 'put', job: odd, prompt: PROMPT }))
-    const j = new Journal({ file, fsync: false })
-    j.open()
-    try {
+    reading((j) => {
       const a = j.get('odd-1')!.job
       expect(a.notes).toEqual([
         { code: 'text', text: '{"code":"from-a-newer-version","n":3}' },
@@ -94,9 +99,7 @@ describe('journal lines of an older version', () => {
       ])
       expect(sayAttempt(a.attempts[0]!.result)).toBe('{"code":"teleported"}')
       expect(sayJobError(a.error!.said)).toBe('It broke')
-    } finally {
-      j.close()
-    }
+    })
   })
 
   it('reads a job an older version left lost as failed, with a note that says so', () => {
@@ -114,9 +117,7 @@ describe('journal lines of an older version', () => {
         oldLine({ t: 'put', job: patched, prompt: PROMPT }) +
         oldLine({ t: 'patch', id: 'lost-2', patch: { state: 'lost', finishedAt: 6 } })
     )
-    const j = new Journal({ file, fsync: false })
-    const report = j.open()
-    try {
+    reading((j, report) => {
       expect(report.lostJobs).toEqual([])
       const a = j.get('lost-1')!.job
       expect(a.state).toBe('failed')
@@ -129,21 +130,15 @@ describe('journal lines of an older version', () => {
       expect(j.jobs().map((r) => r.state)).not.toContain('lost')
       // Written back in this version's form.
       j.compact()
-    } finally {
-      j.close()
-    }
+    })
     expect(fs.readFileSync(file, 'utf8')).not.toContain('"lost"')
-    const again = new Journal({ file, fsync: false })
-    again.open()
-    try {
+    reading((again) => {
       // Read again, it is the same failed job, with the note once.
       expect(again.get('lost-1')!.job).toMatchObject({
         state: 'failed',
         notes: [{ code: 'text', text: 'gpu-1 forgot the job' }, LOST_NOTE]
       })
-    } finally {
-      again.close()
-    }
+    })
   })
 
   it('keeps lines of this version as they are', () => {

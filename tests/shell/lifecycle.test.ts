@@ -213,17 +213,26 @@ describe('tray actions', () => {
     ])
   })
 
-  it('explains a file that is not a workflow', async () => {
+  /** Submits a JSON file that is not a workflow from the tray menu; the dialog that explains it. */
+  async function submitNotAWorkflow(
+    language: 'en' | 'zh-CN',
+    menuItem: string
+  ): Promise<{ r: Awaited<ReturnType<typeof launch>>; box: { message: string; detail: string } }> {
     const r = await launch()
-    r.core.updateSettings({ servers: ['http://127.0.0.1:9'] })
+    r.core.updateSettings({ servers: ['http://127.0.0.1:9'], language })
     const bad = join(home, 'notes.json')
     writeFileSync(bad, '{"hello": "world"}')
     dialog.showOpenDialog.mockResolvedValueOnce({ canceled: false, filePaths: [bad] })
-    clickMenu('Submit workflow...')
+    clickMenu(menuItem)
     await vi.waitFor(() => expect(dialog.showMessageBox).toHaveBeenCalledOnce())
     const [box] = dialog.showMessageBox.mock.calls[0] as unknown as [
       { message: string; detail: string }
     ]
+    return { r, box }
+  }
+
+  it('explains a file that is not a workflow', async () => {
+    const { r, box } = await submitNotAWorkflow('en', 'Submit workflow...')
     expect(box.message).toBe('Could not submit notes.json')
     expect(box.detail).toBe(
       'Node "hello" of the workflow is not valid (is this an API-format workflow?)'
@@ -232,16 +241,7 @@ describe('tray actions', () => {
   })
 
   it('explains it in Chinese with no English sentence when the app speaks Chinese', async () => {
-    const r = await launch()
-    r.core.updateSettings({ servers: ['http://127.0.0.1:9'], language: 'zh-CN' })
-    const bad = join(home, 'notes.json')
-    writeFileSync(bad, '{"hello": "world"}')
-    dialog.showOpenDialog.mockResolvedValueOnce({ canceled: false, filePaths: [bad] })
-    clickMenu('提交工作流...')
-    await vi.waitFor(() => expect(dialog.showMessageBox).toHaveBeenCalledOnce())
-    const [box] = dialog.showMessageBox.mock.calls[0] as unknown as [
-      { message: string; detail: string }
-    ]
+    const { box } = await submitNotAWorkflow('zh-CN', '提交工作流...')
     expect(box.message).toBe('无法提交 notes.json')
     // The node's id (the file's own word) and the name of the format are the only Latin letters.
     expect(box.detail).toContain('“hello”')
