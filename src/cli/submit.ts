@@ -17,7 +17,7 @@ import {
   type LoadedWorkflow
 } from '../main/core/app'
 import { cliDataDir } from '../main/core/app'
-import { jobErrorLines, sayAttempt, sayJobError, sayJobNote, sayLacks } from '../main/core/app'
+import { jobErrorLines, sayAttempt, sayJobNote, sayLacks } from '../main/core/app'
 import { normalizeServerUrl, parseSettings, serversFromUrls } from '../main/core/app'
 import { readWorkflowFile } from '../main/core/app'
 import type { ObjectInfo } from '../main/core/app'
@@ -31,7 +31,7 @@ import {
   type SeedMode
 } from '../main/core/app'
 import { stripControls, terminalJson } from '../shared/terminal'
-import { jobErrorSaid, type JobNoteSaid } from '../shared/job-said'
+import { type JobNoteSaid } from '../shared/job-said'
 import type { AppSettings, FleetStatus, JobRecord, ServerConfig } from '../shared/types'
 import { human, type CliIo } from './io'
 import {
@@ -104,9 +104,16 @@ export function describeEnd(j: JobRecord): string {
         return `Done with missing outputs on ${s(j.serverUrl ?? '')}: ${j.outputs.length} saved, ${j.missingOutputs} could not be saved`
       }
       return `Done on ${s(j.serverUrl ?? '')}: ${j.outputs.length} output(s)`
-    case 'failed':
-      // A code this version does not know (an app of a newer version) is said as its message.
-      return `Failed: ${s(j.error ? sayJobError(jobErrorSaid(j.error.said, j.error.message)) : 'unknown error')}${j.error?.nodeId ? ` (node ${s(j.error.nodeId)}${j.error.nodeType ? `, ${s(j.error.nodeType)}` : ''})` : ''}`
+    case 'failed': {
+      // The error's English message (the engine writes it from the said): a job the running app
+      // reports is not trusted to carry a said of the shape its code promises.
+      const e = j.error as Partial<Record<'message' | 'nodeId' | 'nodeType', unknown>> | null
+      const text = (v: unknown) => (typeof v === 'string' && v ? s(v) : null)
+      const message = text(e?.message) ?? 'unknown error'
+      const node = text(e?.nodeId)
+      const type = text(e?.nodeType)
+      return `Failed: ${message}${node ? ` (node ${node}${type ? `, ${type}` : ''})` : ''}`
+    }
     default:
       return `Job ${j.state}`
   }
