@@ -23,7 +23,12 @@ import { settingsFile, userDataDir } from './core/app'
 import type { AppRoute } from '../shared/ipc'
 import { FINISHED_JOB_STATES, type AppSettings, type JobRecord } from '../shared/types'
 import { loadClientId } from './client-id'
-import { createIpcHandlers, forwardPushes, gatewayStatusOf } from './ipc-handlers'
+import {
+  JobsDisabledError,
+  createIpcHandlers,
+  forwardPushes,
+  gatewayStatusOf
+} from './ipc-handlers'
 import { registerIpc, trustedSender } from './ipc'
 import { RotatingLogFile } from './log-file'
 import { loginItemFor, type LoginItem } from './login-item'
@@ -349,7 +354,7 @@ async function start(opts: StartOptions): Promise<RunningApp> {
   }
   const submitFile = async (file: string): Promise<void> => {
     try {
-      if (!core.jobs) throw new JobsOffError()
+      if (!core.jobs) throw new JobsDisabledError()
       // Bounded read, .json/.png only, UI-format graphs converted: all the core's.
       const wf = await core.readWorkflow(file)
       const job = core.jobs.submit(wf, { baseDir: path.dirname(file) })
@@ -568,19 +573,12 @@ function exposeForE2e(running: RunningApp): void {
   }
 }
 
-/** Jobs are turned off in the settings: nothing can be submitted. */
-class JobsOffError extends Error {
-  constructor() {
-    super('Jobs are off')
-  }
-}
-
 /**
  * Why a submit was refused, in the UI's language: a workflow problem from its code, others
  * (an unexpected error) as they are.
  */
 export function submitProblemText(err: unknown, t: Translate): string {
   if (err instanceof WorkflowError) return workflowProblemText(err.said, t)
-  if (err instanceof JobsOffError) return t('jobsOff')
+  if (err instanceof JobsDisabledError) return t('jobsOff')
   return err instanceof Error ? err.message : String(err)
 }
