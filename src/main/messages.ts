@@ -163,6 +163,7 @@ const en = {
   wfNotAbsolute: 'The file must be given by its full path',
   wfMissing: 'The file does not exist',
   wfNotAFile: 'This is a folder, not a workflow file',
+  wfNotRegularFile: 'This is not a regular file, so not a workflow file',
   wfUnreadable: 'The file cannot be read: {detail}',
   jobsOff: 'Jobs are turned off'
 } as const
@@ -304,6 +305,7 @@ const zhCN: Record<MessageKey, string> = {
   wfNotAbsolute: '必须给出文件的完整路径',
   wfMissing: '文件不存在',
   wfNotAFile: '这是文件夹，不是工作流文件',
+  wfNotRegularFile: '这不是普通文件，因此不是工作流文件',
   wfUnreadable: '无法读取此文件：{detail}',
   jobsOff: '任务功能已关闭'
 }
@@ -460,7 +462,7 @@ const WORKFLOW = {
   'wrong-type': (_w, t) => t('wfWrongType'),
   'not-absolute': (_w, t) => t('wfNotAbsolute'),
   missing: (_w, t) => t('wfMissing'),
-  'not-a-file': (_w, t) => t('wfNotAFile'),
+  'not-a-file': (w, t) => t(w.folder ? 'wfNotAFile' : 'wfNotRegularFile'),
   unreadable: (w, t) => t('wfUnreadable', { detail: w.detail }),
   text: (w) => w.text
 } satisfies WorkflowTexts

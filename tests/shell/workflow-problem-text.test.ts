@@ -21,6 +21,7 @@ const SAMPLES: WorkflowSaid[] = [
   { code: 'not-absolute' },
   { code: 'missing' },
   { code: 'not-a-file', folder: true },
+  { code: 'not-a-file', folder: false },
   { code: 'unreadable', detail: 'EACCES' }
 ]
 
@@ -42,5 +43,15 @@ describe('why a file is not a workflow, in the tray and dialogs', () => {
       workflowProblemText({ code: 'too-large', bytes: null, limitBytes: 64 * 1024 * 1024 }, t)
     ).toContain('64 MB')
     for (const said of SAMPLES) expect(workflowProblemText(said, t)).toMatch(/[a-z]{3,}/)
+  })
+
+  it('calls a folder a folder, and only a folder', () => {
+    for (const lang of ['en', 'zh-CN'] as const) {
+      const t = translator(lang)
+      const folder = workflowProblemText({ code: 'not-a-file', folder: true }, t)
+      const other = workflowProblemText({ code: 'not-a-file', folder: false }, t)
+      expect(other).not.toBe(folder)
+      expect(other).not.toMatch(/folder|文件夹/)
+    }
   })
 })
