@@ -10,8 +10,10 @@
 
 /**
  * A live, idle server is read over HTTP at least this often (rounded to whole rounds). Its
- * socket's pings catch silence within the interval; this read only puts right a state a live
- * socket got wrong, and each read costs CPU across a large fleet.
+ * socket's pings catch a server that went silent within the interval; this read puts right a
+ * state a live socket got wrong while it still answers pings (a missed message, or another
+ * socket with our client id that took its messages over: the read finds the queue moved and
+ * the socket is dialled again). Each read costs CPU across a large fleet.
  */
 export const BACKSTOP_MS = 30_000
 /** After one of our jobs was on a server, it is read every round for this long. */
