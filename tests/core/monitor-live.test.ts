@@ -229,4 +229,24 @@ describe('how long the running job has run', () => {
     await tick(60)
     expect(monitor.choose().finishMs).toBeLessThan(later)
   })
+
+  it('forgets when the job started once its socket closes (nothing tells it of the next start)', async () => {
+    const { monitor, http, sockets } = setUp(['a'])
+    monitor.setPolicy(expectedCompletionPolicy)
+    monitor.start()
+    await tick(50)
+    for (let i = 0; i < 3; i++) monitor.noteRun('a', 1000)
+    http.get('a')!.queued = 1
+    sockets.get('a')!.send(status(1))
+    await tick(60)
+    const fresh = monitor.choose().finishMs!
+    await tick(900)
+    const late = monitor.choose().finishMs!
+    expect(fresh - late).toBeGreaterThan(400)
+    // The socket closes; the HTTP read still finds one running, but not since when: the
+    // estimate goes back to not knowing, rather than counting on from a start long ago.
+    sockets.get('a')!.drop('closed')
+    await tick(60)
+    expect(monitor.choose().finishMs!).toBeGreaterThan(late + 400)
+  })
 })

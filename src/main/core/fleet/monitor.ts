@@ -111,6 +111,9 @@ export class FleetMonitor implements FleetPort {
     feed.events.on('reconnected', ({ serverId }) => this.caps.invalidate(serverId))
     feed.events.on('closed', ({ serverId }) => {
       this.events.emit('socket-closed', { serverId })
+      // Only the socket says when a job is taken to run: without it, that is not known.
+      const gone = this.entry(serverId)
+      if (gone) gone.runningSince = null
       // A socket that closes (or stops answering pings) is often a server that died: check it
       // now rather than at the next interval, so nothing more is sent there.
       const e = this.entry(serverId)
@@ -464,6 +467,8 @@ export class FleetMonitor implements FleetPort {
     // The entry may have been replaced by setServers while we waited.
     if (this.byId.get(e.config.id) !== e || !e.config.enabled) return false
     e.status = next
+    // A read that finds it idle or down: no job of its runs now.
+    if (!next.healthy || next.queue.total === 0) e.runningSince = null
     this.sample(e)
     return (
       next.healthy !== prev.healthy ||
