@@ -405,7 +405,7 @@ async function start(opts: StartOptions): Promise<RunningApp> {
     setPaused: (paused) => core.setPaused(paused),
     setVerbose: (verbose) => core.setVerbose(verbose),
     setStartAtLogin: (enabled) => void core.updateSettings({ startAtLogin: enabled }),
-    submit: (serverId) => void pickAndSubmit(core, serverId, locale(), remember),
+    submit: (serverId) => void pickAndSubmit(core, serverId, locale(), remember, redact),
     setSendingPaused: (paused) => {
       if (!core.jobs) return
       if (paused) core.pauseSending()
@@ -521,7 +521,8 @@ async function pickAndSubmit(
   core: BalancerCore,
   serverId: string | null,
   locale: Locale,
-  onSubmitted: (file: string) => void
+  onSubmitted: (file: string) => void,
+  redact: (text: string) => string
 ): Promise<void> {
   const jobs = core.jobs
   if (!jobs) return
@@ -546,7 +547,8 @@ async function pickAndSubmit(
       await dialog.showMessageBox({
         type: 'error',
         message: t('submitFailed', { file: path.basename(file) }),
-        detail: submitProblemText(err, t)
+        // An unexpected error's own words may quote a server's address with its login.
+        detail: redact(submitProblemText(err, t))
       })
     }
   }
