@@ -10,6 +10,7 @@ import { WebSocket, WebSocketServer } from 'ws'
 import type { Clock } from '../../src/main/core/clock'
 import {
   ComfySocket,
+  DEFAULT_SOCKET_LIMITS,
   MAX_FRAME_BYTES,
   sniffType,
   wsUrl,
@@ -115,6 +116,30 @@ describe('status updates', () => {
     expect(events[2]!.data).toEqual({ status: { exec_info: { queue_remaining: 500 } } })
     // Only the statuses passed on were parsed (and the job event).
     expect(sock.stats.parsed).toBe(3)
+  })
+
+  it('a change a few ms after the last one is passed on at once, not held for long', async () => {
+    let server!: WebSocket
+    const s = await startWs((ws) => (server = ws))
+    let t = 1_000_000
+    const held: Array<() => void> = []
+    const clock: Clock = {
+      now: () => t,
+      setTimeout: (fn) => held.push(fn),
+      clearTimeout: () => undefined
+    }
+    const { sock, events } = socketTo(s.url, { clock })
+    sock.connect()
+    await vi.waitFor(() => expect(sock.open).toBe(true))
+    // A server goes idle, then takes another app's job 10 ms later: the apps sharing it must
+    // see that it is busy again now (no timer runs here: a held status would stay unseen).
+    server.send(status(0))
+    await vi.waitFor(() => expect(events).toHaveLength(1))
+    t += 10
+    server.send(status(1))
+    await vi.waitFor(() => expect(events).toHaveLength(2))
+    expect(events[1]!.data).toEqual({ status: { exec_info: { queue_remaining: 1 } } })
+    expect(DEFAULT_SOCKET_LIMITS.statusGapMs).toBeLessThanOrEqual(10)
   })
 })
 

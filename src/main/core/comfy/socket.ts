@@ -49,7 +49,11 @@ export interface SocketLimits {
   hardCapPerSec: number
   /** Seconds in a row over budget after which the socket is closed as flooding. */
   floodSeconds: number
-  /** Least gap between two `status` events passed on; in between the latest one wins. */
+  /**
+   * Least gap between two `status` events passed on; in between the latest one wins. Kept to
+   * a few ms: every app sharing a fleet picks a server from these, and one that just took a job
+   * must not look idle to the others for long (they would all send it theirs).
+   */
   statusGapMs: number
   /** Bytes of binary frames per second passed on; past it they are dropped (previews only). */
   binaryBytesPerSec: number
@@ -62,7 +66,7 @@ export const DEFAULT_SOCKET_LIMITS: SocketLimits = {
   budgetPerSec: 5_000,
   hardCapPerSec: 20_000,
   floodSeconds: 5,
-  statusGapMs: 50,
+  statusGapMs: 5,
   binaryBytesPerSec: 64 * 1024 * 1024
 }
 
