@@ -28,6 +28,20 @@ describe('estimator', () => {
     expect(e.sampleCount).toBe(2)
   })
 
+  it("knows a server's speed from the jobs seen to run there until ours have", () => {
+    const e = new ServerEstimator()
+    e.recordSeen(4000)
+    e.recordSeen(Number.NaN)
+    e.recordSeen(0)
+    expect(e.jobMs).toBe(4000)
+    expect(e.jobMsFor('a')).toBe(4000)
+    // Our own finished jobs then stand for it (they are of our kinds of workflow).
+    e.recordRun(1000, 'a')
+    e.recordSeen(8000)
+    expect(e.jobMs).toBe(1000)
+    expect(e.jobMsFor('b')).toBe(1000)
+  })
+
   it('counts our jobs until a report taken after they were accepted includes them', () => {
     const o = new OurJobs()
     o.noteSent('a', 'p1', 100)

@@ -230,6 +230,48 @@ describe('how long the running job has run', () => {
     expect(monitor.choose().finishMs).toBeLessThan(later)
   })
 
+  it("learns a server's speed from someone else's jobs its socket saw start and end", async () => {
+    const { monitor, http, sockets } = setUp(['a', 'b'])
+    monitor.start()
+    await tick(50)
+    const before = monitor.estimateJobMs('a')
+    const a = sockets.get('a')!
+    // The server's status, on its socket and over HTTP alike.
+    const say = (n: number) => {
+      http.get('a')!.queued = n
+      a.send(status(n))
+    }
+    // Another app's job: queued on the idle server, taken to run, done 700 ms later.
+    say(1)
+    say(1)
+    await tick(700)
+    say(0)
+    await tick(10)
+    expect(before).not.toBe(700)
+    expect(monitor.estimateJobMs('a')).toBe(700)
+    // Two more back to back, 300 ms each: the next starts as the one before ends.
+    say(2)
+    say(2)
+    await tick(300)
+    say(1)
+    await tick(300)
+    say(0)
+    await tick(10)
+    expect(monitor.estimateJobMs('a')).toBeCloseTo(
+      700 + 0.3 * (300 - 700) + 0.3 * 0.7 * (300 - 700)
+    )
+    // A socket that opens on a busy server does not know when its job started: no guess.
+    const b = sockets.get('b')!
+    const priorB = monitor.estimateJobMs('b')
+    http.get('b')!.queued = 1
+    b.send(status(1))
+    await tick(200)
+    http.get('b')!.queued = 0
+    b.send(status(0))
+    await tick(10)
+    expect(monitor.estimateJobMs('b')).toBe(priorB)
+  })
+
   it('forgets when the job started once its socket closes (nothing tells it of the next start)', async () => {
     const { monitor, http, sockets } = setUp(['a'])
     monitor.setPolicy(expectedCompletionPolicy)

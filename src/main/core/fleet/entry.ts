@@ -34,6 +34,11 @@ export interface Entry {
    * began on an idle server), null when idle or not known: how long the running job has run.
    */
   runningSince: number | null
+  /**
+   * `runningSince` is when a job was seen to be taken to run (not only when a socket that
+   * just opened said the queue was busy): once it is done, its run time is known.
+   */
+  startSeen: boolean
   /** Its check under way (true: its state changed), which another asking for one joins. */
   checking: Promise<boolean> | null
 }
@@ -65,6 +70,7 @@ export function makeEntry(
     goodCheckAt: null,
     liveStatusAt: null,
     runningSince: null,
+    startSeen: false,
     checking: null
   }
 }

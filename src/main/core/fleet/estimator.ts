@@ -1,7 +1,8 @@
 /**
  * What the balancer learns and remembers per server, without timers or I/O:
- * - how long a job takes there (a moving average of finished jobs, per server and per kind of
- *   workflow), with a prior for servers it has not seen finish anything yet;
+ * - how long a job takes there (a moving average of our finished jobs, per server and per kind
+ *   of workflow; before any of ours finished there, of the jobs its live queue was seen to run),
+ *   with a prior for servers it has not seen finish anything yet;
  * - a server's expected wait, with our jobs its last report did not include yet (counted in
  *   our-jobs.ts), so a burst spreads out instead of piling onto the server that looked emptiest.
  */
@@ -20,6 +21,8 @@ export interface JobKindStats {
 export class ServerEstimator {
   private avg: number | null = null
   private samples = 0
+  /** The run times seen in its queue's movement (anyone's jobs, ours included). */
+  private seen: number | null = null
   private readonly kinds = new Map<string, JobKindStats>()
 
   /** Records the run time of a finished job (execution start to end on the server). */
@@ -40,9 +43,19 @@ export class ServerEstimator {
     }
   }
 
-  /** Learned average run time, or null. */
+  /**
+   * Records how long a job ran there as its live queue showed it (taken to run, then done),
+   * whoever sent it: before one of our own jobs has finished there, this is its speed, so a
+   * slow server is known as slow without one of our jobs paying to find out.
+   */
+  recordSeen(ms: number): void {
+    if (!Number.isFinite(ms) || ms <= 0) return
+    this.seen = this.seen === null ? ms : this.seen + EWMA_ALPHA * (ms - this.seen)
+  }
+
+  /** Learned average run time (of our jobs, else of the jobs seen to run there), or null. */
   get jobMs(): number | null {
-    return this.avg
+    return this.avg ?? this.seen
   }
 
   get sampleCount(): number {
@@ -55,7 +68,7 @@ export class ServerEstimator {
       const k = this.kinds.get(kind)
       if (k) return k.avgMs
     }
-    return this.avg
+    return this.jobMs
   }
 }
 

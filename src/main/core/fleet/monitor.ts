@@ -158,9 +158,17 @@ export class FleetMonitor implements FleetPort {
     const now = this.clock.now()
     this.ours.noteReport(serverId, now)
     const prev = e.status.queue.total
-    // ComfyUI says its status when a job is taken to run and when one is done.
+    // ComfyUI says its status when a job is taken to run and when one is done. A job whose
+    // start this socket saw and that is now done ran this long, whoever sent it.
+    if (n < prev && e.runningSince !== null && e.startSeen) e.est.recordSeen(now - e.runningSince)
+    const open = this.feed?.openSince(serverId) ?? null
+    // A start is seen when this socket said the queue before (its first status only says it).
+    const seen = open !== null && e.liveStatusAt !== null && e.liveStatusAt >= open
     if (n === 0) e.runningSince = null
-    else if (n <= prev || prev === 0) e.runningSince = now
+    else if (n <= prev || prev === 0) {
+      e.runningSince = now
+      e.startSeen = seen
+    }
     e.status = { ...e.status, queue: { running, pending: n - running, total: n }, queueAt: now }
     e.liveStatusAt = now
     this.sample(e)
