@@ -203,6 +203,27 @@ describe('check loop with live sockets', () => {
     const firstRound = ids.map((id) => http.get(id)!.calls[0]!.at)
     expect(new Set(firstRound).size).toBe(1)
   })
+
+  it("spreads a round by the reads it has: a live fleet's few backstop reads start in one wake-up", async () => {
+    const ids = Array.from({ length: 200 }, (_, i) => `s${i}`)
+    const { monitor, http } = setUp(ids)
+    monitor.start()
+    await tick(3 * INTERVAL)
+    const from = clock.now()
+    await tick(5 * INTERVAL)
+    const starts = ids.flatMap((id) =>
+      http
+        .get(id)!
+        .calls.filter((c) => c.at >= from && /\/(queue|prompt)$/.test(c.url))
+        .map((c) => c.at)
+    )
+    // About 200 / 30 servers a round are read, each round's together: one start per round
+    // (five intervals hold six round starts at most).
+    expect(starts.length).toBeGreaterThanOrEqual(
+      5 * Math.floor(ids.length / backstopRounds(INTERVAL))
+    )
+    expect(new Set(starts).size).toBeLessThanOrEqual(6)
+  })
 })
 
 describe('how long the running job has run', () => {

@@ -5,7 +5,9 @@
  * `backstopRounds` rounds, each server in its own round, so a live state that went wrong is
  * still put right within about BACKSTOP_MS. Every other server is read every round. The reads
  * of a round start spread over part of the interval in a few slots rather than in one burst
- * (each slot's reads start together: one wake-up of the process per slot, not one per read).
+ * (each slot's reads start together: one wake-up of the process per slot, not one per read),
+ * the width of the spread by how many reads the round has: a live fleet's few backstop reads
+ * start at once.
  */
 
 /**
@@ -81,14 +83,14 @@ export function readThisRound(
   return (round + index) % everyRounds === 0
 }
 
-/** The width of the window a round's reads start in, for `servers` servers. */
+/** The width of the window a round's reads start in, for `servers` reads. */
 export function spreadMs(intervalMs: number, servers: number): number {
   return Math.max(0, Math.min(intervalMs * SPREAD_SHARE, servers * SPREAD_PER_SERVER_MS))
 }
 
 /**
- * Where in that window the read of the server at `index` of `servers` starts, in ms: the
- * start of the slot its own phase falls in.
+ * Where in that window the read at `index` of `servers` reads starts, in ms: the start of the
+ * slot its own phase falls in.
  */
 export function phaseMs(index: number, servers: number, windowMs: number): number {
   if (servers <= 1 || windowMs <= 0) return 0
@@ -104,7 +106,7 @@ export interface PlannedRead<T> {
 
 /**
  * The reads of round number `round` over the enabled servers: all at once when `full` (a
- * check asked for), else the servers `readThisRound` names, each at its own phase.
+ * check asked for), else the servers `readThisRound` names, each at its phase among them.
  */
 export function planRound<T>(
   servers: readonly T[],
@@ -113,12 +115,7 @@ export function planRound<T>(
 ): Array<PlannedRead<T>> {
   if (o.full) return servers.map((server) => ({ server, atMs: 0 }))
   const every = backstopRounds(o.intervalMs)
-  const windowMs = spreadMs(o.intervalMs, servers.length)
-  const out: Array<PlannedRead<T>> = []
-  servers.forEach((server, i) => {
-    if (readThisRound(facts(server), o.round, i, every)) {
-      out.push({ server, atMs: phaseMs(i, servers.length, windowMs) })
-    }
-  })
-  return out
+  const reads = servers.filter((server, i) => readThisRound(facts(server), o.round, i, every))
+  const windowMs = spreadMs(o.intervalMs, reads.length)
+  return reads.map((server, i) => ({ server, atMs: phaseMs(i, reads.length, windowMs) }))
 }
