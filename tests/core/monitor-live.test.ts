@@ -8,8 +8,9 @@ import { afterEach, describe, expect, it } from 'vitest'
 import type { ComfyEvent, SocketEvents } from '../../src/main/core/comfy/socket'
 import type { HttpRequest, HttpResponse, HttpTransport } from '../../src/main/core/comfy/transport'
 import { Emitter } from '../../src/main/core/events'
-import type { FeedSocket, FeedTarget } from '../../src/main/core/fleet/live-feed'
+import type { FeedSocket, FeedTarget, LiveFeedOptions } from '../../src/main/core/fleet/live-feed'
 import { FleetMonitor } from '../../src/main/core/fleet/monitor'
+import { pingEveryMs } from '../../src/main/core/fleet/monitor-types'
 import { expectedCompletionPolicy } from '../../src/main/core/fleet/policy'
 import { SPREAD_SLOTS, backstopRounds, spreadMs } from '../../src/main/core/fleet/sweep'
 import type { ServerConfig } from '../../src/shared/types'
@@ -223,6 +224,38 @@ describe('check loop with live sockets', () => {
       5 * Math.floor(ids.length / backstopRounds(INTERVAL))
     )
     expect(new Set(starts).size).toBeLessThanOrEqual(6)
+  })
+})
+
+describe('heartbeat', () => {
+  it('pings a quiet socket every interval, but not more often than half the pong timeout', () => {
+    expect(pingEveryMs(1000, 500)).toBe(1000)
+    expect(pingEveryMs(1000, 10_000)).toBe(5000)
+    expect(pingEveryMs(30_000, 10_000)).toBe(30_000)
+    // The monitor's sockets are told so, as the settings change.
+    let every: (() => number) | undefined
+    clock = new ManualClock()
+    const monitor = new FleetMonitor({
+      servers: [{ id: 'a', name: 'a', url: 'http://a:8188', enabled: true }],
+      intervalMs: 1000,
+      timeoutMs: 10_000,
+      clock,
+      transportFactory: () => new IdleServer(),
+      live: { clientId: 'me' },
+      socketFactory: (_t: FeedTarget, o?: LiveFeedOptions) => {
+        every = o?.pingIntervalMs
+        return new FakeSocket()
+      }
+    })
+    monitor.start()
+    stops.push(async () => {
+      const stopped = monitor.stop()
+      await tick(1000)
+      await stopped
+    })
+    expect(every?.()).toBe(5000)
+    monitor.setTimeoutMs(1000)
+    expect(every?.()).toBe(1000)
   })
 })
 

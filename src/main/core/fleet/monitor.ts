@@ -15,7 +15,12 @@ import { feedTarget as target, makeEntry, readServer, skipFacts, type Entry } fr
 import { reconfigured, type MonitoredServerStatus } from './health'
 import { priorJobMs, withEstimates } from './estimator'
 import { LIVE_BLOCK_MS, LiveFeed, offFor } from './live-feed'
-import { PUBLISH_GAP_MS, type FleetEvents, type FleetMonitorOptions } from './monitor-types'
+import {
+  PUBLISH_GAP_MS,
+  pingEveryMs,
+  type FleetEvents,
+  type FleetMonitorOptions
+} from './monitor-types'
 import { OurJobs, type OurJobState } from './our-jobs'
 import { choosePolicy, fleetStatus, place, type Placement } from './placement'
 import { RoundLoop, Waits } from './round-loop'
@@ -100,9 +105,10 @@ export class FleetMonitor implements FleetPort {
       limits: opts.liveLimits,
       blockMs: opts.liveBlockMs ?? LIVE_BLOCK_MS,
       socketFactory: opts.socketFactory,
-      // A quiet socket is pinged every interval; one that does not answer within the timeout
-      // is closed, and the server is then checked at once (see 'closed').
-      pingIntervalMs: () => this.intervalMs,
+      // A quiet socket is pinged every interval (at most twice a timeout); one that does not
+      // answer within the timeout is closed, and the server is then checked at once (see
+      // 'closed').
+      pingIntervalMs: () => pingEveryMs(this.intervalMs, this.timeoutMs),
       pongTimeoutMs: () => this.timeoutMs
     })
     feed.events.on('queue', ({ serverId, remaining }) => this.onLiveQueue(serverId, remaining))
