@@ -227,6 +227,30 @@ describe('check loop with live sockets', () => {
   })
 })
 
+describe('views', () => {
+  it("keeps an idle server's view while nothing it is made of changed, and makes a new one when it does", async () => {
+    const { monitor, http, sockets } = setUp(['a', 'b'])
+    monitor.start()
+    await tick(2 * INTERVAL)
+    const before = monitor.status().servers
+    await tick(2 * INTERVAL)
+    const after = monitor.status().servers
+    expect(after[0]).toBe(before[0])
+    expect(after[1]).toBe(before[1])
+    expect(Object.isFrozen(after[0])).toBe(true)
+    http.get('a')!.queued = 1
+    sockets.get('a')!.send(status(1))
+    await tick(60)
+    const busy = monitor.status().servers
+    expect(busy[0]).not.toBe(after[0])
+    expect(busy[0]!.queue.total).toBe(1)
+    expect(busy[1]).toBe(after[1])
+    // A job of ours on its way there is in its view at once.
+    monitor.noteSent('b', 'p1', 'sending')
+    expect(monitor.status().servers[1]!.ownInFlight).toBe(1)
+  })
+})
+
 describe('heartbeat', () => {
   it('pings a quiet socket every interval, but not more often than half the pong timeout', () => {
     expect(pingEveryMs(1000, 500)).toBe(1000)

@@ -377,10 +377,18 @@ function switchReason(prev: FleetStatus, next: FleetStatus): string {
 export function conciseLines(prev: FleetStatus | null, next: FleetStatus): LogEntry[] {
   const out: LogEntry[] = []
   if (next.lastHealthCheck === null) return out
-  const prevById = new Map((prev?.servers ?? []).map((s) => [s.id, s]))
-  for (const s of next.servers) {
+  let prevById: Map<string, ServerStatus> | null = null
+  // Most rounds keep the list as it was: each server is where it was, often unchanged.
+  const prevOf = (s: ServerStatus, i: number): ServerStatus | undefined => {
+    const same = prev?.servers[i]
+    if (same?.id === s.id) return same
+    prevById ??= new Map((prev?.servers ?? []).map((x) => [x.id, x]))
+    return prevById.get(s.id)
+  }
+  for (const [i, s] of next.servers.entries()) {
     if (!s.enabled || s.lastCheck === null) continue
-    const p = prevById.get(s.id)
+    const p = prevOf(s, i)
+    if (p === s) continue
     const wasHealthy = p ? p.healthy && p.lastCheck !== null : undefined
     if (s.healthy && wasHealthy === false && p?.lastCheck !== null) {
       out.push(entry('info', `${LOG_PREFIX} Server up: ${s.name}`))

@@ -44,6 +44,17 @@ export class FleetMonitor implements FleetPort {
   private timeoutMs: number
   private policy: Policy
   private readonly clock: Clock
+  /** Each server's last view and what it was made from (see views). */
+  private readonly viewOf = new WeakMap<
+    Entry,
+    {
+      status: MonitoredServerStatus
+      jobMs: number | null
+      own: number
+      prior: number
+      view: MonitoredServerStatus
+    }
+  >()
   private readonly transportFactory?: (server: ServerConfig) => HttpTransport | undefined
   /** The rounds: the one under way and the next one's timer. */
   private readonly loop: RoundLoop<FleetStatus>
@@ -491,13 +502,28 @@ export class FleetMonitor implements FleetPort {
     )
   }
 
-  /** The servers' states with what the estimators add (own jobs, speed, expected wait). */
+  /**
+   * The servers' states with what the estimators add (own jobs, speed, expected wait). A
+   * server with no job known to be running keeps its view while none of what it is made of
+   * changed (a large idle fleet is not copied server by server at every publish); views are
+   * frozen, so one handed out cannot be changed under another reader.
+   */
   private views(): MonitoredServerStatus[] {
     const prior = priorJobMs(this.entries.map((e) => e.est.jobMs))
     const now = this.clock.now()
     return this.entries.map((e) => {
-      const ran = e.runningSince === null ? null : now - e.runningSince
-      return withEstimates(e.status, e.est.jobMs, this.ours.unreported(e.config.id), prior, ran)
+      const own = this.ours.unreported(e.config.id)
+      const jobMs = e.est.jobMs
+      if (e.runningSince !== null) {
+        return Object.freeze(withEstimates(e.status, jobMs, own, prior, now - e.runningSince))
+      }
+      const c = this.viewOf.get(e)
+      if (c && c.status === e.status && c.jobMs === jobMs && c.own === own && c.prior === prior) {
+        return c.view
+      }
+      const view = Object.freeze(withEstimates(e.status, jobMs, own, prior, null))
+      this.viewOf.set(e, { status: e.status, jobMs, own, prior, view })
+      return view
     })
   }
 
