@@ -116,8 +116,8 @@ export class FleetMonitor implements FleetPort {
       limits: opts.liveLimits,
       blockMs: opts.liveBlockMs ?? LIVE_BLOCK_MS,
       socketFactory: opts.socketFactory,
-      // A quiet socket is pinged every interval (at most twice a timeout); one that does not
-      // answer within the timeout is closed, and the server is then checked at once (see
+      // A quiet socket is pinged every interval, but at most every half timeout; one that does
+      // not answer within the timeout is closed, and the server is then checked at once (see
       // 'closed').
       pingIntervalMs: () => pingEveryMs(this.intervalMs, this.timeoutMs),
       pongTimeoutMs: () => this.timeoutMs

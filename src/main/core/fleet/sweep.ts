@@ -83,19 +83,19 @@ export function readThisRound(
   return (round + index) % everyRounds === 0
 }
 
-/** The width of the window a round's reads start in, for `servers` reads. */
-export function spreadMs(intervalMs: number, servers: number): number {
-  return Math.max(0, Math.min(intervalMs * SPREAD_SHARE, servers * SPREAD_PER_SERVER_MS))
+/** The width of the window a round's `reads` start in. */
+export function spreadMs(intervalMs: number, reads: number): number {
+  return Math.max(0, Math.min(intervalMs * SPREAD_SHARE, reads * SPREAD_PER_SERVER_MS))
 }
 
 /**
- * Where in that window the read at `index` of `servers` reads starts, in ms: the start of the
- * slot its own phase falls in.
+ * Where in that window the read at `index` of `reads` starts, in ms: the start of the slot its
+ * own phase falls in.
  */
-export function phaseMs(index: number, servers: number, windowMs: number): number {
-  if (servers <= 1 || windowMs <= 0) return 0
+export function phaseMs(index: number, reads: number, windowMs: number): number {
+  if (reads <= 1 || windowMs <= 0) return 0
   const slot = Math.max(MIN_SLOT_MS, windowMs / SPREAD_SLOTS)
-  return Math.floor(Math.floor(((index / servers) * windowMs) / slot) * slot)
+  return Math.floor(Math.floor(((index / reads) * windowMs) / slot) * slot)
 }
 
 /** One read of a round: the server, and how long after the round's start it begins. */
