@@ -1,12 +1,11 @@
 /**
- * The bodies the transport reads and sends: reading a whole answer under a size cap (announced
- * or sent), the headers it looks at, serialising a JSON or multipart body once so a same-address
- * redirect can send the same bytes, turning the bytes into an answer (a leading BOM dropped),
- * and the texts of the size limits ("The answer was larger than 64 MB"), axios's own included.
+ * The bodies the transport reads: a whole answer under a size cap (announced or sent), the
+ * headers it looks at, turning the bytes into an answer (a leading BOM dropped), and the texts
+ * of the size limits ("The answer was larger than 64 MB"), axios's own included.
  */
 import type { Readable } from 'node:stream'
 import { ComfyRequestError } from './errors'
-import { MAX_REQUEST_BYTES, type HttpRequest, type HttpResponse } from './transport-types'
+import { MAX_REQUEST_BYTES, type HttpResponse } from './transport-types'
 
 /** "64 MB", "1 GB", "1500 bytes": sizes in the words of a limit. */
 export function formatSize(bytes: number): string {
@@ -103,31 +102,6 @@ export function axiosLimit(
     )
   }
   return null
-}
-
-export interface Encoded {
-  headers: Record<string, string>
-  body: Buffer | undefined
-}
-
-/** Serialises the body once, so a same-address 307/308 can send the very same bytes again. */
-export async function encode(
-  req: Pick<HttpRequest, 'body' | 'form' | 'headers'>
-): Promise<Encoded> {
-  const headers = { ...(req.headers ?? {}) }
-  if (req.form) {
-    // The platform's own multipart encoder (boundary and all).
-    const r = new Request('http://localhost/', { method: 'POST', body: req.form })
-    const body = Buffer.from(await r.arrayBuffer())
-    headers['Content-Type'] = r.headers.get('content-type') ?? 'multipart/form-data'
-    return { headers, body }
-  }
-  if (req.body !== undefined) {
-    const hasType = Object.keys(headers).some((k) => k.toLowerCase() === 'content-type')
-    if (!hasType) headers['Content-Type'] = 'application/json'
-    return { headers, body: Buffer.from(JSON.stringify(req.body), 'utf8') }
-  }
-  return { headers, body: undefined }
 }
 
 export function answer(

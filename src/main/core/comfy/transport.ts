@@ -23,12 +23,10 @@ import {
   axiosLimit,
   contentTypeOf,
   declaredLength,
-  encode,
   header,
   isFsError,
   readAll,
-  tooLarge,
-  type Encoded
+  tooLarge
 } from './transport-body'
 import {
   MAX_DOWNLOAD_BYTES,
@@ -52,73 +50,32 @@ export function createHttpTransport(): HttpTransport {
     keepAliveMsecs: KEEP_ALIVE_MS,
     maxSockets: 6
   })
-  const httpsAgent = new https.Agent({
-    keepAlive: true,
-    keepAliveMsecs: KEEP_ALIVE_MS,
-    maxSockets: 6
-  })
+  // Made on first use: most servers of a watched fleet only ever see checks, and a large
+  // fleet would pay for an agent and an axios instance per server it never uses.
+  let httpsAgentMade: https.Agent | null = null
+  const httpsAgent = (): https.Agent =>
+    (httpsAgentMade ??= new https.Agent({
+      keepAlive: true,
+      keepAliveMsecs: KEEP_ALIVE_MS,
+      maxSockets: 6
+    }))
   // Redirects are followed by `openAxios` (same origin only), never by axios itself; the
   // deadline is the caller's AbortSignal, so axios's own timeout stays off.
-  const ax: AxiosInstance = axios.create({
-    adapter: 'http',
-    httpAgent,
-    httpsAgent,
-    proxy: false,
-    maxRedirects: 0,
-    timeout: 0,
-    validateStatus: () => true,
-    responseType: 'stream',
-    decompress: true,
-    maxBodyLength: MAX_REQUEST_BYTES,
-    maxContentLength: MAX_RESPONSE_BYTES
-  })
-
-  /** One HTTP exchange up to the response head. */
-  function exchange(
-    url: URL,
-    method: 'GET' | 'POST',
-    enc: Encoded,
-    signal: AbortSignal
-  ): Promise<http.IncomingMessage> {
-    return new Promise((resolve, reject) => {
-      const secure = url.protocol === 'https:'
-      if (!secure && url.protocol !== 'http:') {
-        reject(new ComfyRequestError('network', `Not an http or https address: ${url.protocol}`))
-        return
-      }
-      const headers: Record<string, string> = { ...enc.headers }
-      if (enc.body) headers['Content-Length'] = String(enc.body.length)
-      const req = (secure ? https : http).request(url, {
-        method,
-        headers,
-        agent: secure ? httpsAgent : httpAgent,
-        signal
-      })
-      req.once('response', resolve)
-      req.once('error', reject)
-      req.end(enc.body)
-    })
-  }
-
-  /** The lean path: sends the request with node:http, following same-origin redirects. */
-  async function open(
-    method: 'GET' | 'POST',
-    rawUrl: string,
-    enc: Encoded,
-    signal: AbortSignal
-  ): Promise<http.IncomingMessage> {
-    let url = parseUrl(rawUrl)
-    const origin = url.origin
-    for (let hop = 0; ; hop++) {
-      const res = await exchange(url, method, enc, signal)
-      const status = res.statusCode ?? 0
-      const location = res.headers.location
-      if (!REDIRECT_STATUS.has(status) || !location) return res
-      // Its body is of no use; a hostile one could be endless.
-      res.destroy()
-      url = redirectTarget(method, status, location, url, origin, hop)
-    }
-  }
+  let axMade: AxiosInstance | null = null
+  const ax = (): AxiosInstance =>
+    (axMade ??= axios.create({
+      adapter: 'http',
+      httpAgent,
+      httpsAgent: httpsAgent(),
+      proxy: false,
+      maxRedirects: 0,
+      timeout: 0,
+      validateStatus: () => true,
+      responseType: 'stream',
+      decompress: true,
+      maxBodyLength: MAX_REQUEST_BYTES,
+      maxContentLength: MAX_RESPONSE_BYTES
+    }))
 
   /**
    * The axios path: one exchange per hop (axios follows nothing), the same same-origin
@@ -139,7 +96,7 @@ export function createHttpTransport(): HttpTransport {
     }
     const origin = url.origin
     for (let hop = 0; ; hop++) {
-      const res = await ax.request<Readable>({
+      const res = await ax().request<Readable>({
         method,
         url: url.href,
         headers,
@@ -188,24 +145,111 @@ export function createHttpTransport(): HttpTransport {
     return answer(res.status, contentTypeOf(res.headers), body, req.binary)
   }
 
-  /** GET through node:http. */
-  async function get(req: HttpRequest, max: number, signal: AbortSignal): Promise<HttpResponse> {
-    const res = await open(req.method, req.url, await encode(req), signal)
-    const body = await readAll(res, declaredLength(res.headers), max, signal)
-    return answer(res.statusCode ?? 0, contentTypeOf(res.headers), body, req.binary)
+  /**
+   * A GET in one piece over node:http: the request, same-origin redirects and the body under
+   * its cap, ended by one timer (no AbortController, no promise per step: the checks of a
+   * large fleet are mostly this, and each layer costs every check).
+   */
+  function get(req: HttpRequest, max: number): Promise<HttpResponse> {
+    return new Promise((resolve, reject) => {
+      let current: http.ClientRequest | null = null
+      let done = false
+      const fail = (err: unknown): void => {
+        if (done) return
+        done = true
+        clearTimeout(timer)
+        current?.destroy()
+        reject(err instanceof ComfyRequestError ? err : classifyError(err, req.timeoutMs))
+      }
+      // The error (and its stack) is made only when it happens.
+      const timer = setTimeout(
+        () => fail(new ComfyRequestError('timeout', `Timed out after ${req.timeoutMs} ms`)),
+        Math.max(1, req.timeoutMs)
+      )
+      let url: URL
+      try {
+        url = parseUrl(req.url)
+      } catch (err) {
+        fail(err)
+        return
+      }
+      const origin = url.origin
+      let hop = 0
+      const send = (u: URL): void => {
+        const secure = u.protocol === 'https:'
+        if (!secure && u.protocol !== 'http:') {
+          fail(new ComfyRequestError('network', `Not an http or https address: ${u.protocol}`))
+          return
+        }
+        const r = (secure ? https : http).request(u, {
+          method: 'GET',
+          headers: req.headers,
+          agent: secure ? httpsAgent() : httpAgent
+        })
+        current = r
+        r.once('error', fail)
+        r.once('response', (res) => {
+          if (done) {
+            res.destroy()
+            return
+          }
+          const status = res.statusCode ?? 0
+          const location = res.headers.location
+          if (REDIRECT_STATUS.has(status) && location) {
+            // Its body is of no use; a hostile one could be endless.
+            res.destroy()
+            let next: URL
+            try {
+              next = redirectTarget('GET', status, location, u, origin, hop++)
+            } catch (err) {
+              fail(err)
+              return
+            }
+            send(next)
+            return
+          }
+          const announced = declaredLength(res.headers)
+          if (announced !== null && announced > max) {
+            fail(tooLarge('answer', max))
+            return
+          }
+          const chunks: Buffer[] = []
+          let total = 0
+          res.on('data', (chunk: Buffer) => {
+            total += chunk.length
+            if (total > max) fail(tooLarge('answer', max))
+            else chunks.push(chunk)
+          })
+          res.once('end', () => {
+            if (done) return
+            done = true
+            clearTimeout(timer)
+            const body = Buffer.concat(chunks, total)
+            resolve(answer(status, contentTypeOf(res.headers), body, req.binary))
+          })
+          res.once('error', fail)
+          // Every body closes after its end: one that closed before is a connection cut.
+          res.once('close', () => {
+            if (!done) fail(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }))
+          })
+        })
+        r.end()
+      }
+      send(url)
+    })
   }
 
   return {
     async request(req) {
       const max = req.maxBytes ?? MAX_RESPONSE_BYTES
+      // A GET carries no body (see HttpRequest): the lean path.
+      if (req.method === 'GET') return get(req, max)
       const deadline = new AbortController()
       // Made only when it happens: an error (and its stack) per request costs every check.
       const timeout = () => new ComfyRequestError('timeout', `Timed out after ${req.timeoutMs} ms`)
       const timer = setTimeout(() => deadline.abort(timeout()), Math.max(1, req.timeoutMs))
       try {
-        return req.method === 'POST'
-          ? await post(req, max, deadline.signal)
-          : await get(req, max, deadline.signal)
+        return await post(req, max, deadline.signal)
       } catch (err) {
         if (deadline.signal.aborted) throw deadline.signal.reason ?? timeout()
         if (err instanceof ComfyRequestError) throw err
@@ -297,7 +341,7 @@ export function createHttpTransport(): HttpTransport {
 
     close() {
       httpAgent.destroy()
-      httpsAgent.destroy()
+      httpsAgentMade?.destroy()
     }
   }
 }
