@@ -11,7 +11,11 @@ import { Emitter } from '../../src/main/core/events'
 import type { FeedSocket, FeedTarget, LiveFeedOptions } from '../../src/main/core/fleet/live-feed'
 import { FleetMonitor } from '../../src/main/core/fleet/monitor'
 import { pingEveryMs } from '../../src/main/core/fleet/monitor-types'
-import { expectedCompletionPolicy } from '../../src/main/core/fleet/policy'
+import {
+  expectedCompletionPolicy,
+  leastQueuePolicy,
+  type Policy
+} from '../../src/main/core/fleet/policy'
 import { SPREAD_SLOTS, backstopRounds, spreadMs } from '../../src/main/core/fleet/sweep'
 import type { ServerConfig } from '../../src/shared/types'
 import { ManualClock } from '../jobs/fake-port'
@@ -83,7 +87,7 @@ const status = (n: number): ComfyEvent => ({
 
 const INTERVAL = 1000
 
-function setUp(ids: string[], live = true, late = false) {
+function setUp(ids: string[], live = true, late = false, holdBack: number | null = null) {
   clock = new ManualClock()
   const servers: ServerConfig[] = ids.map((id) => ({
     id,
@@ -100,6 +104,7 @@ function setUp(ids: string[], live = true, late = false) {
     clock,
     transportFactory: (s) => http.get(s.id),
     live: live ? { clientId: 'me' } : null,
+    holdBack,
     socketFactory: (t: FeedTarget) => {
       const s = new FakeSocket()
       s.late = late
@@ -248,6 +253,53 @@ describe('views', () => {
     // A job of ours on its way there is in its view at once.
     monitor.noteSent('b', 'p1', 'sending')
     expect(monitor.status().servers[1]!.ownInFlight).toBe(1)
+  })
+})
+
+describe('best server', () => {
+  it('is worked out again only when a view, the policy, the last pick or our jobs changed', async () => {
+    const { monitor, http, sockets } = setUp(['a', 'b'], true, false, 1)
+    let calls = 0
+    const counting: Policy = (servers, ctx) => {
+      calls++
+      return leastQueuePolicy(servers, ctx)
+    }
+    monitor.setPolicy(counting)
+    monitor.start()
+    await tick(2 * INTERVAL)
+    expect(monitor.best().server?.id).toBe('a')
+    // Idle rounds: the same views, the same best server, nothing worked out again.
+    const idle = calls
+    await tick(3 * INTERVAL)
+    expect(monitor.rounds).toBeGreaterThanOrEqual(4)
+    expect(calls).toBe(idle)
+    // Someone else's prompt on a: its view changed, b is the best now.
+    http.get('a')!.queued = 1
+    sockets.get('a')!.send(status(1))
+    await tick(60)
+    expect(calls).toBeGreaterThan(idle)
+    expect(monitor.best().server?.id).toBe('b')
+  })
+
+  it('is worked out again when only our jobs changed (one that starts to run no longer waits)', async () => {
+    const { monitor, http } = setUp(['a'], true, false, 1)
+    monitor.start()
+    await tick(2 * INTERVAL)
+    expect(monitor.best().server?.id).toBe('a')
+    // One of ours queued there: with hold-back 1 the next one waits here.
+    monitor.noteSent('a', 'p1', 'queued')
+    expect(monitor.best().server).toBe(null)
+    expect(monitor.best().heldBack?.server?.id).toBe('a')
+    // The server's read reports it; then it starts to run. Nothing in the view changes with
+    // that (the report counts it already), but it no longer waits: the next may go there.
+    http.get('a')!.queued = 1
+    await tick(2 * INTERVAL)
+    expect(monitor.best().server).toBe(null)
+    const view = monitor.status().servers[0]
+    monitor.noteSent('a', 'p1', 'running')
+    expect(monitor.status().servers[0]).toBe(view)
+    expect(monitor.best().heldBack).toBeUndefined()
+    expect(monitor.best().server?.id).toBe('a')
   })
 })
 

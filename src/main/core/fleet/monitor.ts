@@ -65,6 +65,8 @@ export class FleetMonitor implements FleetPort {
   private lastHealthCheck: number | null = null
   private cached: FleetStatus
   private lastChoice: Placement = choice(null, { code: 'not-checked' })
+  /** What the last published placement was worked out from (an unchanged fleet reuses it). */
+  private choiceFrom: PlacementSources | null = null
   private readonly fall: number
   private readonly rise: number
   /** Randomness for the two-choices tie-break among near-equal servers. */
@@ -532,8 +534,19 @@ export class FleetMonitor implements FleetPort {
     const servers = this.views()
     // Where the next job goes: the same placement over the same state. Among near-equal
     // servers (the policy draws one at random) the first in the list stands for them all.
-    const o = this.placeOptions(undefined, () => 0)
-    this.lastChoice = place(servers, undefined, (id) => this.ours.waiting(id), o)
+    // A fleet whose views are all the ones of the last publish (idle servers keep theirs, see
+    // views), with the same policy, last pick and jobs of ours, gets the same placement.
+    const from = {
+      servers,
+      policy: this.policy,
+      previousId: this.lastPickId,
+      ours: this.ours.version
+    }
+    if (!sameSources(this.choiceFrom, from)) {
+      const o = this.placeOptions(undefined, () => 0)
+      this.lastChoice = place(servers, undefined, (id) => this.ours.waiting(id), o)
+      this.choiceFrom = from
+    }
     this.cached = this.buildStatus(servers)
     if (afterRound) this.events.emit('round', this.cached)
     this.events.emit('status', this.cached)
@@ -543,4 +556,23 @@ export class FleetMonitor implements FleetPort {
   private buildStatus(servers: ServerStatus[] = this.views()): FleetStatus {
     return fleetStatus(servers, this.lastChoice, this.lastHealthCheck, this.paused)
   }
+}
+
+/** What a placement of the next job is worked out from, besides fixed options. */
+interface PlacementSources {
+  servers: readonly MonitoredServerStatus[]
+  policy: Policy
+  previousId: string | null
+  /** `OurJobs.version` */
+  ours: number
+}
+
+/** Whether a placement worked out from `a` holds for `b`: the same view objects and inputs. */
+function sameSources(a: PlacementSources | null, b: PlacementSources): boolean {
+  if (!a || a.policy !== b.policy || a.previousId !== b.previousId || a.ours !== b.ours) {
+    return false
+  }
+  if (a.servers.length !== b.servers.length) return false
+  for (let i = 0; i < a.servers.length; i++) if (a.servers[i] !== b.servers[i]) return false
+  return true
 }

@@ -19,6 +19,8 @@ export class OurJobs {
   private readonly goneAt = new Map<string, number>()
   /** Server id -> start time of the newest report of its queue. */
   private readonly reportAt = new Map<string, number>()
+  /** Goes up whenever a job is counted, moves or is let go (what a cached placement checks). */
+  version = 0
 
   /**
    * A job of ours is on its way to (`sending`), or at (`queued`, `running`), the server since
@@ -30,12 +32,15 @@ export class OurJobs {
     const prev = jobs.get(promptId)
     const keep = prev && state === 'running' && prev.state !== 'sending'
     jobs.set(promptId, { state, at: keep ? prev.at : at })
+    this.version++
   }
 
   /** The job left the server (finished, moved, cancelled) at `at`. */
   noteGone(serverId: string, promptId: string, at?: number): void {
     const jobs = this.byServer.get(serverId)
-    if (jobs?.delete(promptId) && at !== undefined) this.goneAt.set(serverId, at)
+    if (!jobs?.delete(promptId)) return
+    this.version++
+    if (at !== undefined) this.goneAt.set(serverId, at)
   }
 
   /** When the server last held a job of ours: `now` while it holds one, null if never. */
@@ -76,7 +81,7 @@ export class OurJobs {
 
   /** The server left the fleet (or was replaced by one at another address). */
   forget(serverId: string): void {
-    this.byServer.delete(serverId)
+    if (this.byServer.delete(serverId)) this.version++
     this.reportAt.delete(serverId)
     this.goneAt.delete(serverId)
   }
