@@ -451,6 +451,7 @@ async function main(): Promise<void> {
             ['CPU of the checking process, % of one core', ...both((x) => x.cpuPercent)],
             ['  same, without the start-up round', ...both((x) => x.cpuPercentSteady)],
             ['  of the whole run, in the kernel (system time)', ...both((x) => x.cpuPercentSystem)],
+            ['CPU ms of the start-up (to the end of round 2)', ...both((x) => x.startupCpuMs)],
             ['heap per server, KB', ...both((x) => x.heapPerServerKB)],
             [
               'rss per server, KB (noisy: memory given back counts)',

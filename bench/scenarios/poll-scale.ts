@@ -3,7 +3,8 @@
  * - connections per server: TCP connections each fake accepted over the whole run (its own
  *   counter; HTTP keep-alive plus the WebSocket);
  * - CPU of the checking process (this one; the fakes run in the child) as % of one core, over
- *   the whole run and without the start-up (first reads of object_info and model lists);
+ *   the whole run and without the start-up (the first reads of every server: its queue and
+ *   system stats, two TCP connects and a WebSocket handshake), and the start-up's own CPU time;
  * - bytes per round: response bytes the core read per server per round, idle, and with 50
  *   queued prompts that each carry a ~100 KB UI workflow. The big-queue phase runs on a few
  *   servers (200 x 50 x 100 KB would be 1 GB of fake state) and is reported per server. The
@@ -49,6 +50,8 @@ export interface PollScaleResult {
   cpuPercentSteady: number
   /** Of `cpuPercent`, the kernel's share (system time: sockets, timers). */
   cpuPercentSystem: number
+  /** CPU time from the start to the end of the second round (first reads, connects), ms. */
+  startupCpuMs: number
   idleBytesPerServerPerRound: number
   /** Null when the big-queue phase was not run. */
   withCheapCount: {
@@ -133,25 +136,31 @@ export async function runPollScale(
   let cpuPercent: number
   let cpuPercentSteady: number
   let cpuPercentSystem: number
+  let startupCpuMs = Number.NaN
   let stats
   let mem1 = mem0
   let fakesCpu = Number.NaN
   let firstRoundAt = Number.NaN
   let lastRoundAt = Number.NaN
   let early: Promise<Array<{ connections: number }>> | null = null
+  let cpu0 = process.cpuUsage()
   try {
     bc.core.events.on('round', () => {
       rounds++
       lastRoundAt = now()
       if (rounds === 1) firstRoundAt = lastRoundAt
-      // Count from the end of the first round: the first reads object_info and models once.
+      // Count from the end of the first round: it reads every server's queue and system stats.
       if (counter.on) countedRounds++
       else if (rounds === 1) counter.on = true
-      if (rounds === 2) steady = { cpu: process.cpuUsage(), t: now() }
+      if (rounds === 2) {
+        steady = { cpu: process.cpuUsage(), t: now() }
+        const c = process.cpuUsage(cpu0)
+        startupCpuMs = (c.user + c.system) / 1000
+      }
       if (rounds === 5) early = host.stats(fleet)
     })
     const hostCpu0 = await host.cpu()
-    const cpu0 = process.cpuUsage()
+    cpu0 = process.cpuUsage()
     const t0 = now()
     bc.core.start()
     await sleep(opts.durationMs)
@@ -199,6 +208,7 @@ export async function runPollScale(
     cpuPercent: round2(cpuPercent),
     cpuPercentSteady: round2(cpuPercentSteady),
     cpuPercentSystem: round2(cpuPercentSystem),
+    startupCpuMs: Math.round(startupCpuMs),
     idleBytesPerServerPerRound: round1(total(counter) / Math.max(1, countedRounds) / opts.servers)
   }
   const config = {
