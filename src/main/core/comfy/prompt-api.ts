@@ -44,6 +44,15 @@ const errorBody = z
   })
   .loose()
 
+/** The answer to a queued prompt (made once: a schema costs more to build than to use). */
+const acceptedBody = z
+  .object({
+    prompt_id: z.string().optional(),
+    number: z.number().nullable().optional().catch(null),
+    node_errors: z.record(z.string(), z.unknown()).optional().catch({})
+  })
+  .loose()
+
 const nodeErrorSchema = z
   .object({
     errors: z
@@ -137,14 +146,7 @@ export async function queuePrompt(
 ): Promise<PromptAccepted | PromptRejected> {
   const res = await client.send('POST', '/prompt', { body })
   if (res.status === 200) {
-    const r = z
-      .object({
-        prompt_id: z.string().optional(),
-        number: z.number().nullable().optional().catch(null),
-        node_errors: z.record(z.string(), z.unknown()).optional().catch({})
-      })
-      .loose()
-      .safeParse(parseJsonBody(res))
+    const r = acceptedBody.safeParse(parseJsonBody(res))
     if (!r.success)
       throw new ComfyRequestError('bad-shape', 'Unexpected answer to the queued prompt')
     return {
