@@ -303,27 +303,6 @@ describe('best server', () => {
   })
 })
 
-describe('our jobs moving', () => {
-  it('show in status() at once and are published soon, once for a burst of them', async () => {
-    const { monitor } = setUp(['a', 'b'])
-    monitor.start()
-    await tick(2 * INTERVAL)
-    const published: number[] = []
-    monitor.events.on('status', (st) => published.push(st.servers[0]!.ownInFlight))
-    // A batch being sent: each job is counted at once, and nobody waits for a publish.
-    for (let i = 0; i < 20; i++) monitor.noteSent('a', `p${i}`, 'sending')
-    expect(monitor.status().servers[0]!.ownInFlight).toBe(20)
-    expect(published).toEqual([])
-    await tick(60)
-    // One publish with all of them (not one per job).
-    expect(published).toEqual([20])
-    monitor.noteGone('a', 'p0')
-    expect(monitor.status().servers[0]!.ownInFlight).toBe(19)
-    await tick(60)
-    expect(published).toEqual([20, 19])
-  })
-})
-
 describe('heartbeat', () => {
   it('pings a quiet socket every interval, but not more often than half the pong timeout', () => {
     expect(pingEveryMs(1000, 500)).toBe(1000)

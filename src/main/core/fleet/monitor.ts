@@ -64,8 +64,6 @@ export class FleetMonitor implements FleetPort {
   private paused = false
   private lastHealthCheck: number | null = null
   private cached: FleetStatus
-  /** Our jobs moved since `cached` was worked out (see oursChanged). */
-  private stale = false
   private lastChoice: Placement = choice(null, { code: 'not-checked' })
   /** What the last published placement was worked out from (an unchanged fleet reuses it). */
   private choiceFrom: PlacementSources | null = null
@@ -242,24 +240,14 @@ export class FleetMonitor implements FleetPort {
     if (!this.entry(serverId)) return
     this.ours.noteSent(serverId, promptId, since ?? this.clock.now(), state)
     if (state === 'sending') this.lastPickId = serverId
-    this.oursChanged()
+    this.publish(false)
   }
 
   /** A job of ours left the server (finished, moved or cancelled). */
   noteGone(serverId: string, promptId: string): void {
     if (!this.entry(serverId)) return
     this.ours.noteGone(serverId, promptId, this.clock.now())
-    this.oursChanged()
-  }
-
-  /**
-   * Our jobs moved: what `status()` and `best()` say follows at once (worked out when asked),
-   * and the status is published soon, coalesced (a batch of jobs being sent does not publish
-   * the whole fleet once per job, nor holds up each send for it).
-   */
-  private oursChanged(): void {
-    this.stale = true
-    this.publishGate.later()
+    this.publish(false)
   }
 
   /** Our jobs being sent to, or queued on, the server (hold-back counts these). */
@@ -423,15 +411,13 @@ export class FleetMonitor implements FleetPort {
     e.history.sample(this.clock.now(), total, this.intervalMs / 2)
   }
 
-  /** The cached fleet status, with our jobs as they are now. Never starts a check. */
+  /** The cached fleet status. Never starts a check. */
   status(): FleetStatus {
-    if (this.stale) this.update()
     return this.cached
   }
 
   /** Where the next job goes and why, as of the last publish. Never starts a check. */
   best(): Placement {
-    if (this.stale) this.update()
     return this.lastChoice
   }
 
@@ -545,15 +531,6 @@ export class FleetMonitor implements FleetPort {
 
   private publish(afterRound: boolean): FleetStatus {
     this.publishGate.ran()
-    this.update()
-    if (afterRound) this.events.emit('round', this.cached)
-    this.events.emit('status', this.cached)
-    return this.cached
-  }
-
-  /** Works the status and the best server out again (without telling anyone). */
-  private update(): void {
-    this.stale = false
     const servers = this.views()
     // Where the next job goes: the same placement over the same state. Among near-equal
     // servers (the policy draws one at random) the first in the list stands for them all.
@@ -571,6 +548,9 @@ export class FleetMonitor implements FleetPort {
       this.choiceFrom = from
     }
     this.cached = this.buildStatus(servers)
+    if (afterRound) this.events.emit('round', this.cached)
+    this.events.emit('status', this.cached)
+    return this.cached
   }
 
   private buildStatus(servers: ServerStatus[] = this.views()): FleetStatus {

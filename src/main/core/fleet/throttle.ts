@@ -25,16 +25,6 @@ export class Throttle {
     }, wait)
   }
 
-  /** As `soon`, but never runs `fn` within this call (the caller's work is not held up). */
-  later(): void {
-    if (this.timer !== null) return
-    const wait = Math.max(0, this.lastAt + this.gapMs - this.clock.now())
-    this.timer = this.clock.setTimeout(() => {
-      this.timer = null
-      this.fn()
-    }, wait)
-  }
-
   /** `fn` is running now by other means: note the time and drop a pending run. */
   ran(): void {
     this.cancel()
