@@ -3,7 +3,7 @@
  * routes for servers older than mid-2024.
  */
 import type { QueueCounts, ServerConfig, SystemInfo } from '../../../shared/types'
-import { ComfyRequestError, classifyError, httpError } from './errors'
+import { ComfyRequestError, classifyError, httpError, saidError } from './errors'
 import { parsePromptInfo, parseQueue, parseSystemStats, ShapeError } from './schemas'
 import fs from 'node:fs'
 import {
@@ -294,7 +294,7 @@ export function parseJsonBody(res: HttpResponse): unknown {
 /** A transport failure as a ComfyRequestError; a timeout is told against the whole deadline. */
 function classified(err: unknown, deadlineMs: number): ComfyRequestError {
   if (err instanceof ComfyRequestError && err.kind === 'timeout') {
-    return new ComfyRequestError('timeout', `Timed out after ${deadlineMs} ms`)
+    return saidError({ code: 'timeout', ms: deadlineMs })
   }
   return classifyError(err, deadlineMs)
 }

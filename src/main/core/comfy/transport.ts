@@ -16,7 +16,7 @@ import { Transform } from 'node:stream'
 import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import axios, { type AxiosInstance, type AxiosResponse } from 'axios'
-import { ComfyRequestError, classifyError, httpError } from './errors'
+import { ComfyRequestError, classifyError, httpError, saidError } from './errors'
 import { REDIRECT_STATUS, parseUrl, redirectTarget } from './redirects'
 import {
   answer,
@@ -163,7 +163,7 @@ export function createHttpTransport(): HttpTransport {
       }
       // The error (and its stack) is made only when it happens.
       const timer = setTimeout(
-        () => fail(new ComfyRequestError('timeout', `Timed out after ${req.timeoutMs} ms`)),
+        () => fail(saidError({ code: 'timeout', ms: req.timeoutMs })),
         Math.max(1, req.timeoutMs)
       )
       let url: URL
@@ -246,7 +246,7 @@ export function createHttpTransport(): HttpTransport {
       if (req.method === 'GET') return get(req, max)
       const deadline = new AbortController()
       // Made only when it happens: an error (and its stack) per request costs every check.
-      const timeout = () => new ComfyRequestError('timeout', `Timed out after ${req.timeoutMs} ms`)
+      const timeout = () => saidError({ code: 'timeout', ms: req.timeoutMs })
       const timer = setTimeout(() => deadline.abort(timeout()), Math.max(1, req.timeoutMs))
       try {
         return await post(req, max, deadline.signal)
