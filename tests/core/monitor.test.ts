@@ -8,6 +8,7 @@ import type { HttpRequest, HttpResponse, HttpTransport } from '../../src/main/co
 import { roundRobinPolicy } from '../../src/main/core/fleet/policy'
 import type { ServerConfig } from '../../src/shared/types'
 import { ManualClock } from '../jobs/fake-port'
+import { START_HOLD_MS, STARTS_AT_ONCE } from '../../src/main/core/fleet/sweep'
 
 /** The loop's time: moved on by the tests only. */
 let clock = new ManualClock()
@@ -313,5 +314,90 @@ describe('check loop (on an injected clock)', () => {
     await tick(50)
     const a = monitor.status().servers[0]!
     expect(a.error).toBe('Proxy says: upstream http://bob:***@a:8188/api/queue is gone')
+  })
+})
+
+describe('a large fleet checked at once', () => {
+  const many: ServerConfig[] = Array.from({ length: 150 }, (_, i) => ({
+    id: `s${i}`,
+    name: `s${i}`,
+    url: `http://s${i}:8188`,
+    enabled: true
+  }))
+  let monitor: FleetMonitor
+  let transports: Map<string, ScriptedTransport>
+  let inflight = 0
+  let most = 0
+
+  beforeEach(() => {
+    clock = new ManualClock()
+    inflight = 0
+    most = 0
+    transports = new Map(
+      many.map((s) => {
+        const t = new ScriptedTransport()
+        const request = t.request.bind(t)
+        t.request = async (req) => {
+          most = Math.max(most, ++inflight)
+          try {
+            return await request(req)
+          } finally {
+            inflight--
+          }
+        }
+        return [s.id, t]
+      })
+    )
+    monitor = new FleetMonitor({
+      servers: many,
+      intervalMs: 10_000,
+      timeoutMs: 2000,
+      clock,
+      transportFactory: (s) => transports.get(s.id)
+    })
+  })
+  afterEach(async () => {
+    const stopped = monitor.stop()
+    await tick(3000)
+    await stopped
+  })
+
+  const healthy = () => monitor.status().servers.filter((s) => s.healthy).length
+
+  it('opens at most STARTS_AT_ONCE requests at a time, and still reads every server', async () => {
+    const round = monitor.checkNow()
+    await tick(200)
+    await round
+    expect(most).toBeGreaterThan(1)
+    expect(most).toBeLessThanOrEqual(STARTS_AT_ONCE)
+    expect(healthy()).toBe(many.length)
+  })
+
+  it('does not let servers that hang hold up the others', async () => {
+    // The first servers take most of the deadline to answer; the rest answer at once.
+    for (const s of many.slice(0, STARTS_AT_ONCE)) transports.get(s.id)!.delayMs = 1500
+    const round = monitor.checkNow()
+    await tick(START_HOLD_MS * 3 + 100)
+    // Every server that answers quickly is known healthy long before the slow ones answer.
+    const seen = new Set<string>()
+    for (const t of [...transports].slice(STARTS_AT_ONCE)) if (t[1].calls.length) seen.add(t[0])
+    expect(seen.size).toBe(many.length - STARTS_AT_ONCE)
+    await tick(3500)
+    await round
+    expect(healthy()).toBe(many.length)
+  })
+
+  it('begins no more reads once stopped', async () => {
+    for (const t of transports.values()) t.delayMs = 1500
+    const round = monitor.checkNow()
+    await tick(5)
+    const begun = [...transports.values()].filter((t) => t.calls.length).length
+    expect(begun).toBe(STARTS_AT_ONCE)
+    const stopped = monitor.stop()
+    // The reads under way end (queue, then system stats): 2 x 1500 ms.
+    await tick(3100)
+    await stopped
+    await round
+    expect([...transports.values()].filter((t) => t.calls.length).length).toBe(begun)
   })
 })

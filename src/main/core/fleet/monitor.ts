@@ -24,7 +24,7 @@ import {
 import { OurJobs, type OurJobState } from './our-jobs'
 import { choosePolicy, fleetStatus, place, type Placement } from './placement'
 import { RoundLoop, Waits } from './round-loop'
-import { planRound } from './sweep'
+import { bySlot, planRound, START_HOLD_MS, STARTS_AT_ONCE } from './sweep'
 import { Throttle } from './throttle'
 import { choice, leastQueuePolicy, type Choice, type Policy, type PolicyJob } from './policy'
 import type { FleetPort, WorkflowNeeds } from './port'
@@ -61,6 +61,8 @@ export class FleetMonitor implements FleetPort {
   /** The reads of a round waiting for their phase (stop ends the waits). */
   private readonly waits: Waits
   private running = false
+  /** How many times the monitor was stopped (a round's reads not yet begun then are not). */
+  private stops = 0
   private paused = false
   private lastHealthCheck: number | null = null
   private cached: FleetStatus
@@ -287,6 +289,7 @@ export class FleetMonitor implements FleetPort {
   /** Stops the loop and waits for a round in progress; closes connections. Safe to call twice. */
   async stop(): Promise<void> {
     this.running = false
+    this.stops++
     this.loop.clear()
     this.publishGate.cancel()
     this.waits.wakeAll()
@@ -447,12 +450,16 @@ export class FleetMonitor implements FleetPort {
       intervalMs: this.intervalMs,
       full
     })
+    const stops = this.stops
     await Promise.all(
-      plan.map(async ({ server: e, atMs }) => {
+      [...bySlot(plan)].map(async ([atMs, group]) => {
         if (atMs > 0) await this.waits.wait(atMs)
         if (atMs > 0 && !this.running) return
-        // Spread reads publish what changed as they go (coalesced), not only at the end.
-        if ((await this.checkEntry(e)) && atMs > 0) this.publishGate.soon()
+        await this.waits.each(group, STARTS_AT_ONCE, START_HOLD_MS, async (e) => {
+          if (this.stops !== stops) return // stopped while this read waited for its turn
+          // Spread reads publish what changed as they go (coalesced), not only at the end.
+          if ((await this.checkEntry(e)) && atMs > 0) this.publishGate.soon()
+        })
       })
     )
     this.rounds++

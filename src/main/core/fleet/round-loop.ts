@@ -91,6 +91,49 @@ export class Waits {
     })
   }
 
+  /**
+   * Runs `run` on each item with at most `limit` runs begun and not yet settled at a time; a run
+   * that has taken `holdMs` gives up its place to the next (a server that hangs holds up no
+   * other, and the last run begins within about items / limit x holdMs). Resolves when every
+   * run has settled, rejects as the first failed run did. `wakeAll` ends the holds at once.
+   */
+  async each<T>(
+    items: readonly T[],
+    limit: number,
+    holdMs: number,
+    run: (item: T) => Promise<unknown>
+  ): Promise<void> {
+    if (items.length <= limit) {
+      await Promise.all(items.map(run))
+      return
+    }
+    const begun: Array<Promise<unknown>> = []
+    let next = 0
+    const lane = async (): Promise<void> => {
+      while (next < items.length) {
+        const p = run(items[next++] as T)
+        begun.push(p)
+        await this.settledOr(p, holdMs)
+      }
+    }
+    await Promise.all(Array.from({ length: limit }, lane))
+    await Promise.all(begun)
+  }
+
+  /** Resolves when `p` settles or after `ms`, whichever is first (or at once on wakeAll). */
+  private settledOr(p: Promise<unknown>, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        this.pending.delete(done)
+        this.clock.clearTimeout(timer)
+        resolve()
+      }
+      const timer = this.clock.setTimeout(done, ms)
+      this.pending.add(done)
+      p.then(done, done)
+    })
+  }
+
   wakeAll(): void {
     for (const done of [...this.pending]) done()
   }
