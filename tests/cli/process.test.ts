@@ -346,6 +346,12 @@ describe('workflow files', () => {
     }
   }, 30_000)
 
+  it('the built CLI loads axios only when it first sends (checks and --version go without)', () => {
+    const code = fs.readFileSync(cli.entry, 'utf8')
+    expect(code).not.toMatch(/from\s*["']axios["']|require\(["']axios["']\)/)
+    expect(code).toMatch(/import\(["']axios["']\)/)
+  })
+
   it('the built CLI never loads electron', () => {
     const code = fs.readFileSync(cli.entry, 'utf8')
     expect(code).not.toMatch(

@@ -15,7 +15,7 @@ import https from 'node:https'
 import { Transform } from 'node:stream'
 import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import axios, { type AxiosInstance, type AxiosResponse } from 'axios'
+import type { AxiosInstance, AxiosResponse } from 'axios'
 import { ComfyRequestError, classifyError, httpError, saidError } from './errors'
 import { REDIRECT_STATUS, parseUrl, redirectTarget } from './redirects'
 import {
@@ -60,22 +60,26 @@ export function createHttpTransport(): HttpTransport {
       maxSockets: 6
     }))
   // Redirects are followed by `openAxios` (same origin only), never by axios itself; the
-  // deadline is the caller's AbortSignal, so axios's own timeout stays off.
-  let axMade: AxiosInstance | null = null
-  const ax = (): AxiosInstance =>
-    (axMade ??= axios.create({
-      adapter: 'http',
-      httpAgent,
-      httpsAgent: httpsAgent(),
-      proxy: false,
-      maxRedirects: 0,
-      timeout: 0,
-      validateStatus: () => true,
-      responseType: 'stream',
-      decompress: true,
-      maxBodyLength: MAX_REQUEST_BYTES,
-      maxContentLength: MAX_RESPONSE_BYTES
-    }))
+  // deadline is the caller's AbortSignal, so axios's own timeout stays off. axios is loaded on
+  // the first submit, upload or download: loading it costs a CLI command or a watch of checks
+  // alone about a tenth of a second of CPU.
+  let axMade: Promise<AxiosInstance> | null = null
+  const ax = (): Promise<AxiosInstance> =>
+    (axMade ??= import('axios').then(({ default: axios }) =>
+      axios.create({
+        adapter: 'http',
+        httpAgent,
+        httpsAgent: httpsAgent(),
+        proxy: false,
+        maxRedirects: 0,
+        timeout: 0,
+        validateStatus: () => true,
+        responseType: 'stream',
+        decompress: true,
+        maxBodyLength: MAX_REQUEST_BYTES,
+        maxContentLength: MAX_RESPONSE_BYTES
+      })
+    ))
 
   /**
    * The axios path: one exchange per hop (axios follows nothing), the same same-origin
@@ -96,7 +100,9 @@ export function createHttpTransport(): HttpTransport {
     }
     const origin = url.origin
     for (let hop = 0; ; hop++) {
-      const res = await ax().request<Readable>({
+      const res = await (
+        await ax()
+      ).request<Readable>({
         method,
         url: url.href,
         headers,
