@@ -80,15 +80,7 @@ export class Waits {
 
   /** Resolves after `ms`, or at once when `wakeAll` is called. */
   wait(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = (): void => {
-        this.pending.delete(done)
-        this.clock.clearTimeout(timer)
-        resolve()
-      }
-      const timer = this.clock.setTimeout(done, ms)
-      this.pending.add(done)
-    })
+    return this.settledOr(null, ms)
   }
 
   /**
@@ -121,7 +113,7 @@ export class Waits {
   }
 
   /** Resolves when `p` settles or after `ms`, whichever is first (or at once on wakeAll). */
-  private settledOr(p: Promise<unknown>, ms: number): Promise<void> {
+  private settledOr(p: Promise<unknown> | null, ms: number): Promise<void> {
     return new Promise((resolve) => {
       const done = (): void => {
         this.pending.delete(done)
@@ -130,7 +122,7 @@ export class Waits {
       }
       const timer = this.clock.setTimeout(done, ms)
       this.pending.add(done)
-      p.then(done, done)
+      p?.then(done, done)
     })
   }
 
