@@ -31,11 +31,14 @@ export const MIN_SLOT_MS = 25
 
 /**
  * The reads that start together (a check asked for, the reads of one slot) begin at most this
- * many at a time: a large fleet's first round is not a thousand connections opened at once
- * (measured on 1000 loopback servers: ~12% less CPU for the start-up, the round no slower)...
+ * many at a time: a large fleet's first round is not a thousand connections opened at once (in
+ * an A/B on 1000 loopback servers, ~16% less CPU for the start-up)...
  */
 export const STARTS_AT_ONCE = 64
-/** ...and a read that has taken this long gives its place to the next one. */
+/**
+ * ...and a read that has taken this long gives its place to the next one: when every server
+ * hangs, the last of 1000 reads still begins within 1000 / 64 x 50 ms, under a second.
+ */
 export const START_HOLD_MS = 50
 
 /** Every this many rounds a live, idle server is read over HTTP anyway (1: every round). */
