@@ -628,7 +628,8 @@ function parseSpeeds(s: string | undefined, count: number): number[] | undefined
 }
 
 async function cmdFakeFleet(v: Values, io: CliIo): Promise<number> {
-  const count = intOption(v, 'count', 1, 64) ?? 3
+  // Up to 1000: a large fake fleet (for a CPU or scale measurement) in one process.
+  const count = intOption(v, 'count', 1, 1000) ?? 3
   const port = intOption(v, 'port', 1, 65535)
   if (port !== undefined && port + count - 1 > 65535)
     throw new UsageError('--port is too high for --count servers')

@@ -156,6 +156,25 @@ describe('comfy-balancer fake-fleet', () => {
     stop()
     expect(await running).toBe(0)
   })
+
+  it('starts a large fleet in one process, up to 1000 servers', async () => {
+    let stop!: () => void
+    const interrupted = new Promise<void>((r) => (stop = r))
+    const t = io({}, interrupted)
+    const running = main(['fake-fleet', '--count', '100'], t.io)
+    const t0 = Date.now()
+    while (t.out.length < 101 && Date.now() - t0 < 10_000) {
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    const urls = t.out.slice(1).map((l) => l.split(/\s+/)[0]!)
+    expect(new Set(urls).size).toBe(100)
+    expect((await fetch(`${urls[99]}/api/queue`)).status).toBe(200)
+    stop()
+    expect(await running).toBe(0)
+    const big = io()
+    expect(await main(['fake-fleet', '--count', '1001'], big.io)).toBe(2)
+    expect(big.err.join('\n')).toMatch(/--count/)
+  }, 20_000)
 })
 
 describe('comfy-balancer submit', () => {
