@@ -180,7 +180,9 @@ export class FleetMonitor implements FleetPort {
     this.ours.noteReport(serverId, now)
     const prev = e.status.queue.total
     // ComfyUI says its status when a job is taken to run and when one is done. A job whose
-    // start this socket saw and that is now done ran this long, whoever sent it.
+    // start this socket saw and that is now done ran this long, whoever sent it. The one case
+    // this gets wrong: a pending prompt someone deletes (or a wiped queue) also lowers the
+    // count while the running job goes on, and is taken for a job done, too short a run.
     if (n < prev && e.runningSince !== null && e.startSeen) e.est.recordSeen(now - e.runningSince)
     const open = this.feed?.openSince(serverId) ?? null
     // A start is seen when this socket said the queue before (its first status only says it).
