@@ -135,6 +135,23 @@ describe('JobsState', () => {
     expect(filterOf('interrupted')).toBe('failed')
   })
 
+  it('keeps a push that overtook the answer of the same millisecond, and takes pushes in order', async () => {
+    const api = fakeApi({ status: fleet([], null), settings, jobs: [] })
+    const jobs = new JobsState(api)
+    const stop = jobs.start()
+    await flush()
+    // The engine noted "waiting" in the millisecond the job was made; its push came first.
+    const made = makeJob({ id: id(4), createdAt: 7, updatedAt: 7 })
+    const noted = { ...made, notes: [{ at: 7, code: 'waiting', why: { code: 'no-healthy' } }] }
+    api.pushJob(noted as never)
+    jobs.add(made)
+    expect(jobs.get(id(4))?.notes).toHaveLength(1)
+    // Two pushes of one millisecond: the later one is the newer.
+    api.pushJob({ ...noted, state: 'cancelled' } as never)
+    expect(jobs.get(id(4))?.state).toBe('cancelled')
+    stop()
+  })
+
   it('acts on jobs through the API and keeps the error next to the job', async () => {
     const job = makeJob({
       id: id(1),

@@ -44,11 +44,19 @@ export function filterOf(state: JobState): Exclude<JobFilter, 'all'> {
   }
 }
 
-/** Newest first; the newer record of the same job wins. */
-function upsert(list: readonly JobRecord[], job: JobRecord): JobRecord[] {
+/**
+ * Newest first; the newer record of the same job wins. Two changes can fall in the same
+ * millisecond: pushes come in order, so a push of the same time wins (`sameTimeWins`), while
+ * an answer to a call (the record as it was when the call returned) may have been overtaken by
+ * a push and replaces only an older record.
+ */
+function upsert(list: readonly JobRecord[], job: JobRecord, sameTimeWins = true): JobRecord[] {
   const i = list.findIndex((j) => j.id === job.id)
   if (i >= 0) {
-    if (list[i]!.updatedAt > job.updatedAt) return list as JobRecord[]
+    const held = list[i]!.updatedAt
+    if (held > job.updatedAt || (held === job.updatedAt && !sameTimeWins)) {
+      return list as JobRecord[]
+    }
     const next = list.slice()
     next[i] = job
     return next
@@ -235,7 +243,7 @@ export class JobsState {
       if (job.batch) this.#nodes.set(`batch:${job.batch.id}`, nodes)
     }
     this.#noteMade(job)
-    this.#jobs = upsert(this.#jobs, job)
+    this.#jobs = upsert(this.#jobs, job, false)
   }
 
   /** The node a job is at, by its title or class, when the window knows its workflow. */
@@ -310,7 +318,7 @@ export class JobsState {
     let next = this.#jobs
     for (const j of list) {
       this.#noteMade(j)
-      next = upsert(next, j)
+      next = upsert(next, j, false)
     }
     this.#jobs = next
   }
